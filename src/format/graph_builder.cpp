@@ -1,0 +1,480 @@
+#include "format/graph_builder.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "layers/registry.hpp"
+
+namespace kerasrt::format {
+
+std::string snake_case(const std::string& class_name) {
+  // Mirrors keras.src.utils.naming.to_snake_case: drop non-word chars, then split
+  // "(.)([A-Z][a-z]+)" and "([a-z])([A-Z])" with underscores, then lowercase.
+  std::string s;
+  for (char c : class_name)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
+  auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto is_lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  std::string a;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i > 0 && is_upper(s[i]) && i + 1 < s.size() && is_lower(s[i + 1])) a += '_';
+    a += s[i];
+  }
+  std::string b;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (i > 0 && is_lower(a[i - 1]) && is_upper(a[i])) b += '_';
+    b += a[i];
+  }
+  for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return b;
+}
+
+namespace {
+
+struct Ref {
+  std::string layer;
+  int node = 0;
+  int tensor = 0;
+};
+
+const Json& field(const Json& j, const char* key) {
+  static const Json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+std::string string_field(const Json& j, const char* key) {
+  const Json& v = field(j, key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+bool is_model_class(const std::string& c) { return c == "Functional" || c == "Model" || c == "Sequential"; }
+
+bool is_op_node(const Json& entry) {
+  std::string module = string_field(entry, "module");
+  return module.rfind("keras.src.ops", 0) == 0 || module.rfind("keras.ops", 0) == 0;
+}
+
+// [name, node, tensor(, kwargs)] -> Ref
+bool parse_ref(const Json& j, Ref& out) {
+  if (!j.is_array() || j.size() < 3 || !j[0].is_string() || !j[1].is_number_integer() || !j[2].is_number_integer())
+    return false;
+  out = {j[0].get<std::string>(), j[1].get<int>(), j[2].get<int>()};
+  return true;
+}
+
+// input_layers / output_layers in any of their forms: one ref, a list of refs, or a dict of refs
+// (flattened in sorted key order, as keras.tree does).
+std::vector<Ref> parse_ref_list(const Json& j, const std::string& where) {
+  std::vector<Ref> out;
+  Ref r;
+  if (parse_ref(j, r)) return {r};
+  if (j.is_array()) {
+    for (const Json& e : j) {
+      if (!parse_ref(e, r)) throw Error(where + ": malformed tensor reference " + e.dump());
+      out.push_back(r);
+    }
+  } else if (j.is_object()) {
+    std::vector<std::string> keys;
+    for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+    std::sort(keys.begin(), keys.end());
+    for (const auto& k : keys) {
+      if (!parse_ref(j[k], r)) throw Error(where + ": malformed tensor reference " + j[k].dump());
+      out.push_back(r);
+    }
+  } else if (!j.is_null()) {
+    throw Error(where + ": malformed input/output list " + j.dump().substr(0, 200));
+  }
+  return out;
+}
+
+// A Keras 3 inbound node with its tensors swapped for {"__tensor__": i}.
+struct ParsedCall {
+  Call call;
+  std::vector<Ref> refs;
+};
+
+Json replace_tensors(const Json& j, const std::string& role, ParsedCall& pc) {
+  if (j.is_object()) {
+    if (string_field(j, "class_name") == "__keras_tensor__") {
+      Ref r;
+      if (!parse_ref(field(field(j, "config"), "keras_history"), r))
+        throw Error(pc.call.where + ": malformed keras_history in an inbound node");
+      pc.refs.push_back(r);
+      pc.call.roles.push_back(role);
+      return Json{{"__tensor__", static_cast<int>(pc.refs.size()) - 1}};
+    }
+    Json out = Json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = replace_tensors(it.value(), role, pc);
+    return out;
+  }
+  if (j.is_array()) {
+    Json out = Json::array();
+    for (const Json& e : j) out.push_back(replace_tensors(e, role, pc));
+    return out;
+  }
+  return j;
+}
+
+ParsedCall parse_node(const Json& node, const std::string& where) {
+  ParsedCall pc;
+  pc.call.where = where;
+  if (node.is_object()) {  // Keras 3: {"args": [...], "kwargs": {...}}
+    pc.call.args = replace_tensors(field(node, "args").is_null() ? Json::array() : node["args"], "", pc);
+    const Json& kw = field(node, "kwargs");
+    if (kw.is_object())
+      for (auto it = kw.begin(); it != kw.end(); ++it) pc.call.kwargs[it.key()] = replace_tensors(it.value(), it.key(), pc);
+    return pc;
+  }
+  if (node.is_array()) {  // Keras 2: [[name, node, tensor, kwargs], ...]
+    Json list = Json::array();
+    for (const Json& e : node) {
+      Ref r;
+      if (!parse_ref(e, r)) throw Error(where + ": malformed inbound node " + e.dump().substr(0, 200));
+      pc.refs.push_back(r);
+      pc.call.roles.emplace_back();
+      list.push_back(Json{{"__tensor__", static_cast<int>(pc.refs.size()) - 1}});
+      if (e.size() > 3 && e[3].is_object())
+        for (auto it = e[3].begin(); it != e[3].end(); ++it) pc.call.kwargs[it.key()] = it.value();
+    }
+    pc.call.args = Json::array();
+    pc.call.args.push_back(list.size() == 1 ? list[0] : list);
+    return pc;
+  }
+  throw Error(where + ": malformed inbound node");
+}
+
+// The batch shape an input-like layer declares, in any dialect.
+std::optional<Shape> declared_batch_shape(const Json& layer_config) {
+  for (const char* key : {"batch_shape", "batch_input_shape"}) {
+    const Json& s = field(layer_config, key);
+    if (s.is_array()) {
+      Shape shape;
+      for (const Json& d : s) shape.push_back(d.is_number_integer() ? d.get<int64_t>() : -1);
+      return shape;
+    }
+  }
+  const Json& s = field(layer_config, "input_shape");
+  if (s.is_array()) {
+    Shape shape{-1};
+    for (const Json& d : s) shape.push_back(d.is_number_integer() ? d.get<int64_t>() : -1);
+    return shape;
+  }
+  return std::nullopt;
+}
+
+std::string declared_dtype(const Json& layer_config) {
+  const Json& d = field(layer_config, "dtype");
+  if (d.is_string()) return d.get<std::string>();
+  std::string n = string_field(field(d, "config"), "name");
+  return n.empty() ? "float32" : n;
+}
+
+struct Scope {
+  std::vector<std::string> names;  // enclosing model layer names (empty at the top)
+  std::string archive_path;        // Keras 3 weights path of the enclosing model ("" at the top)
+  int call = 0;                    // which call of the enclosing model this is (0 at the top)
+
+  std::string qualified(const std::string& layer) const {
+    std::string s;
+    for (const auto& n : names) s += n + "/";
+    return s + layer;
+  }
+};
+
+class Builder {
+ public:
+  Builder(const WeightSource& ws, std::string file) : weights_(ws), file_(std::move(file)) {}
+
+  model::Graph build(const Json& model_json) {
+    std::string cls = string_field(model_json, "class_name");
+    const Json& cfg = field(model_json, "config");
+    if (!is_model_class(cls))
+      throw Error(file_ + ": the top-level object is a '" + cls + "', not a Functional or Sequential model");
+    graph_.name = string_field(cfg, "name");
+    if (graph_.name.empty()) graph_.name = string_field(model_json, "name");
+    std::vector<int> inputs = make_model_inputs(cls, cfg);
+    Scope top;
+    std::vector<Ref> out_refs;
+    std::vector<int> outs = build_model(cls, cfg, top, inputs, &out_refs);
+    name_outputs(cls, cfg, outs, out_refs);
+    return std::move(graph_);
+  }
+
+ private:
+  // ---- model inputs -------------------------------------------------------------------------
+  int add_input(const std::string& name, const Shape& shape, const std::string& dtype) {
+    int t = graph_.add_tensor(shape, -1);
+    graph_.inputs.push_back({name, shape, dtype});
+    graph_.input_tensors.push_back(t);
+    graph_.named_tensors.emplace_back(name, t);
+    return t;
+  }
+
+  std::vector<int> make_model_inputs(const std::string& cls, const Json& cfg) {
+    std::vector<int> ids;
+    const Json& layers = sequential_layers(cls, cfg);
+    if (cls == "Sequential") {
+      if (layers.empty()) throw Error(file_ + ": the Sequential model has no layers");
+      const Json& first = layers[0];
+      const Json& fc = field(first, "config");
+      std::optional<Shape> shape = declared_batch_shape(fc);
+      if (!shape) shape = declared_batch_shape(field(first, "build_config"));
+      if (!shape) {
+        const Json& b = field(cfg, "build_input_shape");
+        if (b.is_array()) shape = declared_batch_shape(Json{{"batch_shape", b}});
+      }
+      if (!shape)
+        throw Error(file_ + ": the Sequential model declares no input shape (no InputLayer, batch_shape or build_config)");
+      std::string name = string_field(first, "class_name") == "InputLayer" ? string_field(fc, "name") : "input_layer";
+      ids.push_back(add_input(name, *shape, declared_dtype(fc)));
+      return ids;
+    }
+    for (const Ref& r : parse_ref_list(field(cfg, "input_layers"), file_)) {
+      const Json* entry = find_layer(layers, r.layer);
+      if (!entry) throw Error(file_ + ": input layer '" + r.layer + "' is not in the model's layers");
+      const Json& ic = field(*entry, "config");
+      std::optional<Shape> shape = declared_batch_shape(ic);
+      if (!shape) throw Error(file_ + ", layer '" + r.layer + "': the input layer declares no shape");
+      ids.push_back(add_input(r.layer, *shape, declared_dtype(ic)));
+    }
+    return ids;
+  }
+
+  // ---- models ---------------------------------------------------------------------------------
+  static const Json& sequential_layers(const std::string& cls, const Json& cfg) {
+    static const Json kEmpty = Json::array();
+    if (cls == "Sequential" && cfg.is_array()) return cfg;  // Keras 2.0-2.2 stored the list directly
+    const Json& l = field(cfg, "layers");
+    return l.is_array() ? l : kEmpty;
+  }
+
+  static const Json* find_layer(const Json& layers, const std::string& name) {
+    for (const Json& e : layers) {
+      std::string n = string_field(e, "name");
+      if (n.empty()) n = string_field(field(e, "config"), "name");
+      if (n == name) return &e;
+    }
+    return nullptr;
+  }
+
+  static std::string entry_name(const Json& e) {
+    std::string n = string_field(e, "name");
+    return n.empty() ? string_field(field(e, "config"), "name") : n;
+  }
+
+  // Keras 3 names each tracked layer's weights group after its class ("dense", "dense_1", ...).
+  static std::map<const Json*, std::string> archive_names(const Json& layers, bool skip_leading_input) {
+    std::map<const Json*, std::string> out;
+    std::map<std::string, int> used;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const Json& e = layers[i];
+      if (is_op_node(e)) continue;
+      std::string cls = string_field(e, "class_name");
+      if (skip_leading_input && i == 0 && cls == "InputLayer") continue;
+      if (cls == "Model") cls = "Functional";
+      std::string base = snake_case(cls);
+      auto [it, fresh] = used.try_emplace(base, 0);
+      out[&e] = fresh ? base : base + "_" + std::to_string(++it->second);
+    }
+    return out;
+  }
+
+  std::vector<int> build_model(const std::string& cls, const Json& cfg, const Scope& scope,
+                               const std::vector<int>& inputs, std::vector<Ref>* out_refs) {
+    if (cls == "Sequential") return build_sequential(cfg, scope, inputs);
+    return build_functional(cfg, scope, inputs, out_refs);
+  }
+
+  std::vector<int> build_sequential(const Json& cfg, const Scope& scope, const std::vector<int>& inputs) {
+    const Json& layers = sequential_layers("Sequential", cfg);
+    auto paths = archive_names(layers, true);
+    if (inputs.size() != 1)
+      throw Error(file_ + ": a Sequential model takes one input, got " + std::to_string(inputs.size()));
+    std::vector<int> cur = inputs;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const Json& e = layers[i];
+      std::string cls = string_field(e, "class_name");
+      std::string name = entry_name(e);
+      if (cls == "InputLayer") {
+        if (i == 0) continue;
+        throw Error(file_ + ", layer '" + name + "': an InputLayer in the middle of a Sequential model");
+      }
+      std::string path = join_path(scope.archive_path, "layers/" + paths[&e]);
+      ParsedCall pc;
+      pc.call.where = file_ + ", layer '" + scope.qualified(name) + "' (" + cls + ")";
+      for (int t : cur) {
+        pc.call.roles.emplace_back();
+        pc.call.args.push_back(Json{{"__tensor__", static_cast<int>(pc.call.roles.size()) - 1}});
+      }
+      cur = call_layer(e, cls, name, scope, path, pc.call, cur, 0);
+    }
+    return cur;
+  }
+
+  static std::string join_path(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+  std::vector<int> build_functional(const Json& cfg, const Scope& scope, const std::vector<int>& inputs,
+                                    std::vector<Ref>* out_refs) {
+    const Json& layers = field(cfg, "layers");
+    if (!layers.is_array()) throw Error(file_ + ": the model config has no 'layers' list");
+    auto paths = archive_names(layers, false);
+    std::map<std::string, const Json*> by_name;
+    for (const Json& e : layers) by_name[entry_name(e)] = &e;
+
+    std::vector<Ref> in_refs = parse_ref_list(field(cfg, "input_layers"), file_);
+    if (in_refs.size() != inputs.size())
+      throw Error(file_ + ": model '" + string_field(cfg, "name") + "' takes " + std::to_string(in_refs.size()) +
+                  " inputs, called with " + std::to_string(inputs.size()));
+    std::map<std::string, int> input_of;
+    for (size_t i = 0; i < in_refs.size(); ++i) input_of[in_refs[i].layer] = inputs[i];
+
+    std::map<std::pair<std::string, int>, std::vector<int>> memo;
+    std::set<std::pair<std::string, int>> in_progress;
+    bool top = scope.names.empty();
+
+    std::function<int(const Ref&)> resolve = [&](const Ref& r) -> int {
+      if (auto it = input_of.find(r.layer); it != input_of.end()) return it->second;
+      auto key = std::make_pair(r.layer, r.node);
+      auto m = memo.find(key);
+      if (m == memo.end()) {
+        auto e = by_name.find(r.layer);
+        if (e == by_name.end()) throw Error(file_ + ": the graph refers to a missing layer '" + r.layer + "'");
+        const Json& entry = *e->second;
+        std::string cls = string_field(entry, "class_name");
+        std::string where = file_ + ", layer '" + scope.qualified(r.layer) + "' (" + cls + ")";
+        const Json& nodes = field(entry, "inbound_nodes");
+        if (cls == "InputLayer")
+          throw Error(where + ": an input layer that is not among the model's inputs");
+        if (!nodes.is_array() || r.node < 0 || r.node >= static_cast<int>(nodes.size()))
+          throw Error(where + ": the graph refers to call " + std::to_string(r.node) + ", which the config lacks");
+        if (!in_progress.insert(key).second) throw Error(where + ": the graph has a cycle");
+        ParsedCall pc = parse_node(nodes[r.node], where);
+        std::vector<int> args;
+        for (const Ref& a : pc.refs) args.push_back(resolve(a));
+        in_progress.erase(key);
+        std::string path = paths.count(&entry) ? join_path(scope.archive_path, "layers/" + paths[&entry]) : "";
+        std::vector<int> outs = call_layer(entry, cls, r.layer, scope, path, pc.call, args, r.node);
+        m = memo.emplace(key, std::move(outs)).first;
+      }
+      if (r.tensor < 0 || r.tensor >= static_cast<int>(m->second.size()))
+        throw Error(file_ + ", layer '" + scope.qualified(r.layer) + "': output " + std::to_string(r.tensor) +
+                    " requested, the layer has " + std::to_string(m->second.size()));
+      return m->second[r.tensor];
+    };
+
+    std::vector<Ref> outs = parse_ref_list(field(cfg, "output_layers"), file_);
+    std::vector<int> result;
+    for (const Ref& r : outs) result.push_back(resolve(r));
+    if (out_refs) *out_refs = outs;
+    if (top) {
+      // Layers off the path to the outputs still belong in the summary and may be asked for.
+      for (const Json& e : layers) {
+        std::string cls = string_field(e, "class_name");
+        const Json& nodes = field(e, "inbound_nodes");
+        if (cls == "InputLayer" || !nodes.is_array()) continue;
+        for (size_t k = 0; k < nodes.size(); ++k) resolve({entry_name(e), static_cast<int>(k), 0});
+      }
+    }
+    return result;
+  }
+
+  // ---- one call of one layer ------------------------------------------------------------------
+  std::vector<int> call_layer(const Json& entry, const std::string& cls, const std::string& name, const Scope& scope,
+                              const std::string& archive_path, const Call& call, const std::vector<int>& args,
+                              int call_index) {
+    bool top = scope.names.empty();
+    std::vector<int> outs;
+    if (is_model_class(cls)) {
+      Scope inner{scope.names, archive_path, call_index};
+      inner.names.push_back(name);
+      size_t params_before = created_params_;
+      outs = build_model(cls, field(entry, "config"), inner, args, nullptr);
+      if (top && call_index == 0) add_row(name, cls, outs, created_params_ - params_before);
+    } else {
+      std::shared_ptr<const Op> op = layer_op(entry, cls, name, scope, archive_path);
+      std::shared_ptr<const Op> bound = op->bind(call);
+      std::vector<Shape> in_shapes;
+      for (int t : args) in_shapes.push_back(graph_.tensors[t].shape);
+      std::vector<Shape> out_shapes;
+      try {
+        out_shapes = bound->output_shapes(in_shapes);
+      } catch (const Error& e) {
+        std::string msg = e.what();
+        if (msg.rfind(file_, 0) == 0) throw;
+        throw Error(call.where + ": " + msg);
+      }
+      int node = static_cast<int>(graph_.nodes.size());
+      for (auto& s : out_shapes) outs.push_back(graph_.add_tensor(s, node));
+      graph_.nodes.push_back({bound, args, outs, scope.qualified(name)});
+      if (top && call_index == 0) add_row(name, cls, outs, op->param_count());
+    }
+    // Names predict() accepts for this call's outputs (inside a nested model, its first call only).
+    if (scope.call > 0) return outs;
+    std::string base = scope.qualified(name) + (call_index > 0 ? "@" + std::to_string(call_index) : "");
+    output_count_[base] = outs.size();
+    if (outs.size() == 1) graph_.named_tensors.emplace_back(base, outs[0]);
+    for (size_t i = 0; i < outs.size(); ++i) graph_.named_tensors.emplace_back(base + ":" + std::to_string(i), outs[i]);
+    return outs;
+  }
+
+  void add_row(const std::string& name, const std::string& cls, const std::vector<int>& outs, int64_t params) {
+    graph_.rows.push_back({name, cls, outs, params});
+  }
+
+  std::shared_ptr<const Op> layer_op(const Json& entry, const std::string& cls, const std::string& name,
+                                     const Scope& scope, const std::string& archive_path) {
+    std::string key = scope.qualified(name);
+    if (auto it = ops_.find(key); it != ops_.end()) return it->second;
+    LayerLocation loc{scope.names, archive_path, cls};
+    loc.names.push_back(name);
+    std::string where = file_ + ", layer '" + key + "' (" + cls + ")";
+    Weights w(is_op_node(entry) ? std::vector<Weights::Entry>{} : weights_.weights_for(loc), where);
+    std::shared_ptr<Op> op = layers::make_layer(entry, w, file_);
+    if (w.remaining() > 0)
+      throw Error(where + ": the file holds " + std::to_string(w.remaining()) +
+                  " more weight arrays than the layer uses (next: '" + w.peek()->name + "')");
+    created_params_ += op->param_count();
+    ops_.emplace(key, op);
+    return op;
+  }
+
+  // ---- outputs ----------------------------------------------------------------------------------
+  void name_outputs(const std::string& cls, const Json& cfg, const std::vector<int>& outs, const std::vector<Ref>& refs) {
+    std::set<std::string> used;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      std::string base;
+      int tensor = static_cast<int>(i);
+      if (cls == "Sequential") {
+        const Json& layers = sequential_layers(cls, cfg);
+        base = entry_name(layers.back());
+      } else {
+        const Ref& r = refs[i];
+        base = r.layer + (r.node > 0 ? "@" + std::to_string(r.node) : "");
+        tensor = r.tensor;
+      }
+      std::string key = base;
+      if (output_count_[base] > 1) key += ":" + std::to_string(tensor);
+      if (!used.insert(key).second) key += "#" + std::to_string(i);
+      graph_.outputs.push_back({key, graph_.tensors[outs[i]].shape, "float32"});
+      graph_.output_tensors.push_back(outs[i]);
+    }
+  }
+
+  const WeightSource& weights_;
+  std::string file_;
+  model::Graph graph_;
+  std::map<std::string, std::shared_ptr<const Op>> ops_;
+  std::map<std::string, size_t> output_count_;
+  int64_t created_params_ = 0;
+};
+
+}  // namespace
+
+model::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file) {
+  return Builder(weights, file).build(model_json);
+}
+
+}  // namespace kerasrt::format

@@ -1,0 +1,40 @@
+// Where a layer's stored arrays come from, whatever the file layout.
+#pragma once
+
+#include <kerasrt/op.hpp>
+
+#include <string>
+#include <vector>
+
+#include "io/hdf5.hpp"
+
+namespace kerasrt::format {
+
+struct LayerLocation {
+  std::vector<std::string> names;  // layer names from the outermost model down, e.g. {"inner_seq", "dense"}
+  std::string archive_path;        // the Keras 3 weights path, e.g. "layers/functional/layers/dense"
+  std::string class_name;
+};
+
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  // The layer's arrays in Keras's layer.weights order; empty for a layer without weights.
+  virtual std::vector<Weights::Entry> weights_for(const LayerLocation& loc) const = 0;
+};
+
+// Keras 3 weights files (model.weights.h5 in a .keras archive, or save_weights output):
+// arrays at <archive_path>/vars/<i> and in child groups of wrapped objects (cell, forward_layer...).
+std::unique_ptr<WeightSource> keras3_weights(io::H5Group root);
+
+// Legacy HDF5 weights (model_weights group of a full .h5 model, or the root of a Keras 2
+// save_weights file): one group per layer name with a `weight_names` attribute.
+std::unique_ptr<WeightSource> legacy_weights(io::H5Group layers_group);
+
+// No weights at all (a model with no trainable state loaded from JSON alone).
+std::unique_ptr<WeightSource> no_weights();
+
+// HDF5 splits attributes over 64 KiB into `name0`, `name1`, ...; this joins them back.
+std::vector<std::string> chunked_attr_strings(const io::H5Group& g, const std::string& name);
+
+}  // namespace kerasrt::format

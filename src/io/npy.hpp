@@ -1,0 +1,32 @@
+// NumPy .npy / .npz arrays: inputs for the CLI and tests, outputs written back.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <kerasrt/kerasrt.hpp>
+
+namespace kerasrt::io {
+
+struct NpyArray {
+  Tensor tensor;      // values converted to float32
+  std::string dtype;  // numpy descr as stored, e.g. "<f4", "<i4", "|b1"
+};
+
+// Parses one .npy file. Supports little-endian bool, int8..int64, uint8..uint64, float16/32/64,
+// C order. `name` is used in errors.
+NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& name);
+std::vector<uint8_t> encode_npy(const Tensor& t);  // float32, C order
+
+// Reads all arrays of an .npz (keys without the ".npy" suffix), in archive order.
+std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path);
+std::vector<std::pair<std::string, NpyArray>> read_npz(std::span<const uint8_t> bytes, const std::string& name);
+NpyArray read_npy(const std::string& path);
+void write_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays);
+
+std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes);
+
+}  // namespace kerasrt::io

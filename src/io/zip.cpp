@@ -1,0 +1,117 @@
+#include "io/zip.hpp"
+
+#include <zip.h>
+
+#include <kerasrt/kerasrt.hpp>
+
+namespace kerasrt::io {
+
+struct ZipReader::State {
+  std::vector<uint8_t> bytes;  // backing store when opened from memory
+  zip_t* archive = nullptr;
+  ~State() {
+    if (archive) zip_discard(archive);
+  }
+};
+
+ZipReader::~ZipReader() = default;
+ZipReader::ZipReader(ZipReader&&) noexcept = default;
+ZipReader& ZipReader::operator=(ZipReader&&) noexcept = default;
+
+ZipReader ZipReader::from_memory(std::span<const uint8_t> bytes, const std::string& name) {
+  ZipReader z;
+  z.name_ = name;
+  z.state_ = std::make_unique<State>();
+  z.state_->bytes.assign(bytes.begin(), bytes.end());
+  zip_error_t err;
+  zip_error_init(&err);
+  zip_source_t* src = zip_source_buffer_create(z.state_->bytes.data(), z.state_->bytes.size(), 0, &err);
+  if (!src) {
+    std::string msg = zip_error_strerror(&err);
+    zip_error_fini(&err);
+    throw Error(name + ": not a readable zip archive: " + msg);
+  }
+  z.state_->archive = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err);
+  if (!z.state_->archive) {
+    std::string msg = zip_error_strerror(&err);
+    zip_source_free(src);
+    zip_error_fini(&err);
+    throw Error(name + ": not a readable zip archive: " + msg);
+  }
+  zip_error_fini(&err);
+  return z;
+}
+
+ZipReader ZipReader::from_file(const std::string& path) {
+  ZipReader z;
+  z.name_ = path;
+  z.state_ = std::make_unique<State>();
+  int code = 0;
+  z.state_->archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  if (!z.state_->archive) {
+    zip_error_t err;
+    zip_error_init_with_code(&err, code);
+    std::string msg = zip_error_strerror(&err);
+    zip_error_fini(&err);
+    throw Error(path + ": not a readable zip archive: " + msg);
+  }
+  return z;
+}
+
+std::vector<std::string> ZipReader::entries() const {
+  std::vector<std::string> out;
+  zip_int64_t n = zip_get_num_entries(state_->archive, 0);
+  for (zip_int64_t i = 0; i < n; ++i) {
+    const char* nm = zip_get_name(state_->archive, static_cast<zip_uint64_t>(i), 0);
+    if (nm) out.emplace_back(nm);
+  }
+  return out;
+}
+
+bool ZipReader::has(const std::string& entry) const {
+  return zip_name_locate(state_->archive, entry.c_str(), 0) >= 0;
+}
+
+std::vector<uint8_t> ZipReader::read(const std::string& entry, uint64_t max_bytes) const {
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat(state_->archive, entry.c_str(), 0, &st) != 0)
+    throw Error(name_ + ": the archive has no entry '" + entry + "'");
+  if (!(st.valid & ZIP_STAT_SIZE) || st.size > max_bytes)
+    throw Error(name_ + ": entry '" + entry + "' is too large or has no size (" +
+                std::to_string(st.size) + " bytes)");
+  zip_file_t* f = zip_fopen(state_->archive, entry.c_str(), 0);
+  if (!f) throw Error(name_ + ": cannot open entry '" + entry + "': " + zip_strerror(state_->archive));
+  std::vector<uint8_t> out(st.size);
+  zip_int64_t got = st.size ? zip_fread(f, out.data(), st.size) : 0;
+  std::string err = got < 0 ? zip_file_strerror(f) : "";
+  zip_fclose(f);
+  if (got < 0 || static_cast<uint64_t>(got) != st.size)
+    throw Error(name_ + ": entry '" + entry + "' is truncated or corrupt" + (err.empty() ? "" : ": " + err));
+  return out;
+}
+
+void write_zip(const std::string& path,
+               const std::vector<std::pair<std::string, std::vector<uint8_t>>>& entries) {
+  int code = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+  if (!z) throw Error(path + ": cannot create file (libzip error " + std::to_string(code) + ")");
+  for (const auto& [name, bytes] : entries) {
+    zip_source_t* src = zip_source_buffer(z, bytes.data(), bytes.size(), 0);
+    zip_int64_t idx = src ? zip_file_add(z, name.c_str(), src, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8) : -1;
+    if (idx < 0) {
+      if (src) zip_source_free(src);
+      std::string msg = zip_strerror(z);
+      zip_discard(z);
+      throw Error(path + ": cannot add '" + name + "': " + msg);
+    }
+    zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
+  }
+  if (zip_close(z) != 0) {
+    std::string msg = zip_strerror(z);
+    zip_discard(z);
+    throw Error(path + ": cannot write: " + msg);
+  }
+}
+
+}  // namespace kerasrt::io

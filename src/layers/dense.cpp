@@ -1,0 +1,65 @@
+// Dense: y = activation(x · kernel + bias) over the last axis.
+#include "layers/common.hpp"
+#include "layers/registry.hpp"
+
+namespace kerasrt::layers {
+namespace {
+
+class Dense : public Op {
+ public:
+  explicit Dense(const LayerSpec& spec) {
+    Config c(spec);
+    units_ = c.integer("units", c.integer("output_dim", -1));  // Keras 1 called it output_dim
+    if (units_ <= 0) c.fail("'units' must be positive");
+    activation_ = activation_from(c);
+    if (activation_.changes_shape()) c.fail("activation '" + activation_.name + "' is not supported on Dense");
+    const Weights::Entry* k = spec.weights.peek();
+    if (!k || k->shape.size() != 2) c.fail("missing or malformed kernel weight");
+    in_ = k->shape[0];
+    kernel_ = spec.weights.take("kernel", {in_, units_});
+    if (c.flag("use_bias", c.flag("bias", true))) bias_ = spec.weights.take("bias", {units_});
+  }
+
+  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
+    expect_input_count(in, 1, "Dense");
+    if (in[0].empty() || (in[0].back() >= 0 && in[0].back() != in_))
+      throw Error("Dense expects last dimension " + std::to_string(in_) + ", got input " + shape_to_string(in[0]));
+    Shape out = in[0];
+    out.back() = units_;
+    return {out};
+  }
+
+  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
+    const float* x = in[0].data;
+    float* y = out[0].data;
+    int64_t rows = in[0].size() / in_;
+    for (int64_t r = 0; r < rows; ++r) {
+      float* yr = y + r * units_;
+      if (!bias_.empty()) std::copy(bias_.begin(), bias_.end(), yr);
+      else std::fill(yr, yr + units_, 0.f);
+      const float* xr = x + r * in_;
+      for (int64_t k = 0; k < in_; ++k) {
+        const float xv = xr[k];
+        const float* wk = kernel_.data() + k * units_;
+        for (int64_t u = 0; u < units_; ++u) yr[u] += xv * wk[u];
+      }
+    }
+    activation_.apply(y, out[0].shape);
+  }
+
+  int64_t param_count() const override { return static_cast<int64_t>(kernel_.size() + bias_.size()); }
+
+ private:
+  int64_t in_ = 0, units_ = 0;
+  std::vector<float> kernel_;  // (in, units), as Keras stores it
+  std::vector<float> bias_;
+  Activation activation_;
+};
+
+}  // namespace
+
+void register_dense(const AddLayer& add) {
+  add("Dense", [](const LayerSpec& s) { return std::make_shared<Dense>(s); });
+}
+
+}  // namespace kerasrt::layers

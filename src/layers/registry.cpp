@@ -1,0 +1,80 @@
+#include "layers/registry.hpp"
+
+#include <mutex>
+#include <unordered_map>
+
+namespace kerasrt {
+namespace layers {
+namespace {
+
+std::mutex g_mutex;
+
+std::unordered_map<std::string, LayerFactory>& table() {
+  static std::unordered_map<std::string, LayerFactory> t = [] {
+    std::unordered_map<std::string, LayerFactory> m;
+    AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
+    register_core(add);
+    register_activations(add);
+    register_dense(add);
+    return m;
+  }();
+  return t;
+}
+
+LayerFactory find(const std::string& key) {
+  std::lock_guard lock(g_mutex);
+  auto it = table().find(key);
+  return it == table().end() ? LayerFactory{} : it->second;
+}
+
+std::string str_or_empty(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file) {
+  std::string class_name = str_or_empty(layer_json, "class_name");
+  std::string registered = str_or_empty(layer_json, "registered_name");
+  std::string module = str_or_empty(layer_json, "module");
+  static const Json kEmpty = Json::object();
+  const Json& config = layer_json.contains("config") && layer_json["config"].is_object() ? layer_json["config"] : kEmpty;
+  std::string name = str_or_empty(config, "name");
+  if (name.empty()) name = str_or_empty(layer_json, "name");
+  std::string where = file + ", layer '" + name + "' (" + class_name + ")";
+
+  if (class_name == "Lambda")
+    throw Error(where + ": a Lambda layer holds Python code (marshalled bytecode), which kerasrt never "
+                "runs; rewrite it as built-in layers or register a C++ layer under a custom class");
+  if (class_name == "TFOpLambda" || class_name == "SlicingOpLambda")
+    throw Error(where + ": this layer calls a TensorFlow function by name, which kerasrt does not run");
+
+  LayerFactory factory;
+  bool op_node = module.rfind("keras.src.ops", 0) == 0 || module.rfind("keras.ops", 0) == 0;
+  if (!registered.empty() && registered != class_name) factory = find(registered);
+  if (!factory) factory = find(op_node ? op_node_key(class_name) : class_name);
+  if (!factory) {
+    std::string reg = registered.empty() ? "none" : "'" + registered + "'";
+    throw Error(where + ": unknown layer class '" + class_name + "' (registered name " + reg +
+                "); implement it as a kerasrt::Op and call kerasrt::register_layer(\"" +
+                (registered.empty() ? class_name : registered) + "\", factory) before loading");
+  }
+  LayerSpec spec{class_name, registered, name, config, weights, where};
+  std::shared_ptr<Op> op = factory(spec);
+  if (!op) throw Error(where + ": the layer factory returned nothing");
+  return op;
+}
+
+}  // namespace layers
+
+std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
+  return layers::make_layer(layer_json, weights, where);
+}
+
+void register_layer(const std::string& class_or_registered_name, LayerFactory factory) {
+  std::lock_guard lock(layers::g_mutex);
+  layers::table()[class_or_registered_name] = std::move(factory);
+}
+
+}  // namespace kerasrt

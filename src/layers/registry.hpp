@@ -1,0 +1,24 @@
+// The explicit map from Keras class names to layer implementations. Each layer family file
+// (dense.cpp, conv.cpp, ...) has one register_* function, and registry.cpp lists them all.
+#pragma once
+
+#include <kerasrt/op.hpp>
+
+namespace kerasrt::layers {
+
+using AddLayer = std::function<void(const std::string& key, LayerFactory factory)>;
+
+// Key under which raw `keras.ops` nodes of a functional config are registered ("ops:Add"),
+// kept apart from layer classes of the same name (the Add merge layer).
+inline std::string op_node_key(const std::string& class_name) { return "ops:" + class_name; }
+
+// Builds the Op for one layer entry ({"class_name", "config", "registered_name", "module"}).
+// Refuses Lambda layers and unknown classes with an Error that says why.
+std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file);
+
+// The families (one per file in src/layers/).
+void register_core(const AddLayer& add);
+void register_activations(const AddLayer& add);
+void register_dense(const AddLayer& add);
+
+}  // namespace kerasrt::layers

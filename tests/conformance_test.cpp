@@ -1,0 +1,125 @@
+// Every corpus case, in every form it ships (.keras, legacy .h5, config.json + weights.h5), must
+// match the outputs Keras computed: |got - ref| <= atol + rtol*|ref| with 1e-4 (2e-3 for app_*).
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "harness.hpp"
+#include "io/npy.hpp"
+
+namespace kerasrt::testing {
+namespace {
+
+using nlohmann::json;
+
+// Cases whose layers are outside what kerasrt implements so far. Each must be refused with a
+// clean Error naming the file and the layer; moving a case out of this list is how a new layer
+// family lands.
+const std::map<std::string, std::string>& expected_unsupported() {
+  static const std::map<std::string, std::string> m = {
+      {"lambda_layer", "Lambda holds Python bytecode, never run"},
+      {"custom_layer", "ScaledDense is a custom class (see custom_layer_test.cpp for registration)"},
+  };
+  return m;
+}
+
+struct FormCase {
+  std::string name, form, group;
+  bool keras_reloads = true;
+  std::string test_name() const {
+    std::string s = name + "_" + form;
+    for (char& c : s)
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    return s;
+  }
+};
+
+std::vector<FormCase> corpus_forms() {
+  std::vector<FormCase> out;
+  std::ifstream f(corpus_dir() / "manifest.json");
+  if (!f) return out;
+  json m = json::parse(f);
+  for (const json& c : m["cases"]) {
+    std::string status = c.value("status", "");
+    if (status != "ok" && status != "partial") continue;
+    std::string name = c["name"];
+    std::set<std::string> files;
+    for (const json& fi : c["files"]) files.insert(fi["file"].get<std::string>());
+    const json reload = c.value("reload_max_abs_diff", json::object());
+    auto reloads = [&](const std::string& key) { return !(reload.contains(key) && reload[key].is_string()); };
+    if (files.count(name + ".keras")) out.push_back({name, "keras", c["group"], reloads(name + ".keras")});
+    if (files.count(name + ".h5")) out.push_back({name, "h5", c["group"], reloads(name + ".h5")});
+    if (files.count(name + ".config.json") && files.count(name + ".weights.h5"))
+      out.push_back({name, "json", c["group"], reloads("config.json+weights.h5")});
+  }
+  return out;
+}
+
+void PrintTo(const FormCase& fc, std::ostream* os) { *os << fc.name << " [" << fc.form << "]"; }
+
+Model load_form(const FormCase& fc) {
+  auto dir = corpus_dir();
+  if (fc.form == "keras") return Model::load((dir / (fc.name + ".keras")).string());
+  if (fc.form == "h5") return Model::load((dir / (fc.name + ".h5")).string());
+  return Model::load((dir / (fc.name + ".config.json")).string(), (dir / (fc.name + ".weights.h5")).string());
+}
+
+class Conformance : public ::testing::TestWithParam<FormCase> {};
+
+TEST_P(Conformance, MatchesKeras) {
+  KERASRT_REQUIRE_CORPUS();
+  const FormCase& fc = GetParam();
+  auto unsupported = expected_unsupported().find(fc.name);
+  if (unsupported != expected_unsupported().end()) {
+    try {
+      load_form(fc);
+      FAIL() << fc.name << " is listed as unsupported (" << unsupported->second << ") but loaded";
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find(fc.name), std::string::npos) << "error should name the file: " << msg;
+      EXPECT_NE(msg.find("layer '"), std::string::npos) << "error should name the layer: " << msg;
+    }
+    return;
+  }
+  auto run = [&]() -> std::string {
+    Model model = load_form(fc);
+    std::map<std::string, Tensor> inputs;
+    for (auto& [k, a] : io::read_npz((corpus_dir() / (fc.name + ".inputs.npz")).string())) inputs[k] = a.tensor;
+    auto got = model.predict(inputs);
+    double tol = fc.group == "applications" ? 2e-3 : 1e-4;
+    std::string problems;
+    auto refs = io::read_npz((corpus_dir() / (fc.name + ".outputs.npz")).string());
+    if (refs.empty()) return "no reference outputs";
+    for (auto& [k, ref] : refs) {
+      auto it = got.find(k);
+      if (it == got.end()) {
+        problems += "missing output '" + k + "'; ";
+        continue;
+      }
+      std::string diff = compare(ref.tensor, it->second, tol, tol);
+      if (!diff.empty()) problems += "output '" + k + "': " + diff + "; ";
+    }
+    return problems;
+  };
+  std::string problems;
+  try {
+    problems = run();
+  } catch (const Error& e) {
+    problems = std::string("error: ") + e.what();
+  }
+  if (!fc.keras_reloads && !problems.empty())
+    GTEST_SKIP() << "bonus form (Keras itself cannot reload it) does not match: " << problems;
+  EXPECT_EQ(problems, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, Conformance, ::testing::ValuesIn(corpus_forms()),
+                         [](const ::testing::TestParamInfo<FormCase>& i) { return i.param.test_name(); });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Conformance);
+
+TEST(Corpus, IsPresent) {
+  KERASRT_REQUIRE_CORPUS();
+  EXPECT_GT(corpus_forms().size(), 100u);
+}
+
+}  // namespace
+}  // namespace kerasrt::testing

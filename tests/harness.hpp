@@ -1,0 +1,63 @@
+// Shared test helpers: where the corpus is, element-wise comparison, reference data.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <kerasrt/kerasrt.hpp>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+namespace kerasrt::testing {
+
+// The shared Keras corpus: $KERASRT_CORPUS, else ../shared/keras-corpus beside the repo.
+inline std::filesystem::path corpus_dir() {
+  if (const char* env = std::getenv("KERASRT_CORPUS"); env && *env) return env;
+  return std::filesystem::path(KERASRT_SOURCE_DIR) / ".." / "shared" / "keras-corpus";
+}
+
+inline bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+// Skips (or, under CI=true, fails) a test that needs the corpus when it is absent.
+#define KERASRT_REQUIRE_CORPUS()                                                              \
+  do {                                                                                        \
+    if (!std::filesystem::exists(::kerasrt::testing::corpus_dir() / "manifest.json")) {       \
+      if (::kerasrt::testing::in_ci()) FAIL() << "corpus missing at " << ::kerasrt::testing::corpus_dir(); \
+      GTEST_SKIP() << "corpus not found at " << ::kerasrt::testing::corpus_dir();            \
+    }                                                                                         \
+  } while (0)
+
+// |got - ref| <= atol + rtol * |ref| everywhere; returns a description of the worst miss or "".
+inline std::string compare(const Tensor& ref, const Tensor& got, double atol, double rtol) {
+  if (ref.shape != got.shape)
+    return "shape " + shape_to_string(got.shape) + " != expected " + shape_to_string(ref.shape);
+  double worst = 0;
+  int64_t worst_at = -1;
+  for (int64_t i = 0; i < ref.size(); ++i) {
+    double r = ref.data[i], g = got.data[i];
+    if (std::isnan(r) && std::isnan(g)) continue;
+    if (std::isinf(r) && r == g) continue;
+    double err = std::fabs(r - g), bound = atol + rtol * std::fabs(r);
+    if (!(err <= bound) && (err - bound > worst || worst_at < 0)) {
+      worst = err - bound;
+      worst_at = i;
+    }
+  }
+  if (worst_at < 0) return "";
+  return "element " + std::to_string(worst_at) + ": got " + std::to_string(got.data[worst_at]) + ", expected " +
+         std::to_string(ref.data[worst_at]);
+}
+
+inline Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.f, float hi = 1.f) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  Tensor t(std::move(shape));
+  for (auto& v : t.data) v = d(rng);
+  return t;
+}
+
+}  // namespace kerasrt::testing

@@ -1,0 +1,129 @@
+// kerasrt command-line tool: `info` prints a model's summary, `run` runs it on .npz/.npy inputs,
+// `example` runs the bundled digits model and shows its predictions.
+#include <kerasrt/kerasrt.hpp>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "io/npy.hpp"  // the CLI's .npz/.npy reader and writer
+
+namespace {
+
+std::map<std::string, kerasrt::Tensor> read_inputs(const kerasrt::Model& model, const std::string& path) {
+  std::map<std::string, kerasrt::Tensor> inputs;
+  if (path.ends_with(".npy")) {
+    if (model.inputs().size() != 1)
+      throw kerasrt::Error(path + ": a .npy holds one array, the model takes " + std::to_string(model.inputs().size()) +
+                           " inputs; use an .npz keyed by input name");
+    inputs[model.inputs()[0].name] = kerasrt::io::read_npy(path).tensor;
+    return inputs;
+  }
+  auto arrays = kerasrt::io::read_npz(path);
+  for (auto& [key, arr] : arrays) inputs[key] = std::move(arr.tensor);
+  // A single-input model also takes an .npz whose only array has another name.
+  if (model.inputs().size() == 1 && arrays.size() == 1 && !inputs.count(model.inputs()[0].name)) {
+    auto t = std::move(inputs.begin()->second);
+    inputs.clear();
+    inputs[model.inputs()[0].name] = std::move(t);
+  }
+  for (const auto& info : model.inputs())
+    if (!inputs.count(info.name)) throw kerasrt::Error(path + ": no array for the model input '" + info.name + "'");
+  return inputs;
+}
+
+int cmd_info(const std::string& model_path, const std::string& weights) {
+  auto model = kerasrt::Model::load(model_path, weights);
+  std::cout << model.summary();
+  std::cout << "Inputs:\n";
+  for (const auto& i : model.inputs()) std::cout << "  " << i.name << " " << kerasrt::shape_to_string(i.shape) << " " << i.dtype << "\n";
+  std::cout << "Outputs:\n";
+  for (const auto& o : model.outputs()) std::cout << "  " << o.name << " " << kerasrt::shape_to_string(o.shape) << "\n";
+  return 0;
+}
+
+int cmd_run(const std::string& model_path, const std::string& weights, const std::string& input,
+            const std::string& output, const std::vector<std::string>& layers) {
+  auto model = kerasrt::Model::load(model_path, weights);
+  auto inputs = read_inputs(model, input);
+  std::map<std::string, kerasrt::Tensor> used;  // extra arrays in the file are ignored
+  for (const auto& info : model.inputs()) used[info.name] = std::move(inputs[info.name]);
+  auto result = model.predict(used, layers);
+  std::vector<std::pair<std::string, kerasrt::Tensor>> arrays;
+  for (const auto& o : model.outputs()) arrays.emplace_back(o.name, std::move(result[o.name]));
+  for (const auto& l : layers)
+    if (std::none_of(arrays.begin(), arrays.end(), [&](const auto& a) { return a.first == l; }))
+      arrays.emplace_back(l, std::move(result[l]));
+  kerasrt::io::write_npz(output, arrays);
+  return 0;
+}
+
+// The bundled example: a small CNN trained on scikit-learn's 8x8 digits.
+int cmd_example(const std::string& dir) {
+  auto model = kerasrt::Model::load(dir + "/digits_cnn.keras");
+  std::cout << model.summary() << "\n";
+  auto inputs = read_inputs(model, dir + "/digits_cnn.inputs.npz");
+  auto labels = kerasrt::io::read_npz(dir + "/digits_cnn.labels.npz");
+  const kerasrt::Tensor& truth = labels.at(0).second.tensor;
+  auto out = model.predict(inputs);
+  const kerasrt::Tensor& probs = out.begin()->second;
+  int64_t n = probs.shape[0], classes = probs.shape[1], correct = 0;
+  std::cout << "digit  predicted  true  confidence\n";
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = probs.data.data() + i * classes;
+    int64_t best = std::max_element(p, p + classes) - p;
+    int64_t label = static_cast<int64_t>(truth.data[i]);
+    correct += best == label;
+    if (i < 20 || best != label)
+      std::printf("%5lld  %9lld  %4lld  %9.3f%s\n", static_cast<long long>(i), static_cast<long long>(best),
+                  static_cast<long long>(label), p[best], best == label ? "" : "  <- wrong");
+  }
+  std::printf("...\naccuracy: %lld/%lld = %.2f%%\n", static_cast<long long>(correct), static_cast<long long>(n),
+              100.0 * static_cast<double>(correct) / static_cast<double>(n));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kerasrt: run Keras models (.keras, .h5, .json + weights) without Python"};
+  app.require_subcommand(1);
+  std::string model_path, weights, input, output, dir = "examples";
+  std::vector<std::string> layers;
+
+  auto* info = app.add_subcommand("info", "print the model summary");
+  info->add_option("MODEL", model_path, "model file")->required();
+  info->add_option("--weights", weights, "weights file for a .json model");
+
+  auto* run = app.add_subcommand("run", "run the model on inputs from an .npz (or .npy)");
+  run->add_option("MODEL", model_path, "model file")->required();
+  run->add_option("--weights", weights, "weights file for a .json model");
+  run->add_option("--input", input, "input .npz keyed by input name, or .npy for one input")->required();
+  run->add_option("--output", output, "output .npz")->required();
+  run->add_option("--layer", layers, "also save this layer's output (repeatable)");
+
+  auto* example = app.add_subcommand("example", "run the bundled digits example");
+  example->add_option("--dir", dir, "folder holding digits_cnn.keras and its .npz files");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (*info) return cmd_info(model_path, weights);
+    if (*run) return cmd_run(model_path, weights, input, output, layers);
+    if (*example) return cmd_example(dir);
+  } catch (const kerasrt::Error& e) {
+    std::cerr << "kerasrt: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "kerasrt: error: out of memory\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "kerasrt: error: " << e.what() << "\n";
+    return 2;
+  }
+  return 2;
+}
