@@ -61,3 +61,43 @@ inline Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.f, flo
 }
 
 }  // namespace kerasrt::testing
+
+// ---- single-layer harness: build one layer from its Keras config and run it ------------------
+#include "layers/registry.hpp"
+
+namespace kerasrt::testing {
+
+// `layer_json` is {"class_name": ..., "config": {...}}; weights in Keras's order.
+inline std::shared_ptr<const Op> make_op(const nlohmann::json& layer_json, std::vector<Weights::Entry> weights = {},
+                                         const Call& call = Call{}) {
+  Weights w(std::move(weights), "test");
+  std::shared_ptr<Op> op = layers::make_layer(layer_json, w, "test");
+  if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
+  Call c = call;
+  if (c.roles.empty()) c.roles.assign(1, "");
+  return op->bind(c);
+}
+
+// Runs a bound op on concrete inputs and returns its outputs.
+inline std::vector<Tensor> run_op(const Op& op, const std::vector<Tensor>& inputs) {
+  std::vector<Shape> shapes;
+  for (const auto& t : inputs) shapes.push_back(t.shape);
+  std::vector<Shape> out_shapes = op.output_shapes(shapes);
+  std::vector<Tensor> outs;
+  for (auto& s : out_shapes) outs.emplace_back(s);
+  std::vector<ConstView> in_views;
+  for (const auto& t : inputs) in_views.push_back({t.data.data(), t.shape});
+  std::vector<MutView> out_views;
+  for (auto& t : outs) out_views.push_back({t.data.data(), t.shape});
+  op.run(in_views, out_views);
+  return outs;
+}
+
+inline Call positional_call(int n) {
+  Call c;
+  c.roles.assign(static_cast<size_t>(n), "");
+  c.where = "test";
+  return c;
+}
+
+}  // namespace kerasrt::testing

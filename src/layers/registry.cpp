@@ -16,6 +16,15 @@ std::unordered_map<std::string, LayerFactory>& table() {
     register_core(add);
     register_activations(add);
     register_dense(add);
+    register_conv(add);
+    register_pooling(add);
+    register_spatial(add);
+    register_normalization(add);
+    register_merge(add);
+    register_embedding(add);
+    register_recurrent(add);
+    register_wrappers(add);
+    register_op_nodes(add);
     return m;
   }();
   return t;

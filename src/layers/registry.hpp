@@ -20,5 +20,14 @@ std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const s
 void register_core(const AddLayer& add);
 void register_activations(const AddLayer& add);
 void register_dense(const AddLayer& add);
+void register_conv(const AddLayer& add);
+void register_pooling(const AddLayer& add);
+void register_spatial(const AddLayer& add);
+void register_normalization(const AddLayer& add);
+void register_merge(const AddLayer& add);
+void register_embedding(const AddLayer& add);
+void register_recurrent(const AddLayer& add);
+void register_wrappers(const AddLayer& add);
+void register_op_nodes(const AddLayer& add);
 
 }  // namespace kerasrt::layers
