@@ -103,7 +103,10 @@ struct LayerSpec {
   [[noreturn]] void fail(const std::string& what) const;
 };
 
-// Registers a factory for a class name or a registered name; later registrations win.
+// Registers a factory for a class name or a registered name; later registrations win, and a
+// registration under a built-in class name replaces the built-in.
 void register_layer(const std::string& class_or_registered_name, LayerFactory factory);
+// Removes a registration made with register_layer (a replaced built-in comes back).
+void unregister_layer(const std::string& class_or_registered_name);
 
 }  // namespace kerasrt

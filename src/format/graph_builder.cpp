@@ -193,6 +193,7 @@ class Builder {
     const Json& cfg = field(model_json, "config");
     if (!is_model_class(cls))
       throw Error(file_ + ": the top-level object is a '" + cls + "', not a Functional or Sequential model");
+    keras3_ = uses_keras3_nodes(model_json);
     graph_.name = string_field(cfg, "name");
     if (graph_.name.empty()) graph_.name = string_field(model_json, "name");
     std::vector<int> inputs = make_model_inputs(cls, cfg);
@@ -335,6 +336,14 @@ class Builder {
     std::set<std::pair<std::string, int>> in_progress;
     bool top = scope.names.empty();
 
+    // A nested Functional starts life with a node of its own (inputs to outputs) that configs
+    // leave out; some references count it and some do not (see node_index()).
+    auto normalize = [&](Ref& r, bool io_list) {
+      auto e = by_name.find(r.layer);
+      if (e != by_name.end()) r.node = node_index(*e->second, r.node, io_list);
+    };
+
+    // `r.node` indexes the layer's inbound_nodes.
     std::function<int(const Ref&)> resolve = [&](const Ref& r) -> int {
       if (auto it = input_of.find(r.layer); it != input_of.end()) return it->second;
       auto key = std::make_pair(r.layer, r.node);
@@ -353,7 +362,10 @@ class Builder {
         if (!in_progress.insert(key).second) throw Error(where + ": the graph has a cycle");
         ParsedCall pc = parse_node(nodes[r.node], where);
         std::vector<int> args;
-        for (const Ref& a : pc.refs) args.push_back(resolve(a));
+        for (Ref a : pc.refs) {
+          normalize(a, false);
+          args.push_back(resolve(a));
+        }
         in_progress.erase(key);
         std::string path = paths.count(&entry) ? join_path(scope.archive_path, "layers/" + paths[&entry]) : "";
         std::vector<int> outs = call_layer(entry, cls, r.layer, scope, path, pc.call, args, r.node);
@@ -366,6 +378,7 @@ class Builder {
     };
 
     std::vector<Ref> outs = parse_ref_list(field(cfg, "output_layers"), file_);
+    for (Ref& r : outs) normalize(r, true);
     std::vector<int> result;
     for (const Ref& r : outs) result.push_back(resolve(r));
     if (out_refs) *out_refs = outs;
@@ -379,6 +392,22 @@ class Builder {
       }
     }
     return result;
+  }
+
+  // Which of `entry`'s inbound nodes a reference [name, node, tensor] means. Keras 2 counts a
+  // nested model's own construction node everywhere; Keras 3 counts it in input/output lists only
+  // (and only for Functional, not Sequential). Files do not say which writer made them, so an index
+  // that fits only the other convention is taken in that one.
+  int node_index(const Json& entry, int node, bool io_list) const {
+    std::string cls = string_field(entry, "class_name");
+    if (!is_model_class(cls)) return node;
+    const Json& nodes = field(entry, "inbound_nodes");
+    int n = nodes.is_array() ? static_cast<int>(nodes.size()) : 0;
+    bool shifted = keras3_ ? io_list && cls != "Sequential" : true;
+    int first = shifted ? node - 1 : node, second = shifted ? node : node - 1;
+    if (first >= 0 && first < n) return first;
+    if (second >= 0 && second < n) return second;
+    return first;
   }
 
   // ---- one call of one layer ------------------------------------------------------------------
@@ -463,8 +492,21 @@ class Builder {
     }
   }
 
+  // Keras 3 writes inbound nodes as {"args", "kwargs"} objects, earlier versions as lists.
+  static bool uses_keras3_nodes(const Json& model_json) {
+    for (const Json& e : field(field(model_json, "config"), "layers")) {
+      const Json& nodes = field(e, "inbound_nodes");
+      if (nodes.is_array())
+        for (const Json& n : nodes)
+          if (n.is_object()) return true;
+      if (is_model_class(string_field(e, "class_name")) && uses_keras3_nodes(e)) return true;
+    }
+    return false;
+  }
+
   const WeightSource& weights_;
   std::string file_;
+  bool keras3_ = false;
   model::Graph graph_;
   std::map<std::string, std::shared_ptr<const Op>> ops_;
   std::map<std::string, size_t> output_count_;

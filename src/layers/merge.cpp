@@ -1,9 +1,274 @@
-// (family under construction)
+// Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot. Each takes its
+// tensors as positional inputs.
+#include <cmath>
+
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
+namespace {
 
-void register_merge(const AddLayer&) {}
+// ---- element-wise merges ----------------------------------------------------------------------
+
+// Keras's merge broadcasting: inputs of lower rank get size-1 axes inserted after the batch axis
+// until all ranks match, then numpy broadcasting applies to every axis (batch included).
+Shape padded_after_batch(const Shape& s, size_t rank) {
+  Shape out = s;
+  out.insert(out.begin() + 1, rank - s.size(), 1);
+  return out;
+}
+
+int64_t broadcast_dim(int64_t a, int64_t b, std::span<const Shape> in, const char* layer) {
+  if (a == 1) return b;
+  if (b == 1) return a;
+  if (a < 0) return b;  // an unknown dim must be 1 or b for the call to work
+  if (b < 0) return a;
+  if (a != b) {
+    std::string shapes;
+    for (const Shape& s : in) shapes += (shapes.empty() ? "" : ", ") + shape_to_string(s);
+    throw Error(std::string(layer) + ": inputs have incompatible shapes " + shapes);
+  }
+  return a;
+}
+
+Shape merged_shape(std::span<const Shape> in, const char* layer) {
+  size_t rank = 0;
+  for (const Shape& s : in) {
+    if (s.empty()) throw Error(std::string(layer) + " cannot take a scalar input");
+    rank = std::max(rank, s.size());
+  }
+  Shape out(rank, 1);
+  for (const Shape& s : in) {
+    Shape p = padded_after_batch(s, rank);
+    for (size_t a = 0; a < rank; ++a) out[a] = broadcast_dim(out[a], p[a], in, layer);
+  }
+  return out;
+}
+
+// Strides of an input (padded to the output's rank) as seen from the output: 0 on broadcast axes.
+std::vector<int64_t> broadcast_strides(const Shape& padded, const Shape& out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  int64_t stride = 1;
+  for (size_t a = out.size(); a-- > 0;) {
+    strides[a] = padded[a] == 1 && out[a] != 1 ? 0 : stride;
+    stride *= padded[a];
+  }
+  return strides;
+}
+
+class ElementwiseMerge : public Op {
+ public:
+  enum class Kind { kAdd, kSubtract, kMultiply, kAverage, kMaximum, kMinimum };
+  ElementwiseMerge(Kind kind, const char* name) : kind_(kind), name_(name) {}
+
+  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
+    if (in.empty()) throw Error(std::string(name_) + " needs at least one input");
+    if (kind_ == Kind::kSubtract && in.size() != 2)
+      throw Error("Subtract takes exactly 2 inputs, got " + std::to_string(in.size()));
+    return {merged_shape(in, name_)};
+  }
+
+  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
+    const Shape out_shape(out[0].shape.begin(), out[0].shape.end());
+    const int64_t n = out[0].size();
+    float* y = out[0].data;
+    for (size_t k = 0; k < in.size(); ++k) {
+      Shape padded = padded_after_batch(Shape(in[k].shape.begin(), in[k].shape.end()), out_shape.size());
+      std::vector<int64_t> strides = broadcast_strides(padded, out_shape);
+      std::vector<int64_t> idx(out_shape.size(), 0);
+      int64_t src = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        float v = in[k].data[src];
+        y[i] = k == 0 ? v : combine(y[i], v);
+        // Next output position; keep the input offset in step.
+        for (size_t a = out_shape.size(); a-- > 0;) {
+          src += strides[a];
+          if (++idx[a] < out_shape[a]) break;
+          src -= strides[a] * out_shape[a];
+          idx[a] = 0;
+        }
+      }
+    }
+    if (kind_ == Kind::kAverage) {
+      const float count = static_cast<float>(in.size());
+      for (int64_t i = 0; i < n; ++i) y[i] /= count;
+    }
+  }
+
+ private:
+  float combine(float acc, float v) const {
+    switch (kind_) {
+      case Kind::kAdd:
+      case Kind::kAverage: return acc + v;
+      case Kind::kSubtract: return acc - v;
+      case Kind::kMultiply: return acc * v;
+      // torch.maximum/minimum propagate NaN.
+      case Kind::kMaximum: return std::isnan(acc) || std::isnan(v) ? NAN : std::max(acc, v);
+      case Kind::kMinimum: return std::isnan(acc) || std::isnan(v) ? NAN : std::min(acc, v);
+    }
+    return acc;
+  }
+
+  Kind kind_;
+  const char* name_;
+};
+
+// ---- Concatenate ------------------------------------------------------------------------------
+class Concatenate : public Op {
+ public:
+  explicit Concatenate(const LayerSpec& spec) : axis_(Config(spec).integer("axis", -1)) {}
+
+  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
+    if (in.empty()) throw Error("Concatenate needs at least one input");
+    const size_t rank = in[0].size();
+    if (rank == 0) throw Error("Concatenate cannot take scalar inputs");
+    const int axis = normalize_axis(axis_, rank, "Concatenate: ");
+    Shape out = in[0];
+    for (size_t k = 1; k < in.size(); ++k) {
+      const Shape& s = in[k];
+      bool ok = s.size() == rank;
+      for (size_t a = 0; ok && a < rank; ++a) {
+        if (static_cast<int>(a) == axis) {
+          out[a] = out[a] < 0 || s[a] < 0 ? -1 : out[a] + s[a];
+        } else if (out[a] < 0) {
+          out[a] = s[a];
+        } else {
+          ok = s[a] < 0 || s[a] == out[a];
+        }
+      }
+      if (!ok)
+        throw Error("Concatenate on axis " + std::to_string(axis_) + " needs matching shapes off that axis, got " +
+                    shape_to_string(in[0]) + " and " + shape_to_string(s));
+    }
+    return {out};
+  }
+
+  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
+    const int axis = normalize_axis(axis_, out[0].shape.size(), "Concatenate: ");
+    const int64_t outer = element_count(out[0].shape.subspan(0, axis));
+    const int64_t out_row = element_count(out[0].shape.subspan(axis));
+    int64_t at = 0;  // start of this input's slice within an output row
+    for (const ConstView& x : in) {
+      const int64_t row = element_count(x.shape.subspan(axis));
+      for (int64_t o = 0; o < outer; ++o) std::copy(x.data + o * row, x.data + (o + 1) * row, out[0].data + o * out_row + at);
+      at += row;
+    }
+  }
+
+ private:
+  int64_t axis_;
+};
+
+// ---- Dot --------------------------------------------------------------------------------------
+// Keras's batch_dot: for each batch item, contracts x's axis a0 with y's axis a1; the output
+// holds x's remaining axes, then y's remaining axes, with a trailing 1 when nothing remains.
+// normalize=True first l2-normalizes each input along its contracted axis.
+class Dot : public Op {
+ public:
+  explicit Dot(const LayerSpec& spec) {
+    Config c(spec);
+    const Json& axes = c.raw("axes");
+    if (axes.is_number_integer()) {
+      axes_ = {axes.get<int64_t>(), axes.get<int64_t>()};
+    } else {
+      axes_ = c.int_list("axes");
+      if (axes_.size() != 2) c.fail("'axes' should be an integer or a pair, got " + axes.dump());
+    }
+    normalize_ = c.flag("normalize", false);
+  }
+
+  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
+    expect_input_count(in, 2, "Dot");
+    const Shape &x = in[0], &y = in[1];
+    if (x.size() < 2 || y.size() < 2)
+      throw Error("Dot needs inputs of rank >= 2, got " + shape_to_string(x) + " and " + shape_to_string(y));
+    auto [a0, a1] = resolve(x.size(), y.size());
+    if (x[0] >= 0 && y[0] >= 0 && x[0] != y[0])
+      throw Error("Dot inputs have different batch sizes: " + shape_to_string(x) + " and " + shape_to_string(y));
+    if (x[a0] >= 0 && y[a1] >= 0 && x[a0] != y[a1])
+      throw Error("Dot: axis " + std::to_string(a0) + " of " + shape_to_string(x) + " does not match axis " +
+                  std::to_string(a1) + " of " + shape_to_string(y));
+    Shape out{x[0] >= 0 ? x[0] : y[0]};
+    for (size_t a = 1; a < x.size(); ++a)
+      if (static_cast<int>(a) != a0) out.push_back(x[a]);
+    for (size_t a = 1; a < y.size(); ++a)
+      if (static_cast<int>(a) != a1) out.push_back(y[a]);
+    if (out.size() == 1) out.push_back(1);
+    return {out};
+  }
+
+  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
+    const ConstView &x = in[0], &y = in[1];
+    auto [a0, a1] = resolve(x.shape.size(), y.shape.size());
+    const int64_t batch = x.shape[0], depth = x.shape[a0];
+    // Per batch item, x is (pre_x, depth, post_x) around a0 and y is (pre_y, depth, post_y).
+    const int64_t pre_x = element_count(x.shape.subspan(1, a0 - 1)), post_x = element_count(x.shape.subspan(a0 + 1));
+    const int64_t pre_y = element_count(y.shape.subspan(1, a1 - 1)), post_y = element_count(y.shape.subspan(a1 + 1));
+    const int64_t rest_x = pre_x * post_x, rest_y = pre_y * post_y;
+    const int64_t item_x = rest_x * depth, item_y = rest_y * depth;
+    std::vector<float> xs(static_cast<size_t>(item_x)), ys(static_cast<size_t>(item_y));  // (rest, depth) rows
+    for (int64_t b = 0; b < batch; ++b) {
+      gather_rows(x.data + b * item_x, pre_x, depth, post_x, xs.data());
+      gather_rows(y.data + b * item_y, pre_y, depth, post_y, ys.data());
+      if (normalize_) {
+        l2_normalize_rows(xs.data(), rest_x, depth);
+        l2_normalize_rows(ys.data(), rest_y, depth);
+      }
+      float* o = out[0].data + b * rest_x * rest_y;
+      for (int64_t i = 0; i < rest_x; ++i)
+        for (int64_t j = 0; j < rest_y; ++j) {
+          float s = 0.f;
+          for (int64_t k = 0; k < depth; ++k) s += xs[i * depth + k] * ys[j * depth + k];
+          o[i * rest_y + j] = s;
+        }
+    }
+  }
+
+ private:
+  std::pair<int, int> resolve(size_t rank_x, size_t rank_y) const {
+    int a0 = normalize_axis(axes_[0], rank_x, "Dot: "), a1 = normalize_axis(axes_[1], rank_y, "Dot: ");
+    if (a0 == 0 || a1 == 0) throw Error("Dot cannot contract the batch axis (axes " + shape_to_string(axes_) + ")");
+    return {a0, a1};
+  }
+
+  // (pre, depth, post) -> rows of `depth` values, one per (pre, post) pair in that order.
+  static void gather_rows(const float* src, int64_t pre, int64_t depth, int64_t post, float* rows) {
+    for (int64_t p = 0; p < pre; ++p)
+      for (int64_t q = 0; q < post; ++q)
+        for (int64_t k = 0; k < depth; ++k) rows[(p * post + q) * depth + k] = src[(p * depth + k) * post + q];
+  }
+
+  // x * rsqrt(max(sum(x^2), epsilon^2)) with Keras's default epsilon 1e-7.
+  static void l2_normalize_rows(float* rows, int64_t count, int64_t depth) {
+    constexpr double kEpsilon = 1e-7;
+    for (int64_t r = 0; r < count; ++r) {
+      float* row = rows + r * depth;
+      double sq = 0;
+      for (int64_t k = 0; k < depth; ++k) sq += static_cast<double>(row[k]) * row[k];
+      const double inv = 1.0 / std::sqrt(std::max(sq, kEpsilon * kEpsilon));
+      for (int64_t k = 0; k < depth; ++k) row[k] = static_cast<float>(row[k] * inv);
+    }
+  }
+
+  std::vector<int64_t> axes_;
+  bool normalize_ = false;
+};
+
+}  // namespace
+
+void register_merge(const AddLayer& add) {
+  using K = ElementwiseMerge::Kind;
+  auto elementwise = [&add](const char* name, K kind) {
+    add(name, [name, kind](const LayerSpec&) { return std::make_shared<ElementwiseMerge>(kind, name); });
+  };
+  elementwise("Add", K::kAdd);
+  elementwise("Subtract", K::kSubtract);
+  elementwise("Multiply", K::kMultiply);
+  elementwise("Average", K::kAverage);
+  elementwise("Maximum", K::kMaximum);
+  elementwise("Minimum", K::kMinimum);
+  add("Concatenate", [](const LayerSpec& s) { return std::make_shared<Concatenate>(s); });
+  add("Dot", [](const LayerSpec& s) { return std::make_shared<Dot>(s); });
+}
 
 }  // namespace kerasrt::layers

@@ -9,7 +9,7 @@ namespace {
 
 std::mutex g_mutex;
 
-std::unordered_map<std::string, LayerFactory>& table() {
+std::unordered_map<std::string, LayerFactory>& builtins() {
   static std::unordered_map<std::string, LayerFactory> t = [] {
     std::unordered_map<std::string, LayerFactory> m;
     AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
@@ -27,6 +27,12 @@ std::unordered_map<std::string, LayerFactory>& table() {
     register_op_nodes(add);
     return m;
   }();
+  return t;
+}
+
+// Built-ins plus user registrations (which win).
+std::unordered_map<std::string, LayerFactory>& table() {
+  static std::unordered_map<std::string, LayerFactory> t = builtins();
   return t;
 }
 
@@ -84,6 +90,14 @@ std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
 void register_layer(const std::string& class_or_registered_name, LayerFactory factory) {
   std::lock_guard lock(layers::g_mutex);
   layers::table()[class_or_registered_name] = std::move(factory);
+}
+
+void unregister_layer(const std::string& class_or_registered_name) {
+  std::lock_guard lock(layers::g_mutex);
+  auto& t = layers::table();
+  auto b = layers::builtins().find(class_or_registered_name);
+  if (b != layers::builtins().end()) t[class_or_registered_name] = b->second;
+  else t.erase(class_or_registered_name);
 }
 
 }  // namespace kerasrt

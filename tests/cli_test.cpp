@@ -1,0 +1,91 @@
+// The CLI contract on the bundled example: info, run (with --layer and .npy input), example, and
+// the one-line error with exit code 2.
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "harness.hpp"
+#include "io/npy.hpp"
+
+namespace kerasrt::testing {
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Result cli(const std::string& args) {
+  auto tmp = std::filesystem::temp_directory_path() / ("kerasrt_cli_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+  std::string cmd = std::string(KERASRT_CLI_PATH) + " " + args + " >" + (tmp / "out").string() + " 2>" + (tmp / "err").string();
+  int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(tmp / "out"), slurp(tmp / "err")};
+}
+
+std::string example(const std::string& file) { return std::string(KERASRT_SOURCE_DIR) + "/examples/" + file; }
+
+TEST(Cli, InfoPrintsSummary) {
+  Result r = cli("info " + example("digits_cnn.keras"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("conv1 (Conv2D)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Total params"), std::string::npos) << r.out;
+}
+
+TEST(Cli, RunWritesOutputsAndRequestedLayers) {
+  auto out = std::filesystem::temp_directory_path() / ("kerasrt_run_" + std::to_string(::getpid()) + ".npz");
+  Result r = cli("run " + example("digits_cnn.keras") + " --input " + example("digits_cnn.inputs.npz") + " --output " +
+                 out.string() + " --layer conv1 --layer gap");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto arrays = io::read_npz(out.string());
+  ASSERT_EQ(arrays.size(), 3u);
+  EXPECT_EQ(arrays[0].first, "probs");
+  EXPECT_EQ(arrays[1].first, "conv1");
+  EXPECT_EQ(arrays[2].second.tensor.shape, (Shape{297, 32}));
+  EXPECT_EQ(compare(io::read_npz(example("digits_cnn.outputs.npz")).at(0).second.tensor, arrays[0].second.tensor,
+                    1e-4, 1e-4),
+            "");
+  std::filesystem::remove(out);
+}
+
+TEST(Cli, SingleInputModelTakesNpy) {
+  auto tmp = std::filesystem::temp_directory_path() / ("kerasrt_npy_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+  Tensor x = io::read_npz(example("digits_cnn.inputs.npz")).at(0).second.tensor;
+  auto bytes = io::encode_npy(x);
+  std::ofstream((tmp / "x.npy").string(), std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  Result r = cli("run " + example("digits_cnn.keras") + " --input " + (tmp / "x.npy").string() + " --output " +
+                 (tmp / "y.npz").string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(tmp / "y.npz"));
+  std::filesystem::remove_all(tmp);
+}
+
+TEST(Cli, ExampleShowsAccuracy) {
+  Result r = cli("example --dir " + std::string(KERASRT_SOURCE_DIR) + "/examples");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("accuracy: 297/297"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ErrorsAreOneLineWithExitCode2) {
+  for (const std::string& args : {std::string("run /nonexistent.keras --input x.npz --output y.npz"),
+                                  "run " + example("digits_cnn.keras") + " --input /nonexistent.npz --output /tmp/y.npz",
+                                  "info " + example("digits_cnn.inputs.npz"),
+                                  "run " + example("digits_cnn.keras") + " --input " + example("digits_cnn.inputs.npz") +
+                                      " --output /tmp/kerasrt_y.npz --layer nope"}) {
+    Result r = cli(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace kerasrt::testing
