@@ -306,7 +306,7 @@ class Builder {
       std::string path = join_path(scope.archive_path, "layers/" + paths[&e]);
       ParsedCall pc;
       pc.call.where = file_ + ", layer '" + scope.qualified(name) + "' (" + cls + ")";
-      for (int t : cur) {
+      for (size_t k = 0; k < cur.size(); ++k) {
         pc.call.roles.emplace_back();
         pc.call.args.push_back(Json{{"__tensor__", static_cast<int>(pc.call.roles.size()) - 1}});
       }
@@ -474,18 +474,20 @@ class Builder {
   void name_outputs(const std::string& cls, const Json& cfg, const std::vector<int>& outs, const std::vector<Ref>& refs) {
     std::set<std::string> used;
     for (size_t i = 0; i < outs.size(); ++i) {
-      std::string base;
+      std::string base, call_name;
       int tensor = static_cast<int>(i);
       if (cls == "Sequential") {
         const Json& layers = sequential_layers(cls, cfg);
-        base = entry_name(layers.back());
+        base = call_name = entry_name(layers.back());
       } else {
+        // Keras names an output after its layer whichever call produced it.
         const Ref& r = refs[i];
-        base = r.layer + (r.node > 0 ? "@" + std::to_string(r.node) : "");
+        base = r.layer;
+        call_name = r.layer + (r.node > 0 ? "@" + std::to_string(r.node) : "");
         tensor = r.tensor;
       }
       std::string key = base;
-      if (output_count_[base] > 1) key += ":" + std::to_string(tensor);
+      if (output_count_[call_name] > 1) key += ":" + std::to_string(tensor);
       if (!used.insert(key).second) key += "#" + std::to_string(i);
       graph_.outputs.push_back({key, graph_.tensors[outs[i]].shape, "float32"});
       graph_.output_tensors.push_back(outs[i]);

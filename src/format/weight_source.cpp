@@ -23,8 +23,10 @@ namespace {
 const std::map<std::string, std::vector<std::string>>& child_order() {
   static const std::map<std::string, std::vector<std::string>> m = {
       {"Bidirectional", {"forward_layer", "backward_layer"}},
-      {"MultiHeadAttention", {"_query_dense", "_key_dense", "_value_dense", "_output_dense"}},
-      {"GroupedQueryAttention", {"_query_dense", "_key_dense", "_value_dense", "_output_dense"}},
+      // MultiHeadAttention's sublayers are saved under its public properties ("query_dense"),
+      // GroupedQueryAttention's under the private attributes; the gate has no property.
+      {"MultiHeadAttention", {"query_dense", "key_dense", "_gate_dense", "value_dense", "output_dense"}},
+      {"GroupedQueryAttention", {"_query_dense", "_key_dense", "_gate_dense", "_value_dense", "_output_dense"}},
   };
   return m;
 }

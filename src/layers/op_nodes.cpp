@@ -854,9 +854,11 @@ class Concatenate : public Op {
 // ---- indexing (x[key]) ------------------------------------------------------------------------
 
 struct KeyItem {
-  enum class Kind { kIndex, kSlice, kNewAxis, kEllipsis } kind;
+  enum class Kind { kIndex, kSlice, kNewAxis, kEllipsis };
+  Kind kind;
   int64_t index = 0;
-  std::optional<int64_t> start, stop, step;
+  std::optional<int64_t> start = std::nullopt, stop = std::nullopt, step = std::nullopt;
+  explicit KeyItem(Kind k, int64_t i = 0) : kind(k), index(i) {}
 };
 
 class GetItem : public Op {
@@ -933,7 +935,7 @@ class GetItem : public Op {
     if (consuming > s.size())
       throw Error("too many indices (" + std::to_string(consuming) + ") for a tensor of shape " + shape_to_string(s));
     std::vector<KeyItem> key = key_;
-    if (!has_ellipsis) key.push_back({KeyItem::Kind::kEllipsis});
+    if (!has_ellipsis) key.push_back(KeyItem(KeyItem::Kind::kEllipsis));
     Resolved r;
     int axis = 0;
     for (const KeyItem& k : key) {
@@ -973,15 +975,15 @@ std::optional<int64_t> slice_bound(const Json& cfg, const char* key, CallArgs& a
 }
 
 KeyItem parse_key_item(const Json& j, CallArgs& args) {
-  if (j.is_null()) return {KeyItem::Kind::kNewAxis};
-  if (j.is_number_integer()) return {KeyItem::Kind::kIndex, j.get<int64_t>()};
+  if (j.is_null()) return KeyItem(KeyItem::Kind::kNewAxis);
+  if (j.is_number_integer()) return KeyItem(KeyItem::Kind::kIndex, j.get<int64_t>());
   if (j.is_object() && j.contains("class_name") && j["class_name"].is_string()) {
     std::string cls = j["class_name"].get<std::string>();
-    if (cls == "__ellipsis__") return {KeyItem::Kind::kEllipsis};
+    if (cls == "__ellipsis__") return KeyItem(KeyItem::Kind::kEllipsis);
     if (cls == "__slice__") {
       static const Json kEmpty = Json::object();
       const Json& cfg = j.contains("config") && j["config"].is_object() ? j["config"] : kEmpty;
-      KeyItem k{KeyItem::Kind::kSlice};
+      KeyItem k(KeyItem::Kind::kSlice);
       k.start = slice_bound(cfg, "start", args);
       k.stop = slice_bound(cfg, "stop", args);
       k.step = slice_bound(cfg, "step", args);

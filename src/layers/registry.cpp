@@ -25,6 +25,11 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_recurrent(add);
     register_wrappers(add);
     register_op_nodes(add);
+    register_attention(add);
+    register_einsum_dense(add);
+    register_preprocessing(add);
+    register_image_preprocessing(add);
+    register_audio_preprocessing(add);
     return m;
   }();
   return t;

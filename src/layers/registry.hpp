@@ -29,5 +29,10 @@ void register_embedding(const AddLayer& add);
 void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
 void register_op_nodes(const AddLayer& add);
+void register_attention(const AddLayer& add);
+void register_einsum_dense(const AddLayer& add);
+void register_preprocessing(const AddLayer& add);
+void register_image_preprocessing(const AddLayer& add);
+void register_audio_preprocessing(const AddLayer& add);
 
 }  // namespace kerasrt::layers
