@@ -44,8 +44,12 @@ void expect_values(const Tensor& got, const Shape& shape, const std::vector<floa
   ASSERT_EQ(got.shape, shape);
   ASSERT_EQ(got.data.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
-    if (std::isnan(want[i])) EXPECT_TRUE(std::isnan(got.data[i])) << "element " << i;
-    else EXPECT_NEAR(got.data[i], want[i], 1e-6 + 1e-6 * std::fabs(want[i])) << "element " << i;
+    if (std::isnan(want[i]))
+      EXPECT_TRUE(std::isnan(got.data[i])) << "element " << i;
+    else if (std::isinf(want[i]))
+      EXPECT_EQ(got.data[i], want[i]) << "element " << i;
+    else
+      EXPECT_NEAR(got.data[i], want[i], 1e-6 + 1e-6 * std::fabs(want[i])) << "element " << i;
   }
 }
 
@@ -145,10 +149,10 @@ TEST(OpNodes, UnaryMathByHand) {
     const char* cls;
     float in, want;
   };
-  for (const Case& c : {Case{"Absolute", -2, 2}, Case{"Negative", 2, -2}, Case{"Square", -3, 9}, Case{"Sqrt", 6.25f, 2.5f},
-                        Case{"Exp", 0, 1}, Case{"Log", 1, 0}, Case{"Tanh", 0, 0}, Case{"Sign", -3, -1}, Case{"Sign", 0, 0},
-                        Case{"Floor", -1.5f, -2}, Case{"Ceil", -1.5f, -1}, Case{"Reciprocal", 4, 0.25f},
-                        Case{"LogicalNot", 0, 1}}) {
+  for (const Case& c :
+       {Case{"Absolute", -2, 2}, Case{"Negative", 2, -2}, Case{"Square", -3, 9}, Case{"Sqrt", 6.25f, 2.5f},
+        Case{"Exp", 0, 1}, Case{"Log", 1, 0}, Case{"Tanh", 0, 0}, Case{"Sign", -3, -1}, Case{"Sign", 0, 0},
+        Case{"Floor", -1.5f, -2}, Case{"Ceil", -1.5f, -1}, Case{"Reciprocal", 4, 0.25f}, Case{"LogicalNot", 0, 1}}) {
     auto op = make_unary(c.cls);
     auto out = run_op(*op, {Tensor({1}, {c.in})})[0];
     EXPECT_FLOAT_EQ(out.data[0], c.want) << c.cls;
@@ -218,9 +222,10 @@ TEST(OpNodes, ReductionsByHand) {
   expect_values(run1("Min", {{"axis", 1}, {"keepdims", false}, {"initial", nullptr}}), {2}, {1, -1});
   expect_values(run1("Max", {{"axis", 1}, {"initial", 3.0}}), {2}, {4, 5});
   expect_values(run1("Prod", {{"axis", 1}}), {2}, {24, 0});
-  // Population statistics: row 0 has mean 2.5, variance 1.25.
-  expect_values(run1("Var", {{"axis", -1}}), {2}, {1.25f, 5.25f});
-  expect_values(run1("Std", {{"axis", -1}, {"keepdims", true}}), {2, 1}, {std::sqrt(1.25f), std::sqrt(5.25f)});
+  // Population statistics: row 0 has mean 2.5, variance (2.25+0.25+0.25+2.25)/4 = 1.25; row 1 mean 1,
+  // variance (4+1+1+16)/4 = 5.5.
+  expect_values(run1("Var", {{"axis", -1}}), {2}, {1.25f, 5.5f});
+  expect_values(run1("Std", {{"axis", -1}, {"keepdims", true}}), {2, 1}, {std::sqrt(1.25f), std::sqrt(5.5f)});
   expect_values(run1("Any", {{"axis", 0}}), {4}, {1, 1, 1, 1});
   expect_values(run1("All", {{"axis", -1}}), {2}, {1, 0});
   expect_values(run1("Mean", json::object()), {}, {1.75f});
@@ -310,7 +315,9 @@ TEST(OpNodes, ConcatenateAndStack) {
 TEST(OpNodes, GetItemSlicesLikePython) {
   Tensor x = iota_tensor({2, 5, 3});
   auto at = [&](int64_t b, int64_t t, int64_t c) { return x.data[(b * 5 + t) * 3 + c]; };
-  auto get = [&](json key) { return run_op(*make_node("GetItem", json::object(), json::array({tensor_arg(0), key})), {x})[0]; };
+  auto get = [&](json key) {
+    return run_op(*make_node("GetItem", json::object(), json::array({tensor_arg(0), key})), {x})[0];
+  };
 
   auto s1 = get(json::array({kAll, slice(1, 3, nullptr)}));  // x[:, 1:3]
   ASSERT_EQ(s1.shape, (Shape{2, 2, 3}));
@@ -444,8 +451,9 @@ TEST(OpNodes, EinsumErrors) {
 
 TEST(OpNodes, BindingChecksTheCall) {
   // A tensor keyword the op does not take.
-  EXPECT_THROW(make_node("Relu", json::object(), json::array({tensor_arg(0)}), 2, {{"mask", tensor_arg(1)}}, {"", "mask"}),
-               Error);
+  EXPECT_THROW(
+      make_node("Relu", json::object(), json::array({tensor_arg(0)}), 2, {{"mask", tensor_arg(1)}}, {"", "mask"}),
+      Error);
   // A missing operand.
   EXPECT_THROW(make_node("Add", json::object(), json::array({tensor_arg(0)})), Error);
   // Keyword operands are accepted by name.
@@ -455,11 +463,23 @@ TEST(OpNodes, BindingChecksTheCall) {
 
 TEST(OpNodes, OpKeysDoNotShadowLayerClasses) {
   // Without the ops module the entry is the Add merge layer, which takes a list of tensors.
-  json layer = {{"class_name", "Add"}, {"config", {{"name", "add"}}}};
+  json layer = {{"class_name", "Add"}, {"config", {{"name", "add"}, {"trainable", true}}}};
   auto merge = make_op(layer, {}, positional_call(2));
   expect_values(run_op(*merge, {Tensor({1, 2}, {1, 2}), Tensor({1, 2}, {3, 4})})[0], {1, 2}, {4, 6});
   auto node = make_node("Add", json::object(), json::array({tensor_arg(0), 1.0}));
   expect_values(run_op(*node, {Tensor({1, 2}, {1, 2})})[0], {1, 2}, {2, 3});
+}
+
+TEST(OpNodes, LegacyEntryWithoutModuleIsAnOpNodeByItsConfig) {
+  // Keras 3's legacy .h5 keeps no "module"; the op's config has a name and no layer keys.
+  json entry = {{"class_name", "Reshape"}, {"config", {{"name", "reshape"}, {"newshape", {-1, 4}}}}};
+  Call call = positional_call(1);
+  call.args = json::array({tensor_arg(0)});
+  auto op = make_op(entry, {}, call);
+  EXPECT_EQ(op->output_shapes(std::vector<Shape>{{-1, 2, 2}})[0], (Shape{-1, 4}));
+  json layer = {{"class_name", "Reshape"},
+                {"config", {{"name", "reshape"}, {"trainable", true}, {"dtype", "float32"}, {"target_shape", {4}}}}};
+  EXPECT_EQ(make_op(layer)->output_shapes(std::vector<Shape>{{-1, 2, 2}})[0], (Shape{-1, 4}));
 }
 
 // ---- Masking ----------------------------------------------------------------------------------

@@ -393,6 +393,39 @@ TEST(RNN, StackedCellsChainAndFlattenStates) {
   expect_close(out[3], Tensor({1, u2}, h2));
 }
 
+TEST(RNN, Keras3StackedCellGroupsAreTakenInListOrder) {
+  // .keras files list the cell groups by name: gru_cell, lstm_cell, lstm_cell_1 for [LSTM, GRU, LSTM].
+  std::mt19937 rng(13);
+  const int in = 2, u1 = 3, u2 = 2, u3 = 1;
+  Dense3 w1 = random_weights(in, u1, 4, rng, {4 * u1});
+  Dense3 w2 = random_weights(u1, u2, 3, rng, {2, 3 * u2});
+  Dense3 w3 = random_weights(u2, u3, 4, rng, {4 * u3});
+  auto named = [](std::vector<Weights::Entry> e, const std::string& group) {
+    for (size_t i = 0; i < e.size(); ++i) e[i].name = "layers/rnn/cell/cells/" + group + "/vars/" + std::to_string(i);
+    return e;
+  };
+  std::vector<Weights::Entry> w;
+  for (auto& e : named(entries(w2, 3, {2, 3 * u2}), "gru_cell")) w.push_back(e);
+  for (auto& e : named(entries(w1, 4, {4 * u1}), "lstm_cell")) w.push_back(e);
+  for (auto& e : named(entries(w3, 4, {4 * u3}), "lstm_cell_1")) w.push_back(e);
+  json cells = {{"class_name", "StackedRNNCells"},
+                {"config", {{"cells", {layer("LSTMCell", {{"units", u1}}), layer("GRUCell", {{"units", u2}}),
+                                       layer("LSTMCell", {{"units", u3}})}}}}};
+  auto op = make_op(layer("RNN", {{"cell", cells}}), w);
+  Tensor x = random_tensor({1, 2, in}, rng);
+  std::vector<float> h1(u1, 0.f), c1(u1, 0.f), h2(u2, 0.f), h3(u3, 0.f), c3(u3, 0.f);
+  auto hs1 = naive_lstm(w1, x.data.data(), 2, h1, c1, false);
+  std::vector<float> mid1, mid2;
+  for (auto& v : hs1) mid1.insert(mid1.end(), v.begin(), v.end());
+  auto hs2 = naive_gru(w2, mid1.data(), 2, h2, true);
+  for (auto& v : hs2) mid2.insert(mid2.end(), v.begin(), v.end());
+  naive_lstm(w3, mid2.data(), 2, h3, c3, false);
+  expect_close(run_op(*op, {x})[0], Tensor({1, u3}, h3));
+
+  w.push_back({"layers/rnn/cell/cells/simple_rnn_cell/vars/0", {1, 1}, {1}});  // a group no cell claims
+  EXPECT_THROW(make_op(layer("RNN", {{"cell", cells}}), w), Error);
+}
+
 TEST(RNN, SingleCellAndUnknownCell) {
   auto op = make_op(layer("RNN", {{"cell", layer("SimpleRNNCell", {{"units", 1}, {"activation", "linear"}})}}),
                     scalar_rnn_weights());

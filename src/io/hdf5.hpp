@@ -1,7 +1,13 @@
-// Read-only HDF5 through the HDF5 C library: groups, string attributes and numeric datasets.
+// Read-only HDF5: groups, string attributes and numeric datasets.
+//
+// The HDF5 C library (1.10) trusts a file's metadata: a flipped byte can make it read out of
+// bounds, loop or allocate without limit. So a file is read once, whole, in a child process that
+// streams a snapshot of the tree back; a crash, hang or runaway allocation there becomes an Error
+// naming the file. Everything below works on that snapshot and never calls into HDF5.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,7 +18,26 @@ namespace kerasrt::io {
 
 struct H5Array {
   std::vector<int64_t> shape;
-  std::vector<float> data;  // converted to float32 by HDF5 whatever the stored type
+  std::vector<float> data;  // converted to float32 whatever the stored type
+};
+
+// One object of the snapshot.
+struct H5Node {
+  enum class Kind : uint8_t { group = 'G', dataset = 'D', other = 'O' };
+  struct Attr {
+    std::string name;
+    bool is_string = false;
+    std::vector<std::string> strings;
+    std::string problem;  // why it is not readable as strings, when it is not
+  };
+  Kind kind = Kind::other;
+  std::string note;          // for `other`: what the object is
+  std::vector<Attr> attrs;   // in name order
+  std::vector<std::pair<std::string, std::unique_ptr<H5Node>>> children;  // in name order
+  std::map<std::string, const H5Node*> index;
+  std::vector<int64_t> shape;  // datasets
+  std::vector<float> data;
+  std::string problem;         // why the dataset's values could not be read, when they could not
 };
 
 class H5Group;
@@ -20,7 +45,7 @@ class H5Group;
 class H5File {
  public:
   static H5File open_file(const std::string& path);
-  // `bytes` is copied and must hold a whole HDF5 file.
+  // `bytes` must hold a whole HDF5 file; it is not kept.
   static H5File open_memory(std::span<const uint8_t> bytes, const std::string& name);
   static bool looks_like_hdf5(std::span<const uint8_t> head);  // checks the signature
 
@@ -30,31 +55,35 @@ class H5File {
   struct State;
 
  private:
-  std::shared_ptr<State> state_;
+  std::shared_ptr<const State> state_;
 };
 
 class H5Group {
  public:
-  H5Group(std::shared_ptr<H5File::State> file, int64_t id, std::string path);
+  H5Group(std::shared_ptr<const H5File::State> file, const H5Node* node, std::string path);
 
   const std::string& path() const { return path_; }
   std::vector<std::string> children() const;  // link names, in name order
+  // `name` may be a relative path "a/b/c" in all of these.
   bool has_group(const std::string& name) const;
   bool has_dataset(const std::string& name) const;
   H5Group group(const std::string& name) const;  // throws if missing
-  // `name` may be a relative path "a/b/c".
   H5Array read(const std::string& name) const;
   std::vector<int64_t> dataset_shape(const std::string& name) const;
 
   bool has_attr(const std::string& name) const;
+  std::vector<std::string> attr_names() const;
   // A string attribute, or an array of strings (fixed or variable length), as strings.
   std::vector<std::string> attr_strings(const std::string& name) const;
   std::optional<std::string> attr_string(const std::string& name) const;
 
  private:
-  std::shared_ptr<H5File::State> file_;
-  std::shared_ptr<void> handle_;
-  int64_t id_;
+  const H5Node* find(const std::string& name) const;
+  const H5Node::Attr* find_attr(const std::string& name) const;
+  std::string full(const std::string& name) const;
+
+  std::shared_ptr<const H5File::State> file_;
+  const H5Node* node_;
   std::string path_;
 };
 

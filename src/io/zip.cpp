@@ -2,9 +2,16 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <kerasrt/kerasrt.hpp>
 
+#include "io/npy.hpp"
+
 namespace kerasrt::io {
+
+namespace {
+constexpr uint64_t kMaxArchiveBytes = uint64_t{16} << 30;
+}
 
 struct ZipReader::State {
   std::vector<uint8_t> bytes;  // backing store when opened from memory
@@ -19,10 +26,14 @@ ZipReader::ZipReader(ZipReader&&) noexcept = default;
 ZipReader& ZipReader::operator=(ZipReader&&) noexcept = default;
 
 ZipReader ZipReader::from_memory(std::span<const uint8_t> bytes, const std::string& name) {
+  return from_bytes(std::vector<uint8_t>(bytes.begin(), bytes.end()), name);
+}
+
+ZipReader ZipReader::from_bytes(std::vector<uint8_t> bytes, const std::string& name) {
   ZipReader z;
   z.name_ = name;
   z.state_ = std::make_unique<State>();
-  z.state_->bytes.assign(bytes.begin(), bytes.end());
+  z.state_->bytes = std::move(bytes);
   zip_error_t err;
   zip_error_init(&err);
   zip_source_t* src = zip_source_buffer_create(z.state_->bytes.data(), z.state_->bytes.size(), 0, &err);
@@ -43,19 +54,7 @@ ZipReader ZipReader::from_memory(std::span<const uint8_t> bytes, const std::stri
 }
 
 ZipReader ZipReader::from_file(const std::string& path) {
-  ZipReader z;
-  z.name_ = path;
-  z.state_ = std::make_unique<State>();
-  int code = 0;
-  z.state_->archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
-  if (!z.state_->archive) {
-    zip_error_t err;
-    zip_error_init_with_code(&err, code);
-    std::string msg = zip_error_strerror(&err);
-    zip_error_fini(&err);
-    throw Error(path + ": not a readable zip archive: " + msg);
-  }
-  return z;
+  return from_bytes(read_file(path, kMaxArchiveBytes), path);
 }
 
 std::vector<std::string> ZipReader::entries() const {
@@ -75,19 +74,43 @@ bool ZipReader::has(const std::string& entry) const {
 std::vector<uint8_t> ZipReader::read(const std::string& entry, uint64_t max_bytes) const {
   zip_stat_t st;
   zip_stat_init(&st);
+  std::string what = name_ + ": entry '" + entry + "'";
   if (zip_stat(state_->archive, entry.c_str(), 0, &st) != 0)
     throw Error(name_ + ": the archive has no entry '" + entry + "'");
-  if (!(st.valid & ZIP_STAT_SIZE) || st.size > max_bytes)
-    throw Error(name_ + ": entry '" + entry + "' is too large or has no size (" +
-                std::to_string(st.size) + " bytes)");
+  if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE))
+    throw Error(what + " has no recorded size (corrupt archive)");
+  if (st.size > max_bytes) throw Error(what + " is too large (" + std::to_string(st.size) + " bytes)");
+  // The directory can lie: the compressed bytes must fit in the archive, and expand plausibly.
+  uint64_t archive = state_->bytes.size();
+  if (st.comp_size > archive) throw Error(what + " claims more bytes than the archive holds (truncated or corrupt)");
+  bool stored = (st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method == ZIP_CM_STORE;
+  if (stored && st.size != st.comp_size) throw Error(what + " has inconsistent sizes (corrupt archive)");
+  if (!stored && st.size / 1100 > st.comp_size + 1024)
+    throw Error(what + " claims an implausible compression ratio (corrupt archive)");
   zip_file_t* f = zip_fopen(state_->archive, entry.c_str(), 0);
-  if (!f) throw Error(name_ + ": cannot open entry '" + entry + "': " + zip_strerror(state_->archive));
-  std::vector<uint8_t> out(st.size);
-  zip_int64_t got = st.size ? zip_fread(f, out.data(), st.size) : 0;
-  std::string err = got < 0 ? zip_file_strerror(f) : "";
+  if (!f) throw Error(what + " cannot be opened: " + zip_strerror(state_->archive));
+  // Grow the buffer as data arrives rather than trusting the declared size up front.
+  std::vector<uint8_t> out;
+  out.reserve(static_cast<size_t>(std::min<uint64_t>(st.size, uint64_t{64} << 20)));
+  std::string err;
+  constexpr size_t kChunk = size_t{1} << 20;
+  while (true) {
+    size_t old = out.size();
+    uint64_t left = st.size - old;
+    size_t want = static_cast<size_t>(std::min<uint64_t>(left + 1, kChunk));  // +1 notices overlong data
+    out.resize(old + want);
+    zip_int64_t got = zip_fread(f, out.data() + old, want);
+    if (got < 0) {
+      err = zip_file_strerror(f);
+      out.resize(old);
+      break;
+    }
+    out.resize(old + static_cast<size_t>(got));
+    if (got == 0 || out.size() > st.size) break;
+  }
   zip_fclose(f);
-  if (got < 0 || static_cast<uint64_t>(got) != st.size)
-    throw Error(name_ + ": entry '" + entry + "' is truncated or corrupt" + (err.empty() ? "" : ": " + err));
+  if (!err.empty() || out.size() != st.size)
+    throw Error(what + " is truncated or corrupt" + (err.empty() ? "" : ": " + err));
   return out;
 }
 

@@ -26,6 +26,7 @@ class ZipReader {
 
  private:
   ZipReader() = default;
+  static ZipReader from_bytes(std::vector<uint8_t> bytes, const std::string& name);
   struct State;
   std::unique_ptr<State> state_;
   std::string name_;

@@ -75,7 +75,7 @@ class EinsumEquation {
   // out = einsum(x, k); `out` has the shape output_shape() gave.
   void run(ConstView x, const float* k, const Shape& kshape, MutView out) const {
     size_t n_ell = ellipsis_dims(x.shape.size());
-    std::vector<int> in_l = expand(input_, n_ell), out_l = expand(output_, n_ell);
+    const std::vector<int> in_l = expand(input_, n_ell), out_l = expand(output_, n_ell);
     std::vector<int64_t> sizes = label_sizes(Shape(x.shape.begin(), x.shape.end()), kshape);
     size_t n_labels = sizes.size();
     std::vector<int64_t> in_stride(n_labels, 0), k_stride(n_labels, 0);
@@ -83,7 +83,7 @@ class EinsumEquation {
     accumulate_strides(kernel_, kshape, k_stride);
 
     std::vector<int> summed;
-    for (const auto* term : {&in_l, &kernel_})
+    for (const std::vector<int>* term : {&in_l, &kernel_})
       for (int l : *term)
         if (std::find(out_l.begin(), out_l.end(), l) == out_l.end() &&
             std::find(summed.begin(), summed.end(), l) == summed.end())

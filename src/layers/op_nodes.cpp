@@ -55,11 +55,16 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   for (size_t i = 0; i < rank; ++i) {
     int64_t x = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t y = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (x == 1) out[i] = y;
-    else if (y == 1) out[i] = x;
-    else if (x < 0) out[i] = y;
-    else if (y < 0 || x == y) out[i] = x;
-    else throw Error("cannot broadcast shapes " + shape_to_string(a) + " and " + shape_to_string(b));
+    if (x == 1)
+      out[i] = y;
+    else if (y == 1)
+      out[i] = x;
+    else if (x < 0)
+      out[i] = y;
+    else if (y < 0 || x == y)
+      out[i] = x;
+    else
+      throw Error("cannot broadcast shapes " + shape_to_string(a) + " and " + shape_to_string(b));
   }
   return out;
 }
@@ -74,8 +79,7 @@ std::vector<int64_t> broadcast_strides(std::span<const int64_t> shape, std::span
 }
 
 void expect_inputs(std::span<const Shape> in, size_t n) {
-  if (in.size() != n)
-    throw Error("takes " + std::to_string(n) + " tensor(s), got " + std::to_string(in.size()));
+  if (in.size() != n) throw Error("takes " + std::to_string(n) + " tensor(s), got " + std::to_string(in.size()));
 }
 
 // Axis in [-rank, rank) to [0, rank), for errors raised while computing shapes.
@@ -412,7 +416,7 @@ float to_float16(float x) {
   float a = std::fabs(x);
   if (a >= 65520.f) return std::copysign(INFINITY, x);  // at or past the midpoint above 65504
   int exp = 0;
-  std::frexp(a, &exp);                                     // a in [2^(exp-1), 2^exp)
+  std::frexp(a, &exp);                                       // a in [2^(exp-1), 2^exp)
   float quantum = std::ldexp(1.f, std::max(exp, -13) - 11);  // 11 significant bits; subnormals below 2^-14
   return std::copysign(std::nearbyint(a / quantum) * quantum, x);
 }
@@ -492,7 +496,8 @@ class SoftmaxNode : public Op {
     expect_inputs(in, inputs_);
     if (axis_) {
       int a = axis_in(*axis_, in[0].size());
-      if (sparse_ && a != static_cast<int>(in[0].size()) - 1) throw Error("sparsemax is supported over the last axis only");
+      if (sparse_ && a != static_cast<int>(in[0].size()) - 1)
+        throw Error("sparsemax is supported over the last axis only");
     } else if (sparse_) {
       throw Error("sparsemax needs an axis");
     }
@@ -538,8 +543,10 @@ class Reduce : public Op {
     Shape out;
     int64_t count = 1;
     for (size_t a = 0; a < s.size(); ++a) {
-      if (!reduced[a]) out.push_back(s[a]);
-      else if (keepdims_) out.push_back(1);
+      if (!reduced[a])
+        out.push_back(s[a]);
+      else if (keepdims_)
+        out.push_back(1);
       if (reduced[a]) count = (count < 0 || s[a] < 0) ? -1 : count * s[a];
     }
     bool needs_values = kind_ == Reduction::kArgMax || kind_ == Reduction::kArgMin ||
@@ -552,9 +559,9 @@ class Reduce : public Op {
     std::span<const int64_t> s = in[0].shape;
     if (identity()) {  // an empty axis list: Keras returns the input (Var: zeros)
       for (int64_t i = 0; i < in[0].size(); ++i)
-        out[0].data[i] = kind_ == Reduction::kVar                                   ? 0.f
+        out[0].data[i] = kind_ == Reduction::kVar                                 ? 0.f
                          : (kind_ == Reduction::kAny || kind_ == Reduction::kAll) ? truth(in[0].data[i] != 0.f)
-                                                                                   : in[0].data[i];
+                                                                                  : in[0].data[i];
       return;
     }
     std::vector<bool> reduced = reduced_axes(s.size());
@@ -768,7 +775,8 @@ std::vector<int> transpose_perm(const std::optional<std::vector<int64_t>>& axes,
   return perm;
 }
 
-std::vector<int> moveaxis_perm(const std::vector<int64_t>& source, const std::vector<int64_t>& destination, size_t rank) {
+std::vector<int> moveaxis_perm(const std::vector<int64_t>& source, const std::vector<int64_t>& destination,
+                               size_t rank) {
   if (source.size() != destination.size()) throw Error("moveaxis needs as many sources as destinations");
   std::vector<int> src, dst;
   for (int64_t a : source) src.push_back(axis_in(a, rank));
@@ -944,7 +952,10 @@ class GetItem : public Op {
         case KeyItem::Kind::kEllipsis:
           for (size_t n = s.size() - consuming; n > 0; --n, ++axis) r.axes.push_back({axis, 0, 1, s[axis]});
           break;
-        case KeyItem::Kind::kSlice: r.axes.push_back(slice_axis(k, axis, s[axis])); ++axis; break;
+        case KeyItem::Kind::kSlice:
+          r.axes.push_back(slice_axis(k, axis, s[axis]));
+          ++axis;
+          break;
         case KeyItem::Kind::kIndex: {
           int64_t len = s[axis], i = k.index;
           if (len >= 0) {
@@ -1005,7 +1016,8 @@ std::shared_ptr<const Op> bind_get_item(CallArgs& args) {
   } else {
     items.push_back(parse_key_item(*key, args));
   }
-  if (std::count_if(items.begin(), items.end(), [](const KeyItem& k) { return k.kind == KeyItem::Kind::kEllipsis; }) > 1)
+  if (std::count_if(items.begin(), items.end(), [](const KeyItem& k) { return k.kind == KeyItem::Kind::kEllipsis; }) >
+      1)
     args.fail("an index may hold only one ellipsis");
   return std::make_shared<GetItem>(x, std::move(items), args.input_count());
 }
@@ -1025,7 +1037,8 @@ class Matmul : public Op {
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
     Shape sa(in[a_].shape.begin(), in[a_].shape.end()), sb(in[b_].shape.begin(), in[b_].shape.end());
     Plan p = plan(sa, sb);
-    std::vector<int64_t> stride_a = broadcast_strides(p.batch_a, p.batch), stride_b = broadcast_strides(p.batch_b, p.batch);
+    std::vector<int64_t> stride_a = broadcast_strides(p.batch_a, p.batch),
+                         stride_b = broadcast_strides(p.batch_b, p.batch);
     int64_t mat_a = p.n * p.k, mat_b = p.k * p.m, batches = element_count(p.batch);
     std::vector<int64_t> idx(p.batch.size(), 0);
     for (int64_t bt = 0; bt < batches; ++bt) {
@@ -1262,14 +1275,15 @@ std::shared_ptr<const Op> bind_einsum(const std::string& subscripts, CallArgs& a
   while (true) {
     size_t comma = lhs.find(',', start);
     terms.emplace_back();
-    if (!Einsum::parse_term(lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start), terms.back()))
+    if (!Einsum::parse_term(lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start),
+                            terms.back()))
       args.fail("malformed einsum subscripts '" + subscripts + "'");
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
   if (terms.size() != operands.size())
-    args.fail("einsum subscripts '" + subscripts + "' name " + std::to_string(terms.size()) + " operands, the call passes " +
-              std::to_string(operands.size()));
+    args.fail("einsum subscripts '" + subscripts + "' name " + std::to_string(terms.size()) +
+              " operands, the call passes " + std::to_string(operands.size()));
   return std::make_shared<Einsum>(std::move(terms), std::move(output), std::move(operands), args.input_count());
 }
 
@@ -1297,8 +1311,10 @@ class Masking : public ElementwiseOp {
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = in[0].data + r * len;
       bool keep = std::any_of(x, x + len, [this](float v) { return v != mask_value_; });
-      if (keep) std::copy(x, x + len, out[0].data + r * len);
-      else std::fill(out[0].data + r * len, out[0].data + (r + 1) * len, 0.f);
+      if (keep)
+        std::copy(x, x + len, out[0].data + r * len);
+      else
+        std::fill(out[0].data + r * len, out[0].data + (r + 1) * len, 0.f);
     }
   }
 
@@ -1356,7 +1372,8 @@ void register_pointwise(const AddLayer& add) {
   add_op(add, "Clip", [](const Config& c) -> Binder {
     float lo = static_cast<float>(c.number("x_min")), hi = static_cast<float>(c.number("x_max"));
     return [lo, hi](CallArgs& a) {
-      return unary_pointwise(a, [lo, hi](const float* v) { return std::isnan(v[0]) ? v[0] : std::min(std::max(v[0], lo), hi); });
+      return unary_pointwise(
+          a, [lo, hi](const float* v) { return std::isnan(v[0]) ? v[0] : std::min(std::max(v[0], lo), hi); });
     };
   });
   add_op(add, "Round", [](const Config& c) -> Binder {
@@ -1451,10 +1468,12 @@ void register_reductions(const AddLayer& add) {
     bool initial;  // takes an `initial` value
   };
   static const Def defs[] = {
-      {"Sum", Reduction::kSum, false},      {"Mean", Reduction::kMean, false},   {"Max", Reduction::kMax, true},
-      {"Min", Reduction::kMin, true},       {"Amax", Reduction::kMax, false},    {"Amin", Reduction::kMin, false},
-      {"Prod", Reduction::kProd, false},    {"Var", Reduction::kVar, false},     {"Std", Reduction::kStd, false},
-      {"Any", Reduction::kAny, false},      {"All", Reduction::kAll, false},     {"Logsumexp", Reduction::kLogSumExp, false},
+      {"Sum", Reduction::kSum, false},       {"Mean", Reduction::kMean, false},
+      {"Max", Reduction::kMax, true},        {"Min", Reduction::kMin, true},
+      {"Amax", Reduction::kMax, false},      {"Amin", Reduction::kMin, false},
+      {"Prod", Reduction::kProd, false},     {"Var", Reduction::kVar, false},
+      {"Std", Reduction::kStd, false},       {"Any", Reduction::kAny, false},
+      {"All", Reduction::kAll, false},       {"Logsumexp", Reduction::kLogSumExp, false},
       {"Argmax", Reduction::kArgMax, false}, {"Argmin", Reduction::kArgMin, false},
   };
   for (const Def& d : defs) {
@@ -1493,7 +1512,8 @@ void register_shape_ops(const AddLayer& add) {
     std::vector<int64_t> axes = *optional_axes(c, "axis");
     return [axes](CallArgs& a) {
       a.tensor(0, "x");
-      return std::make_shared<SameOrder>([axes](const Shape& s) { return expand_dims_shape(s, axes); }, a.input_count());
+      return std::make_shared<SameOrder>([axes](const Shape& s) { return expand_dims_shape(s, axes); },
+                                         a.input_count());
     };
   });
   add_op(add, "Squeeze", [](const Config& c) -> Binder {

@@ -7,6 +7,8 @@
 // step's output (zeros before the first step, or always zeros with zero_output_for_mask).
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <optional>
 
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
@@ -439,15 +441,70 @@ class ConvLSTMCell : public Cell {
   Activation activation_, recurrent_activation_;
 };
 
+// Keras's naming.to_snake_case for class names ("SimpleRNNCell" -> "simple_rnn_cell").
+std::string snake_case(const std::string& name) {
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  std::string a;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (i > 0 && upper(name[i]) && i + 1 < name.size() && lower(name[i + 1])) a += '_';
+    a += name[i];
+  }
+  std::string b;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (i > 0 && lower(a[i - 1]) && upper(a[i])) b += '_';
+    b += static_cast<char>(std::tolower(static_cast<unsigned char>(a[i])));
+  }
+  return b;
+}
+
+std::string class_of(const Json& j) {
+  return j.is_object() && j.contains("class_name") && j["class_name"].is_string() ? j["class_name"].get<std::string>()
+                                                                                 : std::string();
+}
+
+// Keras 3 files keep a StackedRNNCells' cells in groups ".../cells/<snake_case class>[_k]" that the
+// file lists in name order ("gru_cell" before "lstm_cell"). When the stream has that layout, takes
+// this stack's arrays and returns them in the order of the cells list; otherwise (legacy files,
+// already in layer.weights order) returns nullopt.
+std::optional<std::vector<Weights::Entry>> stacked_cell_weights(const LayerSpec& spec, const Json& cells,
+                                                                size_t search_from, size_t& prefix_len) {
+  const Weights::Entry* next = spec.weights.peek();
+  if (!next) return std::nullopt;
+  size_t at = next->name.find("/cells/", search_from);
+  if (at == std::string::npos) return std::nullopt;
+  const std::string prefix = next->name.substr(0, at + 7);
+  prefix_len = prefix.size();
+  std::map<std::string, std::vector<Weights::Entry>> groups;
+  while (spec.weights.peek() && spec.weights.peek()->name.rfind(prefix, 0) == 0) {
+    Weights::Entry e = spec.weights.take_entry("cell weight");
+    size_t slash = e.name.find('/', prefix.size());
+    groups[e.name.substr(prefix.size(), slash - prefix.size())].push_back(std::move(e));
+  }
+  std::vector<Weights::Entry> ordered;
+  std::map<std::string, int> used;
+  for (const Json& cell : cells) {
+    std::string base = snake_case(class_of(cell));
+    auto [it, fresh] = used.try_emplace(base, 0);
+    std::string group = fresh ? base : base + "_" + std::to_string(++it->second);
+    auto g = groups.find(group);
+    if (g == groups.end()) continue;  // a cell without weights
+    for (auto& e : g->second) ordered.push_back(std::move(e));
+    groups.erase(g);
+  }
+  if (!groups.empty()) spec.fail("the file holds weights for an unknown cell '" + groups.begin()->first + "'");
+  return ordered;
+}
+
 // Cells from a serialized cell ({"class_name", "config"}); StackedRNNCells and lists are flattened.
-void make_cells(const LayerSpec& outer, const Json& cell_json, std::vector<std::shared_ptr<const Cell>>& out) {
+void make_cells(const LayerSpec& outer, const Json& cell_json, std::vector<std::shared_ptr<const Cell>>& out,
+                size_t search_from = 0) {
   if (cell_json.is_array()) {
-    for (const Json& c : cell_json) make_cells(outer, c, out);
+    for (const Json& c : cell_json) make_cells(outer, c, out, search_from);
     return;
   }
-  if (!cell_json.is_object() || !cell_json.contains("class_name") || !cell_json["class_name"].is_string())
-    outer.fail("malformed 'cell' in the config");
-  std::string cls = cell_json["class_name"].get<std::string>();
+  std::string cls = class_of(cell_json);
+  if (cls.empty()) outer.fail("malformed 'cell' in the config");
   static const Json kEmpty = Json::object();
   const Json& cfg = cell_json.contains("config") && cell_json["config"].is_object() ? cell_json["config"] : kEmpty;
   std::string name = cfg.contains("name") && cfg["name"].is_string() ? cfg["name"].get<std::string>() : cls;
@@ -455,7 +512,16 @@ void make_cells(const LayerSpec& outer, const Json& cell_json, std::vector<std::
   if (cls == "StackedRNNCells") {
     if (!cfg.contains("cells") || !cfg["cells"].is_array() || cfg["cells"].empty())
       spec.fail("StackedRNNCells needs a non-empty 'cells' list");
-    for (const Json& c : cfg["cells"]) make_cells(spec, c, out);
+    size_t prefix_len = 0;
+    auto reordered = stacked_cell_weights(spec, cfg["cells"], search_from, prefix_len);
+    if (!reordered) {
+      for (const Json& c : cfg["cells"]) make_cells(spec, c, out, search_from);
+      return;
+    }
+    Weights local(std::move(*reordered), outer.where);
+    LayerSpec inner{cls, "", name, cfg, local, spec.where};
+    for (const Json& c : cfg["cells"]) make_cells(inner, c, out, prefix_len);
+    if (local.remaining() != 0) spec.fail("the file holds more cell weights than the cells use");
   } else if (cls == "SimpleRNNCell") {
     out.push_back(std::make_shared<SimpleRNNCell>(spec));
   } else if (cls == "LSTMCell") {

@@ -72,6 +72,10 @@ std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const s
 
   LayerFactory factory;
   bool op_node = module.rfind("keras.src.ops", 0) == 0 || module.rfind("keras.ops", 0) == 0;
+  // Legacy .h5 files drop "module"; an op node still shows by its config: a name but not the
+  // "trainable" key every saved layer config carries.
+  if (module.empty() && config.contains("name") && !config.contains("trainable") && find(op_node_key(class_name)))
+    op_node = true;
   if (!registered.empty() && registered != class_name) factory = find(registered);
   if (!factory) factory = find(op_node ? op_node_key(class_name) : class_name);
   if (!factory) {

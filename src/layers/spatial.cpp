@@ -116,7 +116,7 @@ class SpatialGather : public Op {
       int64_t& d = out[first + a];
       if (d < 0) continue;
       d = output_length(a, d);
-      if (d < 1)
+      if (kind_ == Kind::kCrop && d < 1)
         throw Error(name_ + ": cropping " + crop_string() + " leaves nothing of input " + shape_to_string(in[0]));
     }
     return {out};
@@ -174,7 +174,13 @@ class SpatialGather : public Op {
 
   std::string crop_string() const {
     std::string s;
-    for (const auto& [f, b] : sides_) s += "(" + std::to_string(f) + ", " + std::to_string(b) + ")";
+    for (const auto& [front, back] : sides_) {
+      s += '(';
+      s += std::to_string(front);
+      s += ", ";
+      s += std::to_string(back);
+      s += ')';
+    }
     return s;
   }
 
