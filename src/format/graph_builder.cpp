@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "format/keras1_compat.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::format {
@@ -191,8 +192,13 @@ class Builder {
   model::Graph build(const Json& model_json) {
     std::string cls = string_field(model_json, "class_name");
     const Json& cfg = field(model_json, "config");
-    if (!is_model_class(cls))
-      throw Error(file_ + ": the top-level object is a '" + cls + "', not a Functional or Sequential model");
+    if (!is_model_class(cls)) {
+      std::string registered = string_field(model_json, "registered_name");
+      if (cls.empty()) throw Error(file_ + ": the config names no model class");
+      throw Error(file_ + ": the model is a '" + cls + "'" + (registered.empty() ? "" : " ('" + registered + "')") +
+                  ", not a Functional or Sequential model; a subclassed model's structure lives in its Python code, "
+                  "which kerasrt cannot run");
+    }
     keras3_ = uses_keras3_nodes(model_json);
     graph_.name = string_field(cfg, "name");
     if (graph_.name.empty()) graph_.name = string_field(model_json, "name");
@@ -201,6 +207,11 @@ class Builder {
     std::vector<Ref> out_refs;
     std::vector<int> outs = build_model(cls, cfg, top, inputs, &out_refs);
     name_outputs(cls, cfg, outs, out_refs);
+    std::vector<std::string> unused = weights_.unused();
+    if (!unused.empty())
+      throw Error(weights_.file() + ": holds weights for '" + unused[0] + "'" +
+                  (unused.size() > 1 ? " (and " + std::to_string(unused.size() - 1) + " more)" : "") +
+                  ", which the model in " + file_ + " does not have; is it the weights file of another model?");
     return std::move(graph_);
   }
 
@@ -460,8 +471,19 @@ class Builder {
     LayerLocation loc{scope.names, archive_path, cls};
     loc.names.push_back(name);
     std::string where = file_ + ", layer '" + key + "' (" + cls + ")";
-    Weights w(is_op_node(entry) ? std::vector<Weights::Entry>{} : weights_.weights_for(loc), where);
-    std::shared_ptr<Op> op = layers::make_layer(entry, w, file_);
+    std::vector<Weights::Entry> stored;
+    if (!is_op_node(entry)) stored = weights_.weights_for(loc);
+    if (!stored.empty()) adapt_legacy_weights(entry, stored, weights_.writer(), where);
+    Weights w(std::move(stored), where);
+    std::shared_ptr<Op> op;
+    try {
+      op = layers::make_layer(entry, w, file_);
+    } catch (const Error& e) {
+      // A missing array is more likely a missing weights file than a broken one.
+      if (w.taken_values() == 0 && w.remaining() == 0 && weights_.file().empty())
+        throw Error(std::string(e.what()) + " (no weights file was given)");
+      throw;
+    }
     if (w.remaining() > 0)
       throw Error(where + ": the file holds " + std::to_string(w.remaining()) +
                   " more weight arrays than the layer uses (next: '" + w.peek()->name + "')");
@@ -518,7 +540,8 @@ class Builder {
 }  // namespace
 
 model::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file) {
-  return Builder(weights, file).build(model_json);
+  Json current = keras3_dialect(model_json, file);
+  return Builder(weights, file).build(current);
 }
 
 }  // namespace kerasrt::format

@@ -3,6 +3,7 @@
 #include "format/graph_builder.hpp"
 #include "io/hdf5.hpp"
 #include "io/npy.hpp"
+#include "io/text.hpp"
 #include "io/zip.hpp"
 
 namespace kerasrt::format {
@@ -10,13 +11,31 @@ namespace {
 
 constexpr uint64_t kMaxConfigBytes = uint64_t{256} << 20;
 constexpr uint64_t kMaxModelBytes = uint64_t{16} << 30;
+constexpr int kMaxJsonDepth = 256;
 
-Json parse_json(const std::string& text, const std::string& what) {
+bool looks_like_zip(std::span<const uint8_t> b) { return b.size() >= 4 && b[0] == 'P' && b[1] == 'K'; }
+
+// Deeper nesting than any Keras config has would only make the recursive walks below deep.
+void check_depth(const Json& j, const std::string& what) {
+  std::vector<std::pair<const Json*, int>> stack{{&j, 1}};
+  while (!stack.empty()) {
+    auto [v, d] = stack.back();
+    stack.pop_back();
+    if (d > kMaxJsonDepth) throw Error(what + ": the JSON is nested implausibly deep");
+    if (v->is_structured())
+      for (const Json& c : *v) stack.emplace_back(&c, d + 1);
+  }
+}
+
+Json parse_json(std::string_view text, const std::string& what) {
+  Json j;
   try {
-    return Json::parse(text);
+    j = Json::parse(text);
   } catch (const Json::exception& e) {
     throw Error(what + ": not valid JSON (" + std::string(e.what()) + ")");
   }
+  check_depth(j, what);
+  return j;
 }
 
 // Some writers wrap the model object ({"model_config": {...}}); unwrap to {"class_name", "config"}.
@@ -28,10 +47,12 @@ const Json& model_object(const Json& j, const std::string& what) {
 
 std::unique_ptr<WeightSource> weights_from_h5(const io::H5File& f) {
   io::H5Group root = f.root();
-  if (root.has_group("model_weights")) return legacy_weights(root.group("model_weights"));
-  if (root.has_attr("layer_names") || root.has_attr("layer_names0")) return legacy_weights(root);
+  if (root.has_group("model_weights")) return legacy_weights(root.group("model_weights"), f.name());
+  if (root.has_attr("layer_names") || root.has_attr("layer_names0")) return legacy_weights(root, f.name());
   if (root.has_group("layers") || root.has_group("vars") || root.has_group("_layer_checkpoint_dependencies"))
-    return keras3_weights(root);
+    return keras3_weights(root, f.name());
+  for (const auto& c : root.children())
+    if (c.rfind("_layer_checkpoint_dependencies\\", 0) == 0) return keras3_weights(root, f.name());
   throw Error(f.name() + ": no Keras weights found (neither Keras 3 'layers/...' groups nor a 'layer_names' attribute)");
 }
 
@@ -43,46 +64,64 @@ model::Graph build_with_config(const Json& j, const WeightSource& ws, const std:
   }
 }
 
-}  // namespace
-
-model::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
-  io::ZipReader zip = io::ZipReader::from_memory(bytes, name);
-  if (!zip.has("config.json")) throw Error(name + ": not a Keras 3 archive (no config.json inside)");
-  auto cfg = zip.read("config.json", kMaxConfigBytes);
-  Json j = parse_json(std::string(cfg.begin(), cfg.end()), name + ":config.json");
-  std::unique_ptr<WeightSource> ws;
-  if (zip.has("model.weights.h5")) {
-    auto w = zip.read("model.weights.h5", kMaxModelBytes);
-    io::H5File h5 = io::H5File::open_memory(w, name + ":model.weights.h5");
-    ws = keras3_weights(h5.root());
-    return build_with_config(j, *ws, name);
+// Every failure leaves as one printable line, whatever threw it.
+template <typename F>
+model::Graph guarded(const std::string& name, F&& load) {
+  try {
+    return load();
+  } catch (const Error& e) {
+    throw Error(io::printable(e.what()));
+  } catch (const std::bad_alloc&) {
+    throw Error(io::printable(name) + ": out of memory while loading");
+  } catch (const std::exception& e) {
+    throw Error(io::printable(name + ": cannot load (" + e.what() + ")"));
   }
-  if (zip.has("model.weights.json") || zip.has("model.weights.npz"))
-    throw Error(name + ": sharded or npz weights inside the archive are not supported yet");
-  ws = no_weights();
-  return build_with_config(j, *ws, name);
 }
 
-model::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
+model::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name);
+
+model::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
+  if (looks_like_zip(bytes) && !io::H5File::looks_like_hdf5(bytes)) return keras_archive(bytes, name);
   io::H5File h5 = io::H5File::open_memory(bytes, name);
   io::H5Group root = h5.root();
-  auto cfg = root.attr_string("model_config");
-  if (!cfg) {
+  std::vector<std::string> cfg = chunked_attr_strings(root, "model_config");
+  if (cfg.empty()) {
     if (root.has_group("layers") || root.has_attr("layer_names") || root.has_attr("layer_names0"))
       throw Error(name + ": this file holds weights only; pass the model's JSON and this file as --weights");
     throw Error(name + ": not a Keras model file (no 'model_config' attribute)");
   }
-  Json j = parse_json(*cfg, name + " (model_config)");
+  std::string text;
+  for (const auto& part : cfg) text += part;
+  Json j = parse_json(text, name + " (model_config)");
   std::unique_ptr<WeightSource> ws =
-      root.has_group("model_weights") ? legacy_weights(root.group("model_weights")) : no_weights();
+      root.has_group("model_weights") ? legacy_weights(root.group("model_weights"), name) : no_weights(name);
   return build_with_config(j, *ws, name);
 }
 
-model::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
-                              const std::string& weights_name) {
+model::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
+  // Some files named .keras are legacy HDF5 models.
+  if (io::H5File::looks_like_hdf5(bytes)) return legacy_h5(bytes, name);
+  io::ZipReader zip = io::ZipReader::from_memory(bytes, name);
+  if (!zip.has("config.json")) throw Error(name + ": not a Keras 3 archive (no config.json inside)");
+  auto cfg = zip.read("config.json", kMaxConfigBytes);
+  Json j = parse_json(std::string_view(reinterpret_cast<const char*>(cfg.data()), cfg.size()), name + ":config.json");
+  if (zip.has("model.weights.h5")) {
+    auto w = zip.read("model.weights.h5", kMaxModelBytes);
+    io::H5File h5 = io::H5File::open_memory(w, name + ":model.weights.h5");
+    auto ws = keras3_weights(h5.root(), h5.name());
+    return build_with_config(j, *ws, name);
+  }
+  if (zip.has("model.weights.json") || zip.has("model.weights.npz"))
+    throw Error(name + ": sharded or npz weights inside the archive are not supported");
+  auto ws = no_weights(name);
+  return build_with_config(j, *ws, name);
+}
+
+model::Graph config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
+                         const std::string& weights_name) {
   Json j = parse_json(json, name);
   if (weights.empty()) {
-    auto ws = no_weights();
+    auto ws = no_weights("");
     return build_with_config(j, *ws, name);
   }
   io::H5File h5 = io::H5File::open_memory(weights, weights_name);
@@ -90,30 +129,48 @@ model::Graph load_config_json(const std::string& json, std::span<const uint8_t> 
   return build_with_config(j, *ws, name);
 }
 
+}  // namespace
+
+model::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
+  return guarded(name, [&] { return keras_archive(bytes, name); });
+}
+
+model::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
+  return guarded(name, [&] { return legacy_h5(bytes, name); });
+}
+
+model::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
+                              const std::string& weights_name) {
+  return guarded(name, [&] { return config_json(json, weights, name, weights_name); });
+}
+
 model::Graph load_path(const std::string& path, const std::string& weights_path) {
-  auto bytes = io::read_file(path, kMaxModelBytes);
-  auto ends_with = [&](const char* ext) {
-    std::string p = path;
-    for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return p.ends_with(ext);
-  };
-  bool zip = bytes.size() >= 4 && bytes[0] == 'P' && bytes[1] == 'K';
-  bool h5 = io::H5File::looks_like_hdf5(bytes);
-  if (ends_with(".json") || (!zip && !h5 && !bytes.empty() && (bytes[0] == '{' || bytes[0] == ' ' || bytes[0] == '\n'))) {
-    if (weights_path.empty())
-      throw Error(path + ": an architecture JSON needs its weights file (--weights)");
-    auto w = io::read_file(weights_path, kMaxModelBytes);
-    return load_config_json(std::string(bytes.begin(), bytes.end()), w, path, weights_path);
-  }
-  if (zip) {
-    if (!weights_path.empty()) throw Error(path + ": a .keras archive carries its own weights; drop --weights");
-    return load_keras_archive(bytes, path);
-  }
-  if (h5) {
-    if (!weights_path.empty()) throw Error(path + ": a full-model .h5 carries its own weights; drop --weights");
-    return load_legacy_h5(bytes, path);
-  }
-  throw Error(path + ": not a Keras model file (expected a .keras zip, an HDF5 .h5 or a .json config)");
+  return guarded(path, [&] {
+    auto bytes = io::read_file(path, kMaxModelBytes);
+    auto ends_with = [&](const char* ext) {
+      std::string p = path;
+      for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return p.ends_with(ext);
+    };
+    bool zip = looks_like_zip(bytes);
+    bool h5 = io::H5File::looks_like_hdf5(bytes);
+    if (bytes.empty()) throw Error(path + ": the file is empty");
+    if (!zip && !h5 && (ends_with(".json") || bytes[0] == '{' || std::isspace(bytes[0]))) {
+      if (weights_path.empty()) {
+        // A config alone is enough for a model without weights; one with weights says so per layer.
+        return config_json(std::string(bytes.begin(), bytes.end()), {}, path, "");
+      }
+      auto w = io::read_file(weights_path, kMaxModelBytes);
+      if (w.empty()) throw Error(weights_path + ": the weights file is empty");
+      return config_json(std::string(bytes.begin(), bytes.end()), w, path, weights_path);
+    }
+    if (!weights_path.empty())
+      throw Error(path + ": a " + std::string(zip ? ".keras archive" : "full-model .h5") +
+                  " carries its own weights; drop --weights");
+    if (zip) return keras_archive(bytes, path);
+    if (h5) return legacy_h5(bytes, path);
+    throw Error(path + ": not a Keras model file (expected a .keras zip, an HDF5 .h5 or a .json config)");
+  });
 }
 
 }  // namespace kerasrt::format

@@ -1,6 +1,7 @@
 #include "format/weight_source.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 namespace kerasrt::format {
@@ -27,6 +28,7 @@ const std::map<std::string, std::vector<std::string>>& child_order() {
       // GroupedQueryAttention's under the private attributes; the gate has no property.
       {"MultiHeadAttention", {"query_dense", "key_dense", "_gate_dense", "value_dense", "output_dense"}},
       {"GroupedQueryAttention", {"_query_dense", "_key_dense", "_gate_dense", "_value_dense", "_output_dense"}},
+      {"GroupQueryAttention", {"_query_dense", "_key_dense", "_gate_dense", "_value_dense", "_output_dense"}},
   };
   return m;
 }
@@ -37,18 +39,92 @@ bool walk_before(const std::string& a, const std::string& b) {
   return a < b;
 }
 
+// "conv2d_transpose_2" -> ("conv2d_transpose", 2); "conv2d" -> ("conv2d", 0).
+std::pair<std::string, int> split_ordinal(const std::string& leaf) {
+  size_t us = leaf.rfind('_');
+  if (us == std::string::npos || us + 1 == leaf.size() || leaf.size() - us > 9) return {leaf, 0};
+  for (size_t i = us + 1; i < leaf.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(leaf[i]))) return {leaf, 0};
+  return {leaf.substr(0, us), std::stoi(leaf.substr(us + 1))};
+}
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+// tf.keras 2.13+ wrote the v3 format with groups named "_layer_checkpoint_dependencies\<name>"
+// beside the model's other trackables, numbered differently from Keras 3.
+const std::string kTfLayerPrefix = "_layer_checkpoint_dependencies\\";
+
 class Keras3Weights : public WeightSource {
  public:
-  explicit Keras3Weights(io::H5Group root) : root_(std::move(root)) {}
+  Keras3Weights(io::H5Group root, std::string file) : root_(std::move(root)), file_(std::move(file)) {}
 
   std::vector<Weights::Entry> weights_for(const LayerLocation& loc) const override {
     std::vector<Weights::Entry> out;
-    if (!root_.has_group(loc.archive_path)) return out;
-    collect(root_.group(loc.archive_path), loc.archive_path, loc.class_name, out);
+    std::string path = resolve(loc.archive_path);
+    if (path.empty()) return out;
+    consumed_.insert(path);
+    collect(root_.group(path), path, loc.class_name, out);
     return out;
   }
 
+  std::vector<std::string> unused() const override {
+    std::vector<std::string> out;
+    find_unused("", out);
+    return out;
+  }
+
+  const std::string& file() const override { return file_; }
+
  private:
+  // The group holding a layer's state. Keras 3 names it after the layer's class and its rank among
+  // same-class siblings ("layers/dense_1"); when that exact group is missing (other writers number
+  // differently) the same-class group of the same rank is taken.
+  std::string resolve(const std::string& archive_path) const {
+    if (archive_path.empty()) return "";
+    if (root_.has_group(archive_path)) return archive_path;
+    std::vector<std::string> segs;
+    for (size_t pos = 0;;) {
+      size_t slash = archive_path.find('/', pos);
+      segs.push_back(archive_path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+      if (slash == std::string::npos) break;
+      pos = slash + 1;
+    }
+    std::string cur;
+    for (size_t i = 0; i < segs.size();) {
+      if (segs[i] == "layers" && i + 1 < segs.size()) {
+        cur = child_layer(cur, segs[i + 1]);
+        if (cur.empty()) return "";
+        i += 2;
+      } else {
+        cur = join(cur, segs[i]);
+        if (!root_.has_group(cur)) return "";
+        ++i;
+      }
+    }
+    return cur;
+  }
+
+  std::string child_layer(const std::string& container, const std::string& leaf) const {
+    std::string exact = join(container, "layers/" + leaf);
+    if (root_.has_group(exact)) return exact;
+    auto [base, ordinal] = split_ordinal(leaf);
+    std::vector<std::pair<int, std::string>> candidates;
+    auto consider = [&](const std::string& name, const std::string& path) {
+      auto [b, n] = split_ordinal(name);
+      if (b == base) candidates.emplace_back(n, path);
+    };
+    std::string layers = join(container, "layers");
+    if (root_.has_group(layers))
+      for (const auto& c : root_.group(layers).children()) consider(c, join(layers, c));
+    io::H5Group here = container.empty() ? root_ : root_.group(container);
+    for (const auto& c : here.children())
+      if (c.rfind(kTfLayerPrefix, 0) == 0) consider(c.substr(kTfLayerPrefix.size()), join(container, c));
+    std::sort(candidates.begin(), candidates.end());
+    if (ordinal < 0 || ordinal >= static_cast<int>(candidates.size())) return "";
+    const std::string& path = candidates[static_cast<size_t>(ordinal)].second;
+    return root_.has_group(path) ? path : "";
+  }
+
   static void collect(const io::H5Group& g, const std::string& path, const std::string& class_name,
                       std::vector<Weights::Entry>& out) {
     if (g.has_group("vars")) {
@@ -78,16 +154,59 @@ class Keras3Weights : public WeightSource {
     for (const auto& c : ordered) collect(g.group(c), path + "/" + c, "", out);
   }
 
+  bool holds_arrays(const io::H5Group& g) const {
+    if (g.has_group("vars") && !g.group("vars").children().empty()) return true;
+    for (const auto& c : g.children())
+      if (c != "vars" && g.has_group(c) && holds_arrays(g.group(c))) return true;
+    return false;
+  }
+
+  // Layer groups (under "layers/" at each level) with arrays that no layer of the model asked for.
+  void find_unused(const std::string& container, std::vector<std::string>& out) const {
+    std::vector<std::string> layer_groups;
+    std::string layers = join(container, "layers");
+    if (root_.has_group(layers))
+      for (const auto& c : root_.group(layers).children()) layer_groups.push_back(join(layers, c));
+    io::H5Group here = container.empty() ? root_ : root_.group(container);
+    for (const auto& c : here.children())
+      if (c.rfind(kTfLayerPrefix, 0) == 0) layer_groups.push_back(join(container, c));
+    for (const auto& p : layer_groups) {
+      if (!root_.has_group(p)) continue;
+      bool covered = false, inside = false;
+      for (const auto& c : consumed_) {
+        covered |= p == c || p.rfind(c + "/", 0) == 0;
+        inside |= c.rfind(p + "/", 0) == 0;
+      }
+      if (covered) continue;
+      if (inside) find_unused(p, out);
+      else if (holds_arrays(root_.group(p))) out.push_back(p);
+    }
+  }
+
   io::H5Group root_;
+  std::string file_;
+  mutable std::set<std::string> consumed_;
 };
 
 class LegacyWeights : public WeightSource {
  public:
-  explicit LegacyWeights(io::H5Group group) : group_(std::move(group)) {}
+  LegacyWeights(io::H5Group group, std::string file) : group_(std::move(group)), file_(std::move(file)) {
+    auto version = group_.attr_string("keras_version");
+    // Keras itself takes a group without a version for Keras 1.
+    writer_.legacy = true;
+    writer_.major_version = version && !version->empty() && std::isdigit(static_cast<unsigned char>((*version)[0]))
+                                ? (*version)[0] - '0'
+                                : 1;
+    if (group_.has_attr("backend")) {
+      auto b = group_.attr_strings("backend");
+      if (b.size() == 1) writer_.backend = b[0];
+    }
+  }
 
   std::vector<Weights::Entry> weights_for(const LayerLocation& loc) const override {
     std::vector<Weights::Entry> out;
     if (loc.names.empty() || !group_.has_group(loc.names[0])) return out;
+    consumed_.insert(loc.names[0]);
     io::H5Group g = group_.group(loc.names[0]);
     for (const std::string& wname : chunked_attr_strings(g, "weight_names")) {
       if (loc.names.size() > 1 && !belongs_to(wname, loc.names.back())) continue;
@@ -96,6 +215,18 @@ class LegacyWeights : public WeightSource {
     }
     return out;
   }
+
+  std::vector<std::string> unused() const override {
+    std::vector<std::string> out;
+    for (const auto& name : chunked_attr_strings(group_, "layer_names")) {
+      if (consumed_.count(name) || !group_.has_group(name)) continue;
+      if (!chunked_attr_strings(group_.group(name), "weight_names").empty()) out.push_back(name);
+    }
+    return out;
+  }
+
+  WriterInfo writer() const override { return writer_; }
+  const std::string& file() const override { return file_; }
 
  private:
   // Inside a nested model's group, weight names carry the inner layer's name as a path segment
@@ -111,17 +242,29 @@ class LegacyWeights : public WeightSource {
   }
 
   io::H5Group group_;
+  std::string file_;
+  WriterInfo writer_;
+  mutable std::set<std::string> consumed_;
 };
 
 class NoWeights : public WeightSource {
  public:
+  explicit NoWeights(std::string file) : file_(std::move(file)) {}
   std::vector<Weights::Entry> weights_for(const LayerLocation&) const override { return {}; }
+  const std::string& file() const override { return file_; }
+
+ private:
+  std::string file_;
 };
 
 }  // namespace
 
-std::unique_ptr<WeightSource> keras3_weights(io::H5Group root) { return std::make_unique<Keras3Weights>(std::move(root)); }
-std::unique_ptr<WeightSource> legacy_weights(io::H5Group g) { return std::make_unique<LegacyWeights>(std::move(g)); }
-std::unique_ptr<WeightSource> no_weights() { return std::make_unique<NoWeights>(); }
+std::unique_ptr<WeightSource> keras3_weights(io::H5Group root, std::string file) {
+  return std::make_unique<Keras3Weights>(std::move(root), std::move(file));
+}
+std::unique_ptr<WeightSource> legacy_weights(io::H5Group g, std::string file) {
+  return std::make_unique<LegacyWeights>(std::move(g), std::move(file));
+}
+std::unique_ptr<WeightSource> no_weights(std::string file) { return std::make_unique<NoWeights>(std::move(file)); }
 
 }  // namespace kerasrt::format

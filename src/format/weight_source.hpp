@@ -3,6 +3,7 @@
 
 #include <kerasrt/op.hpp>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,23 +17,34 @@ struct LayerLocation {
   std::string class_name;
 };
 
+// What a legacy (Keras 1/2) weights group says about its writer.
+struct WriterInfo {
+  bool legacy = false;  // Keras 1/2/tf.keras HDF5 layout
+  int major_version = 0;  // 1, 2, 3; 0 when unknown
+  std::string backend;    // "theano", "tensorflow", ... ("" when not recorded)
+};
+
 class WeightSource {
  public:
   virtual ~WeightSource() = default;
   // The layer's arrays in Keras's layer.weights order; empty for a layer without weights.
   virtual std::vector<Weights::Entry> weights_for(const LayerLocation& loc) const = 0;
+  // Stored layers that hold arrays but were never asked for (a weights file of another model).
+  virtual std::vector<std::string> unused() const { return {}; }
+  virtual WriterInfo writer() const { return {}; }
+  virtual const std::string& file() const = 0;
 };
 
 // Keras 3 weights files (model.weights.h5 in a .keras archive, or save_weights output):
 // arrays at <archive_path>/vars/<i> and in child groups of wrapped objects (cell, forward_layer...).
-std::unique_ptr<WeightSource> keras3_weights(io::H5Group root);
+std::unique_ptr<WeightSource> keras3_weights(io::H5Group root, std::string file);
 
 // Legacy HDF5 weights (model_weights group of a full .h5 model, or the root of a Keras 2
 // save_weights file): one group per layer name with a `weight_names` attribute.
-std::unique_ptr<WeightSource> legacy_weights(io::H5Group layers_group);
+std::unique_ptr<WeightSource> legacy_weights(io::H5Group layers_group, std::string file);
 
 // No weights at all (a model with no trainable state loaded from JSON alone).
-std::unique_ptr<WeightSource> no_weights();
+std::unique_ptr<WeightSource> no_weights(std::string file);
 
 // HDF5 splits attributes over 64 KiB into `name0`, `name1`, ...; this joins them back.
 std::vector<std::string> chunked_attr_strings(const io::H5Group& g, const std::string& name);

@@ -702,7 +702,9 @@ class SequenceAttention : public Op {
 
 void register_attention(const AddLayer& add) {
   add("MultiHeadAttention", [](const LayerSpec& s) { return std::make_shared<HeadAttention>(s, false); });
+  // Keras exports the GroupedQueryAttention class as "GroupQueryAttention"; files use either name.
   add("GroupedQueryAttention", [](const LayerSpec& s) { return std::make_shared<HeadAttention>(s, true); });
+  add("GroupQueryAttention", [](const LayerSpec& s) { return std::make_shared<HeadAttention>(s, true); });
   add("Attention", [](const LayerSpec& s) { return std::make_shared<SequenceAttention>(s, false); });
   add("AdditiveAttention", [](const LayerSpec& s) { return std::make_shared<SequenceAttention>(s, true); });
 }

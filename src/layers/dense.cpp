@@ -1,9 +1,32 @@
 // Dense: y = activation(x · kernel + bias) over the last axis.
+#include <cstring>
+
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
 namespace {
+
+// Round-to-nearest-even to bfloat16, kept in a float.
+float round_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u) return x;  // inf and nan stay
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// The layer's compute dtype from its dtype policy ("float32", "mixed_bfloat16", ...).
+bool computes_in_bfloat16(const Config& c) {
+  if (!c.has("dtype")) return false;
+  const Json& d = c.raw("dtype");
+  std::string name = d.is_string() ? d.get<std::string>()
+                     : d.is_object() && d.contains("config") && d["config"].is_object()
+                         ? d["config"].value("name", "float32")
+                         : "float32";
+  return name == "mixed_bfloat16" || name == "bfloat16";
+}
 
 class Dense : public Op {
  public:
@@ -18,6 +41,11 @@ class Dense : public Op {
     in_ = k->shape[0];
     kernel_ = spec.weights.take("kernel", {in_, units_});
     if (c.flag("use_bias", c.flag("bias", true))) bias_ = spec.weights.take("bias", {units_});
+    bf16_ = computes_in_bfloat16(c);
+    if (bf16_) {
+      for (float& v : kernel_) v = round_bf16(v);
+      for (float& v : bias_) v = round_bf16(v);
+    }
   }
 
   std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
@@ -30,6 +58,7 @@ class Dense : public Op {
   }
 
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
+    if (bf16_) return run_bfloat16(in[0], out[0]);
     const float* x = in[0].data;
     float* y = out[0].data;
     int64_t rows = in[0].size() / in_;
@@ -50,6 +79,25 @@ class Dense : public Op {
   int64_t param_count() const override { return static_cast<int64_t>(kernel_.size() + bias_.size()); }
 
  private:
+  // A bfloat16 compute policy, as Keras ran it on the torch CPU backend the corpus was made with:
+  // inputs and weights rounded to bfloat16, the matmul accumulated in bfloat16 in input order
+  // (each product and each partial sum rounded), then bias and activation each rounded.
+  void run_bfloat16(const ConstView& in, const MutView& out) const {
+    int64_t rows = in.size() / in_;
+    for (int64_t r = 0; r < rows; ++r) {
+      float* yr = out.data + r * units_;
+      const float* xr = in.data + r * in_;
+      for (int64_t u = 0; u < units_; ++u) {
+        float acc = 0.f;
+        for (int64_t k = 0; k < in_; ++k) acc = round_bf16(acc + round_bf16(round_bf16(xr[k]) * kernel_[k * units_ + u]));
+        yr[u] = bias_.empty() ? acc : round_bf16(acc + bias_[u]);
+      }
+    }
+    activation_.apply(out.data, out.shape);
+    for (int64_t i = 0, n = out.size(); i < n; ++i) out.data[i] = round_bf16(out.data[i]);
+  }
+
+  bool bf16_ = false;
   int64_t in_ = 0, units_ = 0;
   std::vector<float> kernel_;  // (in, units), as Keras stores it
   std::vector<float> bias_;

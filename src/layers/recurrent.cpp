@@ -96,7 +96,7 @@ class DenseCell : public Cell {
   std::vector<float> bias_;       // gates*units (GRU reset_after: input row, then recurrent row)
   Activation activation_, recurrent_activation_;
 
-  // scratch = rows of `bias` (or zeros) + x·kernel, shape (batch, width).
+  // z = x·kernel + bias (or no bias), shape (batch, width).
   void project_input(const float* x, int64_t batch, int64_t width, const float* bias, float* z) const {
     for (int64_t b = 0; b < batch; ++b) {
       if (bias) std::copy(bias, bias + width, z + b * width);
