@@ -195,7 +195,8 @@ class Builder {
     if (!is_model_class(cls)) {
       std::string registered = string_field(model_json, "registered_name");
       if (cls.empty()) throw Error(file_ + ": the config names no model class");
-      throw Error(file_ + ": the model is a '" + cls + "'" + (registered.empty() ? "" : " ('" + registered + "')") +
+      throw Error(file_ + ": the model is a '" + cls + "'" +
+                  (registered.empty() || registered == cls ? "" : " ('" + registered + "')") +
                   ", not a Functional or Sequential model; a subclassed model's structure lives in its Python code, "
                   "which kerasrt cannot run");
     }
@@ -287,6 +288,8 @@ class Builder {
       std::string cls = string_field(e, "class_name");
       if (skip_leading_input && i == 0 && cls == "InputLayer") continue;
       if (cls == "Model") cls = "Functional";
+      // Groups are named after the Python class, which an export alias in the config can hide.
+      if (cls == "GroupQueryAttention") cls = "GroupedQueryAttention";
       std::string base = snake_case(cls);
       auto [it, fresh] = used.try_emplace(base, 0);
       out[&e] = fresh ? base : base + "_" + std::to_string(++it->second);
@@ -482,10 +485,13 @@ class Builder {
       // A missing array is more likely a missing weights file than a broken one.
       if (w.taken_values() == 0 && w.remaining() == 0 && weights_.file().empty())
         throw Error(std::string(e.what()) + " (no weights file was given)");
+      std::string msg = e.what();
+      if (!weights_.file().empty() && weights_.file() != file_ && msg.find(weights_.file()) == std::string::npos)
+        throw Error(msg + " (weights from " + weights_.file() + ")");
       throw;
     }
     if (w.remaining() > 0)
-      throw Error(where + ": the file holds " + std::to_string(w.remaining()) +
+      throw Error(where + ": " + weights_.file() + " holds " + std::to_string(w.remaining()) +
                   " more weight arrays than the layer uses (next: '" + w.peek()->name + "')");
     created_params_ += op->param_count();
     ops_.emplace(key, op);

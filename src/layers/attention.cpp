@@ -333,7 +333,10 @@ class HeadAttention : public Op {
 
     Shape out(q.begin(), q.end() - 1);
     out.insert(out.end(), out_dims_.begin(), out_dims_.end());
-    Shape scores = scores_shape(q, k, axes);
+    Shape kv = k;  // value and key agree on their steps; take whichever is known
+    for (size_t i = 1; i + 1 < rank; ++i)
+      if (kv[i] < 0) kv[i] = v[i];
+    Shape scores = scores_shape(q, kv, axes);
     if (attention_mask_idx_ >= 0) expand_mask(in[attention_mask_idx_], scores, axes.size());
     if (return_scores_) return {out, scores};
     return {out};
@@ -628,7 +631,7 @@ class SequenceAttention : public Op {
     out.push_back(v.back());
     if (!return_scores_) return {out};
     Shape scores(q.begin(), q.end() - 1);
-    scores.push_back(k[rank - 2]);
+    scores.push_back(k[rank - 2] >= 0 ? k[rank - 2] : v[rank - 2]);
     return {out, scores};
   }
 

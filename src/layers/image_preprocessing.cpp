@@ -11,6 +11,8 @@
 namespace kerasrt::layers {
 namespace {
 
+constexpr int64_t kMaxSide = int64_t{1} << 20;  // sanity bound on configured output sizes
+
 bool call_wants_training(const Call& call) {
   auto it = call.kwargs.find("training");
   if (it != call.kwargs.end() && it->is_boolean()) return it->get<bool>();
@@ -236,7 +238,8 @@ class Resizing : public Op {
     Config c(spec);
     height_ = c.integer("height");
     width_ = c.integer("width");
-    if (height_ < 1 || width_ < 1) c.fail("'height' and 'width' must be positive");
+    if (height_ < 1 || width_ < 1 || height_ > kMaxSide || width_ > kMaxSide)
+      c.fail("'height' and 'width' must be in [1, " + std::to_string(kMaxSide) + "]");
     channels_first_ = c.channels_first();
     std::string interp = c.str("interpolation", "bilinear");
     if (interp == "bilinear") interp_ = Interp::kBilinear;
@@ -309,7 +312,8 @@ class CenterCrop : public Op {
     Config c(spec);
     height_ = c.integer("height");
     width_ = c.integer("width");
-    if (height_ < 1 || width_ < 1) c.fail("'height' and 'width' must be positive");
+    if (height_ < 1 || width_ < 1 || height_ > kMaxSide || width_ > kMaxSide)
+      c.fail("'height' and 'width' must be in [1, " + std::to_string(kMaxSide) + "]");
     channels_first_ = c.channels_first();
   }
 
