@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-json T(int i) { return {{"__tensor__", i}}; }
+json T(int i) { return tensor_arg(i); }  // short: the calls below name many tensors
 
 // A call with positional tensors `args` and keyword arguments `kwargs`; roles follow tensor order.
 Call make_call(json args, json kwargs, std::vector<std::string> roles) {
@@ -19,11 +19,6 @@ Call make_call(json args, json kwargs, std::vector<std::string> roles) {
   c.roles = std::move(roles);
   c.where = "test";
   return c;
-}
-
-void expect_close(const Tensor& got, const Tensor& want) {
-  std::string why = compare(want, got, 1e-5, 1e-5);
-  EXPECT_TRUE(why.empty()) << why;
 }
 
 using MaskFn = std::function<bool(int64_t b, int64_t n, int64_t t, int64_t s)>;

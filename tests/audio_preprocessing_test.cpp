@@ -10,8 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const char* cls, json config) { return {{"class_name", cls}, {"config", std::move(config)}}; }
-
 // ---- MelSpectrogram -----------------------------------------------------------------------------
 
 struct MelSettings {

@@ -68,6 +68,30 @@ TEST(Activations, SoftmaxRowsSumToOne) {
   }
 }
 
+TEST(Activations, SoftmaxOverTwoAxesNormalizesEachSliceOfThem) {
+  // axis (1, 3) of a (2, 2, 3, 2) input: one distribution over (i, k) for every (b, j).
+  std::mt19937 rng(7);
+  Tensor x = random_tensor({2, 2, 3, 2}, rng, -3.f, 3.f);
+  auto out = run_op(*make_op(layer("Softmax", {{"axis", {1, -1}}})), {x});
+  Tensor want(x.shape);
+  auto at = [](int b, int i, int j, int k) { return ((b * 2 + i) * 3 + j) * 2 + k; };
+  for (int b = 0; b < 2; ++b)
+    for (int j = 0; j < 3; ++j) {
+      double sum = 0;
+      for (int i = 0; i < 2; ++i)
+        for (int k = 0; k < 2; ++k) sum += std::exp(static_cast<double>(x.data[at(b, i, j, k)]));
+      for (int i = 0; i < 2; ++i)
+        for (int k = 0; k < 2; ++k)
+          want.data[at(b, i, j, k)] = static_cast<float>(std::exp(static_cast<double>(x.data[at(b, i, j, k)])) / sum);
+    }
+  expect_close(out[0], want);
+}
+
+TEST(Activations, SoftmaxRefusesTheSameAxisTwice) {
+  auto op = make_op(layer("Softmax", {{"axis", {1, -1}}}));
+  EXPECT_THROW(run_op(*op, {Tensor({2, 3}, std::vector<float>(6, 0.f))}), Error);
+}
+
 TEST(Registry, LambdaIsRefusedWithReason) {
   try {
     make_op({{"class_name", "Lambda"}, {"config", {{"name", "lam"}}}});

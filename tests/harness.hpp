@@ -1,4 +1,5 @@
-// Shared test helpers: where the corpus is, element-wise comparison, reference data.
+// Shared test helpers: where the corpus is, element-wise comparison, reference data, and building
+// and calling single layers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -98,6 +99,61 @@ inline Call positional_call(int n) {
   c.roles.assign(static_cast<size_t>(n), "");
   c.where = "test";
   return c;
+}
+
+// {"class_name": cls, "config": config}, the form make_op takes.
+inline nlohmann::json layer(const std::string& cls, nlohmann::json config) {
+  return {{"class_name", cls}, {"config", std::move(config)}};
+}
+
+// What a call's args/kwargs hold in place of its i-th tensor.
+inline nlohmann::json tensor_arg(int i) { return {{"__tensor__", i}}; }
+
+// op(x, training=training).
+inline Call training_call(bool training) {
+  Call c = positional_call(1);
+  c.args = nlohmann::json::array({tensor_arg(0)});
+  c.kwargs["training"] = training;
+  return c;
+}
+
+// A recurrent call with the sequence positional and `states` initial_state / a mask as keywords.
+inline Call keyword_call(int states, bool mask) {
+  Call c;
+  c.where = "test";
+  c.roles = {""};
+  c.args = nlohmann::json::array({tensor_arg(0)});
+  if (states > 0) {
+    nlohmann::json list = nlohmann::json::array();
+    for (int i = 0; i < states; ++i) {
+      list.push_back(tensor_arg(static_cast<int>(c.roles.size())));
+      c.roles.push_back("initial_state");
+    }
+    c.kwargs["initial_state"] = list;
+  }
+  if (mask) {
+    c.kwargs["mask"] = tensor_arg(static_cast<int>(c.roles.size()));
+    c.roles.push_back("mask");
+  }
+  return c;
+}
+
+inline void expect_close(const Tensor& got, const Tensor& want, double tol = 1e-5) {
+  std::string miss = compare(want, got, tol, tol);
+  EXPECT_TRUE(miss.empty()) << miss;
+}
+
+// (batch, spatial..., channels) -> (batch, channels, spatial...)
+inline Tensor to_channels_first(const Tensor& t) {
+  const Shape& s = t.shape;
+  int64_t b = s[0], c = s.back(), inner = t.size() / (b * c);
+  Shape out{b, c};
+  out.insert(out.end(), s.begin() + 1, s.end() - 1);
+  Tensor r(out);
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t p = 0; p < inner; ++p)
+      for (int64_t k = 0; k < c; ++k) r.data[(i * c + k) * inner + p] = t.data[(i * inner + p) * c + k];
+  return r;
 }
 
 }  // namespace kerasrt::testing

@@ -9,15 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const char* cls, json config) { return {{"class_name", cls}, {"config", std::move(config)}}; }
-
-Call training_call(bool training) {
-  Call c = positional_call(1);
-  c.args = json::array({json{{"__tensor__", 0}}});
-  c.kwargs["training"] = training;
-  return c;
-}
-
 // Half-pixel-centre linear interpolation weights along one axis, written out in double.
 std::vector<std::pair<std::pair<int, int>, double>> linear_axis(int in, int out) {
   std::vector<std::pair<std::pair<int, int>, double>> r;

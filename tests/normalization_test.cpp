@@ -8,8 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const char* cls, json config) { return {{"class_name", cls}, {"config", std::move(config)}}; }
-
 void expect_close(const Tensor& got, const std::vector<double>& want) {
   ASSERT_EQ(got.data.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i)

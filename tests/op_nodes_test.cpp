@@ -9,8 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-json tensor_arg(int i) { return {{"__tensor__", i}}; }
-
 json slice(json start, json stop, json step) {
   return {{"class_name", "__slice__"}, {"config", {{"start", start}, {"stop", stop}, {"step", step}}}};
 }

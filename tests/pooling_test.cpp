@@ -9,22 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const char* cls, json config) { return {{"class_name", cls}, {"config", std::move(config)}}; }
-
 std::vector<float> run1(const json& l, const Tensor& x) { return run_op(*make_op(l), {x})[0].data; }
-
-// (batch, spatial..., channels) -> (batch, channels, spatial...)
-Tensor to_channels_first(const Tensor& t) {
-  const Shape& s = t.shape;
-  int64_t b = s[0], c = s.back(), inner = t.size() / (b * c);
-  Shape out{b, c};
-  out.insert(out.end(), s.begin() + 1, s.end() - 1);
-  Tensor r(out);
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t p = 0; p < inner; ++p)
-      for (int64_t k = 0; k < c; ++k) r.data[(i * c + k) * inner + p] = t.data[(i * inner + p) * c + k];
-  return r;
-}
 
 // Naive 2D channels-last pooling written straight from the definition: "same" pads by
 // max((out-1)*s + k - L, 0) split front = total/2; padded cells never count.

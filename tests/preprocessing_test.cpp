@@ -9,15 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const char* cls, json config) { return {{"class_name", cls}, {"config", std::move(config)}}; }
-
-Call training_call(bool training) {
-  Call c = positional_call(1);
-  c.args = json::array({json{{"__tensor__", 0}}});
-  c.kwargs["training"] = training;
-  return c;
-}
-
 // ---- Normalization ------------------------------------------------------------------------------
 
 TEST(PreprocNormalization, ConfigMeanVariancePerLastAxis) {

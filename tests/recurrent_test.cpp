@@ -6,37 +6,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr double kTol = 1e-5;
-
 float sigm(float x) { return 1.f / (1.f + std::exp(-x)); }
-
-void expect_close(const Tensor& got, const Tensor& want) {
-  std::string miss = compare(want, got, kTol, kTol);
-  EXPECT_TRUE(miss.empty()) << miss;
-}
-
-json layer(const std::string& cls, json config) { return {{"class_name", cls}, {"config", config}}; }
-
-// A call with the sequence positional and the given tensors as initial_state / mask keywords.
-Call keyword_call(int states, bool mask) {
-  Call c;
-  c.where = "test";
-  c.roles = {""};
-  c.args = json::array({{{"__tensor__", 0}}});
-  if (states > 0) {
-    json list = json::array();
-    for (int i = 0; i < states; ++i) {
-      list.push_back({{"__tensor__", static_cast<int>(c.roles.size())}});
-      c.roles.push_back("initial_state");
-    }
-    c.kwargs["initial_state"] = list;
-  }
-  if (mask) {
-    c.kwargs["mask"] = {{"__tensor__", static_cast<int>(c.roles.size())}};
-    c.roles.push_back("mask");
-  }
-  return c;
-}
 
 // ---- naive references: one sample, one unit at a time, straight from the gate equations ----------
 struct Dense3 {  // kernel (in, g*u), recurrent (u, g*u), bias
@@ -201,10 +171,21 @@ TEST(SimpleRNN, Keras2StyleStatesAfterTheSequence) {
   Call c;
   c.where = "test";
   c.roles = {"", ""};
-  c.args = json::array({json::array({{{"__tensor__", 0}}, {{"__tensor__", 1}}})});
+  c.args = json::array({json::array({tensor_arg(0), tensor_arg(1)})});
   auto op = make_op(layer("SimpleRNN", {{"units", 1}, {"activation", "linear"}}), scalar_rnn_weights(), c);
   auto out = run_op(*op, {Tensor({1, 1, 1}, {1}), Tensor({1, 1}, {-2})});
   EXPECT_EQ(out[0].data, (std::vector<float>{2 - 1 + 1}));
+}
+
+TEST(SimpleRNN, RefusesATensorIndexTheCallDoesNotPass) {
+  // A model file can hold any {"__tensor__": i}; one past the call's tensors must not be read.
+  json rnn = layer("SimpleRNN", {{"units", 1}, {"activation", "linear"}});
+  Call c = keyword_call(0, false);
+  c.kwargs["mask"] = tensor_arg(1);
+  EXPECT_THROW(make_op(rnn, scalar_rnn_weights(), c), Error);
+  c = keyword_call(0, false);
+  c.kwargs["initial_state"] = json::array({tensor_arg(-2)});
+  EXPECT_THROW(make_op(rnn, scalar_rnn_weights(), c), Error);
 }
 
 TEST(SimpleRNN, NoBias) {

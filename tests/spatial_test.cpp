@@ -8,27 +8,12 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const char* cls, json config) { return {{"class_name", cls}, {"config", std::move(config)}}; }
-
 Tensor run1(const json& l, const Tensor& x) { return run_op(*make_op(l), {x})[0]; }
 
 Tensor iota(Shape s) {
   Tensor t(std::move(s));
   for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<float>(i + 1);
   return t;
-}
-
-// (batch, spatial..., channels) -> (batch, channels, spatial...)
-Tensor to_channels_first(const Tensor& t) {
-  const Shape& s = t.shape;
-  int64_t b = s[0], c = s.back(), inner = t.size() / (b * c);
-  Shape out{b, c};
-  out.insert(out.end(), s.begin() + 1, s.end() - 1);
-  Tensor r(out);
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t p = 0; p < inner; ++p)
-      for (int64_t k = 0; k < c; ++k) r.data[(i * c + k) * inner + p] = t.data[(i * inner + p) * c + k];
-  return r;
 }
 
 // Pads (or, with negative amounts, crops) a channels-last 2D tensor, from the definition.

@@ -6,8 +6,6 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const std::string& cls, json config) { return {{"class_name", cls}, {"config", config}}; }
-
 // Linear SimpleRNN with one unit. Forward weights: h = 2x + 0.5h + 1; backward: h = x + h.
 json scalar_rnn(bool return_sequences, bool return_state = false) {
   return layer("SimpleRNN", {{"units", 1}, {"activation", "linear"}, {"return_sequences", return_sequences},
@@ -19,26 +17,6 @@ std::vector<Weights::Entry> both_directions() {
 }
 json bidirectional(json inner, json merge_mode) {
   return layer("Bidirectional", {{"layer", inner}, {"merge_mode", merge_mode}});
-}
-
-Call keyword_call(int states, bool mask) {
-  Call c;
-  c.where = "test";
-  c.roles = {""};
-  c.args = json::array({{{"__tensor__", 0}}});
-  if (states > 0) {
-    json list = json::array();
-    for (int i = 0; i < states; ++i) {
-      list.push_back({{"__tensor__", static_cast<int>(c.roles.size())}});
-      c.roles.push_back("initial_state");
-    }
-    c.kwargs["initial_state"] = list;
-  }
-  if (mask) {
-    c.kwargs["mask"] = {{"__tensor__", static_cast<int>(c.roles.size())}};
-    c.roles.push_back("mask");
-  }
-  return c;
 }
 
 const Tensor kSeq({1, 3, 1}, {1, 2, 3});

@@ -195,14 +195,25 @@ class Builder {
     if (!is_model_class(cls)) {
       std::string registered = string_field(model_json, "registered_name");
       if (cls.empty()) throw Error(file_ + ": the config names no model class");
+      if (cls == "Graph") throw Error(file_ + ": Keras 0.x/1.x Graph models are not supported (only Sequential and functional)");
       throw Error(file_ + ": the model is a '" + cls + "'" +
                   (registered.empty() || registered == cls ? "" : " ('" + registered + "')") +
                   ", not a Functional or Sequential model; a subclassed model's structure lives in its Python code, "
                   "which kerasrt cannot run");
     }
     keras3_ = uses_keras3_nodes(model_json);
+    {
+      std::vector<std::string> names;
+      std::vector<bool> is_input;
+      for (const Json& e : sequential_layers(cls, cfg)) {
+        names.push_back(entry_name(e));
+        is_input.push_back(string_field(e, "class_name") == "InputLayer");
+      }
+      weights_.set_model_layers(names, is_input);
+    }
     graph_.name = string_field(cfg, "name");
     if (graph_.name.empty()) graph_.name = string_field(model_json, "name");
+    if (graph_.name.empty()) graph_.name = snake_case(cls);  // Keras 2.0-2.2 Sequential lists carry no name
     std::vector<int> inputs = make_model_inputs(cls, cfg);
     Scope top;
     std::vector<Ref> out_refs;
@@ -357,38 +368,59 @@ class Builder {
       if (e != by_name.end()) r.node = node_index(*e->second, r.node, io_list);
     };
 
-    // `r.node` indexes the layer's inbound_nodes.
-    std::function<int(const Ref&)> resolve = [&](const Ref& r) -> int {
+    // The tensor a resolved reference names.
+    auto tensor_of = [&](const Ref& r) -> int {
       if (auto it = input_of.find(r.layer); it != input_of.end()) return it->second;
-      auto key = std::make_pair(r.layer, r.node);
-      auto m = memo.find(key);
-      if (m == memo.end()) {
+      const std::vector<int>& outs = memo.at({r.layer, r.node});
+      if (r.tensor < 0 || r.tensor >= static_cast<int>(outs.size()))
+        throw Error(file_ + ", layer '" + scope.qualified(r.layer) + "': output " + std::to_string(r.tensor) +
+                    " requested, the layer has " + std::to_string(outs.size()));
+      return outs[static_cast<size_t>(r.tensor)];
+    };
+    auto ready = [&](const Ref& r) { return input_of.count(r.layer) > 0 || memo.count({r.layer, r.node}) > 0; };
+
+    // Builds the call `r` names after the calls it depends on, with an explicit stack: graphs can
+    // be far deeper than the call stack. `r.node` indexes the layer's inbound_nodes.
+    struct Pending {
+      Ref ref;
+      const Json* entry = nullptr;
+      std::string cls;
+      ParsedCall pc;
+      std::vector<int> args;
+    };
+    auto resolve = [&](const Ref& target) -> int {
+      std::vector<Pending> stack;
+      auto start = [&](const Ref& r) {
         auto e = by_name.find(r.layer);
         if (e == by_name.end()) throw Error(file_ + ": the graph refers to a missing layer '" + r.layer + "'");
-        const Json& entry = *e->second;
-        std::string cls = string_field(entry, "class_name");
-        std::string where = file_ + ", layer '" + scope.qualified(r.layer) + "' (" + cls + ")";
-        const Json& nodes = field(entry, "inbound_nodes");
-        if (cls == "InputLayer")
-          throw Error(where + ": an input layer that is not among the model's inputs");
+        Pending p{r, e->second, string_field(*e->second, "class_name"), {}, {}};
+        std::string where = file_ + ", layer '" + scope.qualified(r.layer) + "' (" + p.cls + ")";
+        const Json& nodes = field(*p.entry, "inbound_nodes");
+        if (p.cls == "InputLayer") throw Error(where + ": an input layer that is not among the model's inputs");
         if (!nodes.is_array() || r.node < 0 || r.node >= static_cast<int>(nodes.size()))
           throw Error(where + ": the graph refers to call " + std::to_string(r.node) + ", which the config lacks");
-        if (!in_progress.insert(key).second) throw Error(where + ": the graph has a cycle");
-        ParsedCall pc = parse_node(nodes[r.node], where);
-        std::vector<int> args;
-        for (Ref a : pc.refs) {
-          normalize(a, false);
-          args.push_back(resolve(a));
+        if (!in_progress.insert({r.layer, r.node}).second) throw Error(where + ": the graph has a cycle");
+        p.pc = parse_node(nodes[static_cast<size_t>(r.node)], where);
+        for (Ref& a : p.pc.refs) normalize(a, false);
+        stack.push_back(std::move(p));
+      };
+      if (!ready(target)) start(target);
+      while (!stack.empty()) {
+        Pending& p = stack.back();
+        if (p.args.size() < p.pc.refs.size()) {
+          const Ref& a = p.pc.refs[p.args.size()];
+          if (ready(a)) p.args.push_back(tensor_of(a));
+          else start(a);
+          continue;
         }
-        in_progress.erase(key);
+        const Json& entry = *p.entry;
         std::string path = paths.count(&entry) ? join_path(scope.archive_path, "layers/" + paths[&entry]) : "";
-        std::vector<int> outs = call_layer(entry, cls, r.layer, scope, path, pc.call, args, r.node);
-        m = memo.emplace(key, std::move(outs)).first;
+        std::vector<int> outs = call_layer(entry, p.cls, p.ref.layer, scope, path, p.pc.call, p.args, p.ref.node);
+        in_progress.erase({p.ref.layer, p.ref.node});
+        memo.emplace(std::make_pair(p.ref.layer, p.ref.node), std::move(outs));
+        stack.pop_back();
       }
-      if (r.tensor < 0 || r.tensor >= static_cast<int>(m->second.size()))
-        throw Error(file_ + ", layer '" + scope.qualified(r.layer) + "': output " + std::to_string(r.tensor) +
-                    " requested, the layer has " + std::to_string(m->second.size()));
-      return m->second[r.tensor];
+      return tensor_of(target);
     };
 
     std::vector<Ref> outs = parse_ref_list(field(cfg, "output_layers"), file_);
@@ -477,16 +509,19 @@ class Builder {
     std::vector<Weights::Entry> stored;
     if (!is_op_node(entry)) stored = weights_.weights_for(loc);
     if (!stored.empty()) adapt_legacy_weights(entry, stored, weights_.writer(), where);
+    bool had_weights = !stored.empty();
     Weights w(std::move(stored), where);
     std::shared_ptr<Op> op;
     try {
       op = layers::make_layer(entry, w, file_);
     } catch (const Error& e) {
       // A missing array is more likely a missing weights file than a broken one.
-      if (w.taken_values() == 0 && w.remaining() == 0 && weights_.file().empty())
-        throw Error(std::string(e.what()) + " (no weights file was given)");
       std::string msg = e.what();
-      if (!weights_.file().empty() && weights_.file() != file_ && msg.find(weights_.file()) == std::string::npos)
+      if (w.taken_values() == 0 && w.remaining() == 0 && !weights_.absence().empty() &&
+          msg.find("weight") != std::string::npos)
+        throw Error(msg + " (" + weights_.absence() + ")");
+      bool about_weights = had_weights || msg.find("weight") != std::string::npos;
+      if (about_weights && weights_.file() != file_ && msg.find(weights_.file()) == std::string::npos)
         throw Error(msg + " (weights from " + weights_.file() + ")");
       throw;
     }

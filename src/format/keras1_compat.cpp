@@ -182,7 +182,7 @@ class Translator {
     if (!c.contains("mode") || !c["mode"].is_string() || (!mode_type.empty() && mode_type != "raw"))
       throw Error(where_ + ": a Keras 1 Merge with a Python function as its mode is not supported");
     std::string mode = c["mode"].get<std::string>();
-    Json out = Json::object();
+    Json out = Json{{"trainable", true}};  // a layer, not a raw op node of the same name
     for (const char* key : {"name", "trainable"})
       if (c.contains(key)) out[key] = c[key];
     std::string cls;

@@ -94,7 +94,8 @@ model::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) 
   for (const auto& part : cfg) text += part;
   Json j = parse_json(text, name + " (model_config)");
   std::unique_ptr<WeightSource> ws =
-      root.has_group("model_weights") ? legacy_weights(root.group("model_weights"), name) : no_weights(name);
+      root.has_group("model_weights") ? legacy_weights(root.group("model_weights"), name)
+                                      : no_weights(name, "the file has no model_weights group");
   return build_with_config(j, *ws, name);
 }
 
@@ -113,7 +114,7 @@ model::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& na
   }
   if (zip.has("model.weights.json") || zip.has("model.weights.npz"))
     throw Error(name + ": sharded or npz weights inside the archive are not supported");
-  auto ws = no_weights(name);
+  auto ws = no_weights(name, "the archive holds no model.weights.h5");
   return build_with_config(j, *ws, name);
 }
 
@@ -121,7 +122,7 @@ model::Graph config_json(const std::string& json, std::span<const uint8_t> weigh
                          const std::string& weights_name) {
   Json j = parse_json(json, name);
   if (weights.empty()) {
-    auto ws = no_weights("");
+    auto ws = no_weights(name, "no weights file was given");
     return build_with_config(j, *ws, name);
   }
   io::H5File h5 = io::H5File::open_memory(weights, weights_name);

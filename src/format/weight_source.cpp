@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <utility>
 
 namespace kerasrt::format {
 
@@ -205,9 +206,15 @@ class LegacyWeights : public WeightSource {
 
   std::vector<Weights::Entry> weights_for(const LayerLocation& loc) const override {
     std::vector<Weights::Entry> out;
-    if (loc.names.empty() || !group_.has_group(loc.names[0])) return out;
-    consumed_.insert(loc.names[0]);
-    io::H5Group g = group_.group(loc.names[0]);
+    if (loc.names.empty()) return out;
+    std::string stored = loc.names[0];
+    if (!group_.has_group(stored)) {
+      auto it = by_position_.find(stored);
+      if (it == by_position_.end() || !group_.has_group(it->second)) return out;
+      stored = it->second;
+    }
+    consumed_.insert(stored);
+    io::H5Group g = group_.group(stored);
     for (const std::string& wname : chunked_attr_strings(g, "weight_names")) {
       if (loc.names.size() > 1 && !belongs_to(wname, loc.names.back())) continue;
       io::H5Array a = g.read(wname);
@@ -228,10 +235,34 @@ class LegacyWeights : public WeightSource {
   WriterInfo writer() const override { return writer_; }
   const std::string& file() const override { return file_; }
 
+  void set_model_layers(const std::vector<std::string>& names, const std::vector<bool>& is_input) const override {
+    std::vector<std::string> stored = chunked_attr_strings(group_, "layer_names");
+    std::vector<std::string> without_inputs;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (!is_input[i]) without_inputs.push_back(names[i]);
+    // Functional models list their InputLayers in the file, Sequential ones do not.
+    for (const std::vector<std::string>* model : {&names, &std::as_const(without_inputs)}) {
+      if (model->size() != stored.size()) continue;
+      bool consistent = true;
+      for (size_t i = 0; consistent && i < stored.size(); ++i)
+        if ((*model)[i] != stored[i])
+          consistent = std::find(stored.begin(), stored.end(), (*model)[i]) == stored.end() &&
+                       std::find(model->begin(), model->end(), stored[i]) == model->end();
+      if (!consistent) continue;
+      for (size_t i = 0; i < stored.size(); ++i)
+        if ((*model)[i] != stored[i]) by_position_[(*model)[i]] = stored[i];
+      return;
+    }
+  }
+
  private:
   // Inside a nested model's group, weight names carry the inner layer's name as a path segment
-  // ("inner_seq/dense/kernel" from Keras 3, "dense_1/kernel:0" from Keras 2).
+  // ("inner_seq/dense/kernel" from Keras 3, "dense_1/kernel:0" from Keras 2) or, from Keras 1,
+  // as a prefix ("dense_1_W").
   static bool belongs_to(const std::string& weight_name, const std::string& layer) {
+    if (weight_name.find('/') == std::string::npos)
+      return weight_name.size() > layer.size() && weight_name.compare(0, layer.size(), layer) == 0 &&
+             weight_name[layer.size()] == '_';
     size_t start = 0;
     while (true) {
       size_t slash = weight_name.find('/', start);
@@ -245,16 +276,18 @@ class LegacyWeights : public WeightSource {
   std::string file_;
   WriterInfo writer_;
   mutable std::set<std::string> consumed_;
+  mutable std::map<std::string, std::string> by_position_;  // model layer name -> stored name
 };
 
 class NoWeights : public WeightSource {
  public:
-  explicit NoWeights(std::string file) : file_(std::move(file)) {}
+  NoWeights(std::string file, std::string why) : file_(std::move(file)), why_(std::move(why)) {}
   std::vector<Weights::Entry> weights_for(const LayerLocation&) const override { return {}; }
   const std::string& file() const override { return file_; }
+  std::string absence() const override { return why_; }
 
  private:
-  std::string file_;
+  std::string file_, why_;
 };
 
 }  // namespace
@@ -265,6 +298,8 @@ std::unique_ptr<WeightSource> keras3_weights(io::H5Group root, std::string file)
 std::unique_ptr<WeightSource> legacy_weights(io::H5Group g, std::string file) {
   return std::make_unique<LegacyWeights>(std::move(g), std::move(file));
 }
-std::unique_ptr<WeightSource> no_weights(std::string file) { return std::make_unique<NoWeights>(std::move(file)); }
+std::unique_ptr<WeightSource> no_weights(std::string file, std::string why) {
+  return std::make_unique<NoWeights>(std::move(file), std::move(why));
+}
 
 }  // namespace kerasrt::format

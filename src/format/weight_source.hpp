@@ -33,6 +33,14 @@ class WeightSource {
   virtual std::vector<std::string> unused() const { return {}; }
   virtual WriterInfo writer() const { return {}; }
   virtual const std::string& file() const = 0;
+  // Why there are no weights at all ("no weights file was given"), for a source without any.
+  virtual std::string absence() const { return ""; }
+  // The model's top-level layers in config order, and which of them are InputLayers: Keras 2 loads
+  // save_weights files by position, so a file whose layer names differ can still fit.
+  virtual void set_model_layers(const std::vector<std::string>& names, const std::vector<bool>& is_input) const {
+    (void)names;
+    (void)is_input;
+  }
 };
 
 // Keras 3 weights files (model.weights.h5 in a .keras archive, or save_weights output):
@@ -43,8 +51,8 @@ std::unique_ptr<WeightSource> keras3_weights(io::H5Group root, std::string file)
 // save_weights file): one group per layer name with a `weight_names` attribute.
 std::unique_ptr<WeightSource> legacy_weights(io::H5Group layers_group, std::string file);
 
-// No weights at all (a model with no trainable state loaded from JSON alone).
-std::unique_ptr<WeightSource> no_weights(std::string file);
+// No weights at all (a model with no trainable state); `why` says why there are none.
+std::unique_ptr<WeightSource> no_weights(std::string file, std::string why);
 
 // HDF5 splits attributes over 64 KiB into `name0`, `name1`, ...; this joins them back.
 std::vector<std::string> chunked_attr_strings(const io::H5Group& g, const std::string& name);

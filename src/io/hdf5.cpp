@@ -16,6 +16,7 @@
 #include <kerasrt/kerasrt.hpp>
 #include <mutex>
 #include <set>
+#include <string_view>
 
 #include "io/npy.hpp"
 
@@ -131,6 +132,12 @@ std::vector<int64_t> space_shape(hid_t space, std::string& problem) {
   return shape;
 }
 
+// A link name that cannot be mistaken for a path: "." or "a/b" would lead back into the tree.
+bool usable_link_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.size() <= kMaxNameBytes;
+}
+
 class Walker {
  public:
   explicit Walker(Sink& sink) : out_(sink) {}
@@ -170,6 +177,7 @@ class Walker {
   static herr_t collect_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
     auto* links = static_cast<std::vector<Link>*>(data);
     if (links->size() >= static_cast<size_t>(kMaxObjects)) return 1;  // stop iterating
+    if (!usable_link_name(name)) return 0;  // only a corrupt file has these
     links->push_back({name, info->type == H5L_TYPE_HARD});
     return 0;
   }
@@ -281,19 +289,20 @@ class Walker {
         problem = "is not numeric (HDF5 type class " + std::to_string(static_cast<int>(cls)) + ")";
     }
     if (problem.empty()) problem = check_storage(d, th.id, ph.id, n);
-    std::vector<float> data;
+    size_t count = 0;
     if (problem.empty() && n > 0) {
-      data.resize(static_cast<size_t>(n));
-      if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0) {
+      // One buffer for all datasets: fresh pages are costly.
+      if (buffer_.size() < static_cast<size_t>(n)) buffer_.resize(static_cast<size_t>(n));
+      if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer_.data()) < 0)
         problem = "cannot be read (truncated or corrupt)";
-        data.clear();
-      }
+      else
+        count = static_cast<size_t>(n);
     }
     out_.str(problem);
     out_.u32(static_cast<uint32_t>(shape.size()));
     for (int64_t dim : shape) out_.u64(static_cast<uint64_t>(dim));
-    out_.u64(data.size());
-    out_.write(data.data(), data.size() * sizeof(float));
+    out_.u64(count);
+    out_.write(buffer_.data(), count * sizeof(float));
   }
 
   // A corrupt header can claim a huge array; the stored bytes must plausibly hold it before any
@@ -318,6 +327,7 @@ class Walker {
   }
 
   Sink& out_;
+  std::vector<float> buffer_;
   std::set<haddr_t> seen_;
   int64_t objects_ = 0;
 };
@@ -393,9 +403,21 @@ ChildResult snapshot_in_child(std::span<const uint8_t> image) {
   }
   if (pid == 0) {
     close(fds[0]);
+    int out = fds[1];
+    if (out <= STDERR_FILENO) out = fcntl(out, F_DUPFD, STDERR_FILENO + 1);
+    // Pipes of loads running in other threads must not be held open by this child.
+    if (out > 3) close_range(3, static_cast<unsigned>(out) - 1, 0);
+    close_range(static_cast<unsigned>(out) + 1, ~0U, 0);
+    // Whatever the library or the C runtime prints while failing stays out of the caller's output.
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+      if (devnull > STDERR_FILENO) close(devnull);
+    }
     signal(SIGPIPE, SIG_DFL);
     limit_child(image.size());
-    FdSink sink(fds[1]);
+    FdSink sink(out);
     int code = write_snapshot(image, sink);
     sink.flush();
     _exit(code);
@@ -410,6 +432,9 @@ ChildResult snapshot_in_child(std::span<const uint8_t> image) {
   int idle_ms = 10000 + static_cast<int>(std::min<uint64_t>(image.size() / 10000, 600000));
   uint64_t cap = (uint64_t{256} << 20) + 8 * static_cast<uint64_t>(image.size());
   bool timed_out = false, too_big = false;
+  // Weights are mostly float32 already: the snapshot is about as large as the file.
+  r.bytes.reserve(image.size() + image.size() / 8 + (size_t{1} << 20));
+  std::vector<uint8_t> chunk(size_t{1} << 18);
   while (true) {
     pollfd p{fds[0], POLLIN, 0};
     int ready = poll(&p, 1, idle_ms);
@@ -419,15 +444,10 @@ ChildResult snapshot_in_child(std::span<const uint8_t> image) {
       break;
     }
     if (ready < 0) break;
-    size_t old = r.bytes.size();
-    r.bytes.resize(old + (size_t{1} << 16));
-    ssize_t got = read(fds[0], r.bytes.data() + old, size_t{1} << 16);
-    if (got < 0 && errno == EINTR) {
-      r.bytes.resize(old);
-      continue;
-    }
-    r.bytes.resize(old + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+    ssize_t got = read(fds[0], chunk.data(), chunk.size());
+    if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
+    r.bytes.insert(r.bytes.end(), chunk.begin(), chunk.begin() + got);
     if (r.bytes.size() > cap) {
       too_big = true;
       break;
@@ -443,10 +463,7 @@ ChildResult snapshot_in_child(std::span<const uint8_t> image) {
   else if (too_big)
     r.failure = "reading it produced implausibly much data";
   else if (WIFSIGNALED(status))
-    r.failure = WTERMSIG(status) == SIGKILL || WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS ||
-                        WTERMSIG(status) == SIGABRT
-                    ? "the HDF5 library failed on it (" + std::string(strsignal(WTERMSIG(status))) + ")"
-                    : "reading it was interrupted (" + std::string(strsignal(WTERMSIG(status))) + ")";
+    r.failure = "the HDF5 library crashed reading it: " + std::string(strsignal(WTERMSIG(status)));
   else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     r.failure = failure_for_status(WIFEXITED(status) ? WEXITSTATUS(status) : kFailed);
   return r;
@@ -456,7 +473,8 @@ ChildResult snapshot_in_child(std::span<const uint8_t> image) {
 
 class Reader {
  public:
-  Reader(const std::vector<uint8_t>& b, const std::string& what) : p_(b.data()), end_(b.data() + b.size()), what_(what) {}
+  Reader(const std::vector<uint8_t>& b, const std::string& what)
+      : begin_(b.data()), p_(b.data()), end_(b.data() + b.size()), what_(what) {}
   void need(uint64_t n) const {
     if (static_cast<uint64_t>(end_ - p_) < n) throw Error(what_ + ": corrupt HDF5 file (reading it stopped early)");
   }
@@ -489,12 +507,13 @@ class Reader {
     p_ += n;
     return s;
   }
-  void floats(std::vector<float>& out, uint64_t n) {
+  // Skips over n float32 values and says where they start.
+  size_t floats(uint64_t n) {
     if (n > static_cast<uint64_t>(kMaxElements)) need(UINT64_MAX);
     need(n * sizeof(float));
-    out.resize(static_cast<size_t>(n));
-    if (n) std::memcpy(out.data(), p_, n * sizeof(float));
+    size_t at = static_cast<size_t>(p_ - begin_);
     p_ += n * sizeof(float);
+    return at;
   }
   bool magic() {
     if (static_cast<size_t>(end_ - p_) < sizeof kMagic || std::memcmp(p_, kMagic, sizeof kMagic) != 0) return false;
@@ -525,6 +544,7 @@ class Reader {
       for (uint32_t i = 0; i < count; ++i) {
         std::string name = str();
         auto child = node(depth + 1);
+        if (!usable_link_name(name) || n->index.count(name)) continue;
         n->index.emplace(name, child.get());
         n->children.emplace_back(std::move(name), std::move(child));
       }
@@ -534,7 +554,8 @@ class Reader {
       uint32_t rank = u32();
       if (rank > 32) need(UINT64_MAX);
       for (uint32_t i = 0; i < rank; ++i) n->shape.push_back(static_cast<int64_t>(u64()));
-      floats(n->data, u64());
+      n->data_count = u64();
+      n->data_offset = floats(n->data_count);
     } else if (kind == static_cast<uint8_t>(H5Node::Kind::other)) {
       n->note = str();
     } else {
@@ -544,6 +565,7 @@ class Reader {
   }
 
  private:
+  const uint8_t* begin_;
   const uint8_t* p_;
   const uint8_t* end_;
   std::string what_;
@@ -553,6 +575,7 @@ class Reader {
 
 struct H5File::State {
   std::string name;
+  std::vector<uint8_t> snapshot;  // the stream the nodes point into
   std::unique_ptr<H5Node> root;
 };
 
@@ -579,14 +602,15 @@ H5File H5File::open_memory(std::span<const uint8_t> bytes, const std::string& na
     r = ChildResult{std::move(sink.bytes), code ? failure_for_status(code) : ""};
   }
   if (!r.failure.empty()) throw Error(name + ": corrupt HDF5 file (" + r.failure + ")");
-  Reader in(r.bytes, name);
+  auto state = std::make_shared<State>();
+  state->name = name;
+  state->snapshot = std::move(r.bytes);
+  Reader in(state->snapshot, name);
   if (!in.magic()) throw Error(name + ": corrupt HDF5 file (reading it failed)");
   if (in.peek() == 'X') {
     in.u8();
     throw Error(name + ": " + in.str());
   }
-  auto state = std::make_shared<State>();
-  state->name = name;
   state->root = in.node(0);
   if (in.u8() != 'E') throw Error(name + ": corrupt HDF5 file (reading it stopped early)");
   if (state->root->kind != H5Node::Kind::group) throw Error(name + ": corrupt HDF5 file (no root group)");
@@ -660,8 +684,10 @@ H5Array H5Group::read(const std::string& name) const {
   if (!n->problem.empty()) throw Error(what + " " + n->problem);
   int64_t count = 1;
   for (int64_t d : n->shape) count *= d;
-  if (count != static_cast<int64_t>(n->data.size())) throw Error(what + " is inconsistent (corrupt file)");
-  return H5Array{n->shape, n->data};
+  if (count != static_cast<int64_t>(n->data_count)) throw Error(what + " is inconsistent (corrupt file)");
+  H5Array out{n->shape, std::vector<float>(static_cast<size_t>(count))};
+  if (count > 0) std::memcpy(out.data.data(), file_->snapshot.data() + n->data_offset, out.data.size() * sizeof(float));
+  return out;
 }
 
 const H5Node::Attr* H5Group::find_attr(const std::string& name) const {

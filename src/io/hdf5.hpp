@@ -36,7 +36,8 @@ struct H5Node {
   std::vector<std::pair<std::string, std::unique_ptr<H5Node>>> children;  // in name order
   std::map<std::string, const H5Node*> index;
   std::vector<int64_t> shape;  // datasets
-  std::vector<float> data;
+  size_t data_offset = 0;      // where the float32 values sit in the snapshot's bytes
+  uint64_t data_count = 0;
   std::string problem;         // why the dataset's values could not be read, when they could not
 };
 

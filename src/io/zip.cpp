@@ -34,6 +34,8 @@ ZipReader ZipReader::from_bytes(std::vector<uint8_t> bytes, const std::string& n
   z.name_ = name;
   z.state_ = std::make_unique<State>();
   z.state_->bytes = std::move(bytes);
+  // libzip takes an empty buffer for an empty archive; a real one has at least its end record.
+  if (z.state_->bytes.empty()) throw Error(name + ": the file is empty, not a zip archive");
   zip_error_t err;
   zip_error_init(&err);
   zip_source_t* src = zip_source_buffer_create(z.state_->bytes.data(), z.state_->bytes.size(), 0, &err);

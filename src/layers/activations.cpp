@@ -99,10 +99,7 @@ class PReLU : public ElementwiseOp {
         for (size_t d = 0; d < rank; ++d) a = a * alpha_shape_[d] + (alpha_shape_[d] == 1 ? 0 : idx[d]);
         float x = in[0].data[b * per_item + i];
         out[0].data[b * per_item + i] = x >= 0.f ? x : alpha_[a] * x;
-        for (size_t d = rank; d-- > 0;) {
-          if (++idx[d] < s[d + 1]) break;
-          idx[d] = 0;
-        }
+        next_index(idx, s.subspan(1));
       }
     }
   }
@@ -134,30 +131,24 @@ class Softmax : public ElementwiseOp {
     std::vector<int> ax;
     for (int64_t a : axes_) ax.push_back(normalize_axis(a, s.size(), ""));
     std::sort(ax.begin(), ax.end());
+    if (std::adjacent_find(ax.begin(), ax.end()) != ax.end()) throw Error("Softmax: 'axis' names an axis twice");
     std::vector<int> order;
     for (int d = 0; d < static_cast<int>(s.size()); ++d)
       if (std::find(ax.begin(), ax.end(), d) == ax.end()) order.push_back(d);
     order.insert(order.end(), ax.begin(), ax.end());
-    std::vector<int64_t> strides(s.size(), 1);
-    for (size_t i = s.size() - 1; i-- > 0;) strides[i] = strides[i + 1] * s[i + 1];
+    std::vector<int> back(order.size());
+    Shape moved;
+    for (size_t k = 0; k < order.size(); ++k) {
+      back[order[k]] = static_cast<int>(k);
+      moved.push_back(s[order[k]]);
+    }
     int64_t n = in[0].size(), group = 1;
     for (int a : ax) group *= s[a];
-    std::vector<int64_t> src(n);
-    std::vector<int64_t> idx(s.size(), 0);
-    for (int64_t o = 0; o < n; ++o) {
-      int64_t off = 0;
-      for (size_t k = 0; k < order.size(); ++k) off += idx[k] * strides[order[k]];
-      src[o] = off;
-      for (size_t k = order.size(); k-- > 0;) {
-        if (++idx[k] < s[order[k]]) break;
-        idx[k] = 0;
-      }
-    }
     std::vector<float> tmp(n);
-    for (int64_t o = 0; o < n; ++o) tmp[o] = in[0].data[src[o]];
+    permute_copy(in[0], order, MutView{tmp.data(), moved});
     Shape flat{n / group, group};
     softmax_axis(tmp.data(), flat, 1, false);
-    for (int64_t o = 0; o < n; ++o) out[0].data[src[o]] = tmp[o];
+    permute_copy(ConstView{tmp.data(), moved}, back, out[0]);
   }
 
  private:

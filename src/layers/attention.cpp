@@ -16,10 +16,8 @@ namespace {
 // The tensor index an argument holds, -1 for null/absent; anything else is refused.
 int tensor_arg(const Json* j, const Call& call, const std::string& name) {
   if (!j || j->is_null()) return -1;
-  if (j->is_object() && j->contains("__tensor__") && (*j)["__tensor__"].is_number_integer()) {
-    int i = (*j)["__tensor__"].get<int>();
-    if (i >= 0 && static_cast<size_t>(i) < call.roles.size()) return i;
-  }
+  if (std::optional<int> i = placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
+    return *i;
   throw Error(call.where + ": argument '" + name + "' should be a tensor, got " + j->dump().substr(0, 200));
 }
 
@@ -55,8 +53,6 @@ const Json* find_arg(const std::map<std::string, const Json*>& args, const std::
 }
 
 bool is_true(float v) { return v != 0.f; }  // masks arrive as floats; Keras casts them to bool
-
-bool dims_agree(int64_t a, int64_t b) { return a < 0 || b < 0 || a == b; }
 
 int64_t product(std::span<const int64_t> dims) {
   int64_t n = 1;
@@ -479,12 +475,7 @@ class HeadAttention : public Op {
 
   // Offsets into the expanded mask for each component of a scores index.
   static void mask_offsets(const Shape& e, const Shape& scores, size_t n_axes, Masks& m) {
-    std::vector<int64_t> stride(e.size(), 0);
-    int64_t s = 1;
-    for (size_t i = e.size(); i-- > 0;) {
-      stride[i] = e[i] == 1 ? 0 : s;
-      s *= e[i];
-    }
+    const std::vector<int64_t> stride = broadcast_strides(e, scores);
     // scores = (batch, outer axes..., heads, tq axes..., tk axes...)
     size_t n_outer = scores.size() - 2 - 2 * n_axes;
     auto table = [&](size_t first, size_t count) {

@@ -1,6 +1,7 @@
 #include "layers/common.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 #include <map>
 #include <numeric>
@@ -100,6 +101,147 @@ void expect_rank(const Shape& s, size_t rank, const char* what) {
 }
 
 void ElementwiseOp::expect_inputs(std::span<const Shape> in, size_t n) { expect_input_count(in, n, "this layer"); }
+
+// ---- row-major indexing ------------------------------------------------------------------------
+
+std::vector<int64_t> row_major_strides(std::span<const int64_t> shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+  return s;
+}
+
+bool next_index(std::vector<int64_t>& idx, std::span<const int64_t> shape) {
+  for (size_t a = shape.size(); a-- > 0;) {
+    if (++idx[a] < shape[a]) return true;
+    idx[a] = 0;
+  }
+  return false;
+}
+
+std::vector<int64_t> broadcast_strides(std::span<const int64_t> shape, std::span<const int64_t> out) {
+  std::vector<int64_t> own = row_major_strides(shape);
+  std::vector<int64_t> s(out.size(), 0);
+  size_t lead = out.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i) s[lead + i] = shape[i] == 1 ? 0 : own[i];
+  return s;
+}
+
+void permute_copy(const ConstView& in, std::span<const int> perm, const MutView& out) {
+  std::vector<int64_t> in_strides = row_major_strides(in.shape);
+  size_t rank = perm.size();
+  std::vector<int64_t> strides(rank);
+  for (size_t i = 0; i < rank; ++i) strides[i] = in_strides[perm[i]];
+  std::vector<int64_t> idx(rank, 0);
+  int64_t n = out.size();
+  for (int64_t o = 0; o < n; ++o) {
+    int64_t src = 0;
+    for (size_t a = 0; a < rank; ++a) src += idx[a] * strides[a];
+    out.data[o] = in.data[src];
+    next_index(idx, out.shape);
+  }
+}
+
+SpatialLayout spatial_layout(std::span<const int64_t> shape, bool channels_first) {
+  SpatialLayout l;
+  const size_t spatial = shape.size() - 2;
+  const size_t first = channels_first ? 2 : 1;
+  l.batch = shape[0];
+  l.channels = channels_first ? shape[1] : shape.back();
+  int64_t step = channels_first ? 1 : l.channels;
+  for (size_t i = spatial; i-- > 0;) {
+    size_t slot = 3 - spatial + i;
+    l.dims[slot] = shape[first + i];
+    l.strides[slot] = step;
+    step *= shape[first + i];
+  }
+  l.channel_stride = channels_first ? step : 1;
+  l.batch_stride = channels_first ? step * l.channels : step;
+  return l;
+}
+
+// ---- call arguments ----------------------------------------------------------------------------
+
+Json tensor_placeholder(int index) { return Json{{"__tensor__", index}}; }
+
+std::optional<int> placeholder_index(const Json& arg) {
+  if (arg.is_object() && arg.size() == 1 && arg.contains("__tensor__") && arg["__tensor__"].is_number_integer())
+    return arg["__tensor__"].get<int>();
+  return std::nullopt;
+}
+
+void collect_tensors(const Json& arg, std::vector<int>& out) {
+  if (std::optional<int> i = placeholder_index(arg)) {
+    out.push_back(*i);
+  } else if (arg.is_object() || arg.is_array()) {
+    for (const Json& v : arg) collect_tensors(v, out);
+  }
+}
+
+bool call_wants_training(const Call& call) {
+  auto it = call.kwargs.find("training");
+  if (it != call.kwargs.end() && it->is_boolean()) return it->get<bool>();
+  if (call.args.is_array() && call.args.size() > 1 && call.args[1].is_boolean()) return call.args[1].get<bool>();
+  return false;
+}
+
+RecurrentCallTensors recurrent_call_tensors(const Call& call, const std::string& layer) {
+  RecurrentCallTensors r;
+  auto add_states = [&r](auto begin, auto end) { r.states.insert(r.states.end(), begin, end); };
+  if (call.args.is_array()) {
+    for (size_t a = 0; a < call.args.size(); ++a) {
+      std::vector<int> t;
+      collect_tensors(call.args[a], t);
+      if (t.empty()) continue;
+      if (a == 0) {
+        r.sequence = t[0];
+        add_states(t.begin() + 1, t.end());
+      } else if (a == 1) {
+        add_states(t.begin(), t.end());
+      } else if (a == 2) {
+        r.mask = t[0];
+      } else {
+        throw Error(call.where + ": unexpected tensor argument " + std::to_string(a));
+      }
+    }
+  }
+  for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
+    std::vector<int> t;
+    collect_tensors(it.value(), t);
+    if (t.empty()) continue;
+    if (it.key() == "initial_state") add_states(t.begin(), t.end());
+    else if (it.key() == "mask") r.mask = t[0];  // Keras uses the first mask of a nested one
+    else throw Error(call.where + ": keyword argument '" + it.key() + "' with a tensor is not supported by " + layer);
+  }
+  if (call.args.empty() && call.kwargs.empty()) {
+    // No argument structure (a hand-made call): roles alone say which tensor is which.
+    for (size_t i = 0; i < call.roles.size(); ++i) {
+      const std::string& role = call.roles[i];
+      if (role.empty() && r.sequence < 0) r.sequence = static_cast<int>(i);
+      else if (role.empty() || role == "initial_state") r.states.push_back(static_cast<int>(i));
+      else if (role == "mask") r.mask = static_cast<int>(i);
+      else throw Error(call.where + ": keyword argument '" + role + "' with a tensor is not supported by " + layer);
+    }
+  }
+  if (r.sequence < 0) throw Error(call.where + ": " + layer + " was called without an input sequence");
+  // Placeholders come from the model file; an index outside the call's tensors must not be read.
+  const int n = static_cast<int>(call.roles.size());
+  auto outside = [n](int i) { return i < 0 || i >= n; };
+  if (outside(r.sequence) || (r.mask >= 0 && outside(r.mask)) ||
+      std::any_of(r.states.begin(), r.states.end(), outside))
+    throw Error(call.where + ": " + layer + " refers to a tensor the call does not pass");
+  return r;
+}
+
+// ---- number formats ----------------------------------------------------------------------------
+
+float round_to_bfloat16(float x) {
+  if (std::isnan(x)) return x;
+  // Adding just under half a bfloat16 step (plus the kept part's lowest bit, for ties to even) and
+  // dropping the low 16 bits rounds to nearest; infinities stay infinite, overflow becomes infinite.
+  uint32_t bits = std::bit_cast<uint32_t>(x);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return std::bit_cast<float>(bits & 0xFFFF0000u);
+}
 
 // ---- activations ------------------------------------------------------------------------------
 

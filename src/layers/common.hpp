@@ -1,9 +1,10 @@
 // Helpers shared by the layer families: typed config access, shape arithmetic with unknown
-// dimensions, activations. Nothing here knows about files.
+// dimensions, activations, tensor indexing, reading a call's arguments. Nothing here knows about files.
 #pragma once
 
 #include <kerasrt/op.hpp>
 
+#include <array>
 #include <cmath>
 #include <optional>
 
@@ -44,6 +45,8 @@ int normalize_axis(int64_t axis, size_t rank, const std::string& where);
 
 // Dimension arithmetic where -1 means unknown.
 inline int64_t dim_or_unknown(int64_t in, int64_t value) { return in < 0 ? -1 : value; }
+// Two dimensions that may be the same: equal, or either unknown.
+inline bool dims_agree(int64_t a, int64_t b) { return a < 0 || b < 0 || a == b; }
 
 // Keras's conv/pool output length for "valid", "same" and "causal" padding.
 int64_t conv_output_length(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, const std::string& padding);
@@ -91,5 +94,52 @@ class ElementwiseOp : public Op {
 
 void expect_input_count(std::span<const Shape> in, size_t n, const char* what);
 void expect_rank(const Shape& s, size_t rank, const char* what);
+
+// ---- row-major indexing ------------------------------------------------------------------------
+std::vector<int64_t> row_major_strides(std::span<const int64_t> shape);
+// Steps a row-major multi-index through `shape`; false once it has wrapped around to all zeros.
+bool next_index(std::vector<int64_t>& idx, std::span<const int64_t> shape);
+// Strides for reading `shape` as if broadcast to `out` (NumPy rules: trailing axes line up); 0 along
+// broadcast axes.
+std::vector<int64_t> broadcast_strides(std::span<const int64_t> shape, std::span<const int64_t> out);
+// Copies a tensor with its axes reordered: output axis i is input axis perm[i].
+void permute_copy(const ConstView& in, std::span<const int> perm, const MutView& out);
+
+// Element offsets of a (batch, spatial..., channels) or (batch, channels, spatial...) tensor with 1 to 3
+// spatial axes. The spatial axes are right-aligned into three slots (unused leading slots have size 1)
+// so that one loop nest serves 1D, 2D and 3D.
+struct SpatialLayout {
+  int64_t batch = 0, channels = 0;
+  std::array<int64_t, 3> dims{1, 1, 1};
+  std::array<int64_t, 3> strides{0, 0, 0};
+  int64_t channel_stride = 0, batch_stride = 0;
+};
+SpatialLayout spatial_layout(std::span<const int64_t> shape, bool channels_first);
+
+// ---- call arguments ----------------------------------------------------------------------------
+// A call's args/kwargs hold {"__tensor__": i} where the call passes its i-th tensor.
+Json tensor_placeholder(int index);
+// The tensor index if `arg` is such a placeholder (exactly that one key), else nullopt.
+std::optional<int> placeholder_index(const Json& arg);
+// Appends the indices of the placeholders inside `arg` (nested lists and dicts too), in order.
+void collect_tensors(const Json& arg, std::vector<int>& out);
+// Whether the call asks for training behaviour with training=True (keyword, or the second positional
+// argument as in Keras's call(inputs, training)).
+bool call_wants_training(const Call& call);
+
+// The tensors of a recurrent layer's call (RNN, LSTM, ..., Bidirectional): the sequence comes first
+// (positionally); initial states by keyword, as the second positional argument, or (Keras 2) after the
+// sequence in one positional list; the mask by keyword or third. A call without args/kwargs goes by
+// its roles. Refuses indices outside the call's tensors; errors name `layer`.
+struct RecurrentCallTensors {
+  int sequence = -1;
+  std::vector<int> states;
+  int mask = -1;
+};
+RecurrentCallTensors recurrent_call_tensors(const Call& call, const std::string& layer);
+
+// ---- number formats ----------------------------------------------------------------------------
+// The nearest bfloat16 value (ties to even), kept in a float; NaN and infinities pass through.
+float round_to_bfloat16(float x);
 
 }  // namespace kerasrt::layers

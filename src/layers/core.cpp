@@ -126,24 +126,9 @@ class Permute : public Op {
     return {out};
   }
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    const auto& s = in[0].shape;
-    size_t rank = s.size();
-    std::vector<int64_t> in_strides(rank, 1);
-    for (size_t i = rank - 1; i-- > 0;) in_strides[i] = in_strides[i + 1] * s[i + 1];
-    std::vector<int64_t> perm{0};
-    for (int64_t d : dims_) perm.push_back(d);
-    const auto& os = out[0].shape;
-    std::vector<int64_t> idx(rank, 0);
-    int64_t n = out[0].size();
-    for (int64_t o = 0; o < n; ++o) {
-      int64_t src = 0;
-      for (size_t a = 0; a < rank; ++a) src += idx[a] * in_strides[perm[a]];
-      out[0].data[o] = in[0].data[src];
-      for (size_t a = rank; a-- > 0;) {
-        if (++idx[a] < os[a]) break;
-        idx[a] = 0;
-      }
-    }
+    std::vector<int> perm{0};
+    for (int64_t d : dims_) perm.push_back(static_cast<int>(d));
+    permute_copy(in[0], perm, out[0]);
   }
 
  private:

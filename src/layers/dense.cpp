@@ -1,21 +1,9 @@
 // Dense: y = activation(x · kernel + bias) over the last axis.
-#include <cstring>
-
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
 namespace {
-
-// Round-to-nearest-even to bfloat16, kept in a float.
-float round_bf16(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  if ((u & 0x7f800000u) == 0x7f800000u) return x;  // inf and nan stay
-  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
 
 // The layer's compute dtype from its dtype policy ("float32", "mixed_bfloat16", ...).
 bool computes_in_bfloat16(const Config& c) {
@@ -43,8 +31,8 @@ class Dense : public Op {
     if (c.flag("use_bias", c.flag("bias", true))) bias_ = spec.weights.take("bias", {units_});
     bf16_ = computes_in_bfloat16(c);
     if (bf16_) {
-      for (float& v : kernel_) v = round_bf16(v);
-      for (float& v : bias_) v = round_bf16(v);
+      for (float& v : kernel_) v = round_to_bfloat16(v);
+      for (float& v : bias_) v = round_to_bfloat16(v);
     }
   }
 
@@ -89,12 +77,15 @@ class Dense : public Op {
       const float* xr = in.data + r * in_;
       for (int64_t u = 0; u < units_; ++u) {
         float acc = 0.f;
-        for (int64_t k = 0; k < in_; ++k) acc = round_bf16(acc + round_bf16(round_bf16(xr[k]) * kernel_[k * units_ + u]));
-        yr[u] = bias_.empty() ? acc : round_bf16(acc + bias_[u]);
+        for (int64_t k = 0; k < in_; ++k) {
+          const float product = round_to_bfloat16(round_to_bfloat16(xr[k]) * kernel_[k * units_ + u]);
+          acc = round_to_bfloat16(acc + product);
+        }
+        yr[u] = bias_.empty() ? acc : round_to_bfloat16(acc + bias_[u]);
       }
     }
     activation_.apply(out.data, out.shape);
-    for (int64_t i = 0, n = out.size(); i < n; ++i) out.data[i] = round_bf16(out.data[i]);
+    for (int64_t i = 0, n = out.size(); i < n; ++i) out.data[i] = round_to_bfloat16(out.data[i]);
   }
 
   bool bf16_ = false;

@@ -88,8 +88,10 @@ class EinsumEquation {
         if (std::find(out_l.begin(), out_l.end(), l) == out_l.end() &&
             std::find(summed.begin(), summed.end(), l) == summed.end())
           summed.push_back(l);
-    int64_t n_sum = 1;
-    for (int l : summed) n_sum *= sizes[l];
+    Shape out_sizes, sum_sizes;
+    for (int l : out_l) out_sizes.push_back(sizes[l]);
+    for (int l : summed) sum_sizes.push_back(sizes[l]);
+    const int64_t n_sum = element_count(sum_sizes);
 
     std::vector<int64_t> out_idx(out_l.size(), 0), sum_idx(summed.size(), 0);
     const int64_t n_out = out.size();
@@ -108,16 +110,10 @@ class EinsumEquation {
           ko += sum_idx[a] * k_stride[summed[a]];
         }
         acc += static_cast<double>(x.data[xo]) * k[ko];
-        for (size_t a = summed.size(); a-- > 0;) {
-          if (++sum_idx[a] < sizes[summed[a]]) break;
-          sum_idx[a] = 0;
-        }
+        next_index(sum_idx, sum_sizes);
       }
       out.data[o] = static_cast<float>(acc);
-      for (size_t a = out_l.size(); a-- > 0;) {
-        if (++out_idx[a] < sizes[out_l[a]]) break;
-        out_idx[a] = 0;
-      }
+      next_index(out_idx, out_sizes);
     }
   }
 
@@ -219,10 +215,7 @@ void add_broadcast_bias(const std::vector<float>& bias, const Shape& bshape, Mut
     int64_t off = 0;
     for (size_t a = 0; a < r; ++a) off = off * bshape[a] + (bshape[a] == 1 ? 0 : idx[a]);
     row[t] = bias[off];
-    for (size_t a = r; a-- > 0;) {
-      if (++idx[a] < out.shape[rank - r + a]) break;
-      idx[a] = 0;
-    }
+    next_index(idx, out.shape.subspan(rank - r));
   }
   int64_t n = out.size();
   for (int64_t i = 0; i < n; ++i) out.data[i] += row[i % tail];
@@ -355,7 +348,7 @@ class EinsumDense : public Op {
     size_t end = out.size() - (left_ellipsis_ ? 0 : n_ell);
     for (size_t i = 0; i < partial_output_.size() && offset + i < end; ++i) {
       int64_t want = partial_output_[i], got = out[offset + i];
-      if (want >= 0 && got >= 0 && want != got)
+      if (!dims_agree(want, got))
         throw Error("EinsumDense '" + equation_ + "': output_shape " + shape_to_string(partial_output_) +
                     " disagrees with the output " + shape_to_string(out) + " the input and kernel give");
     }

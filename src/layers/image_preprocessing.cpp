@@ -13,13 +13,6 @@ namespace {
 
 constexpr int64_t kMaxSide = int64_t{1} << 20;  // sanity bound on configured output sizes
 
-bool call_wants_training(const Call& call) {
-  auto it = call.kwargs.find("training");
-  if (it != call.kwargs.end() && it->is_boolean()) return it->get<bool>();
-  if (call.args.is_array() && call.args.size() > 1 && call.args[1].is_boolean()) return call.args[1].get<bool>();
-  return false;
-}
-
 // float -> int32 as x86 (and so torch on CPU) converts: NaN and out-of-range values become INT_MIN.
 int32_t to_int32_like_cpu(float v) {
   if (!(v >= -2147483648.f && v < 2147483648.f)) return INT_MIN;
@@ -232,14 +225,19 @@ std::vector<float> crop_images(const float* src, const Images& si, const Box& bo
   return buf;
 }
 
+// The output size Resizing and CenterCrop are configured with.
+void read_target_size(const Config& c, int64_t& height, int64_t& width) {
+  height = c.integer("height");
+  width = c.integer("width");
+  if (height < 1 || width < 1 || height > kMaxSide || width > kMaxSide)
+    c.fail("'height' and 'width' must be in [1, " + std::to_string(kMaxSide) + "]");
+}
+
 class Resizing : public Op {
  public:
   explicit Resizing(const LayerSpec& spec) : where_(spec.where) {
     Config c(spec);
-    height_ = c.integer("height");
-    width_ = c.integer("width");
-    if (height_ < 1 || width_ < 1 || height_ > kMaxSide || width_ > kMaxSide)
-      c.fail("'height' and 'width' must be in [1, " + std::to_string(kMaxSide) + "]");
+    read_target_size(c, height_, width_);
     channels_first_ = c.channels_first();
     std::string interp = c.str("interpolation", "bilinear");
     if (interp == "bilinear") interp_ = Interp::kBilinear;
@@ -310,10 +308,7 @@ class CenterCrop : public Op {
  public:
   explicit CenterCrop(const LayerSpec& spec) : where_(spec.where) {
     Config c(spec);
-    height_ = c.integer("height");
-    width_ = c.integer("width");
-    if (height_ < 1 || width_ < 1 || height_ > kMaxSide || width_ > kMaxSide)
-      c.fail("'height' and 'width' must be in [1, " + std::to_string(kMaxSide) + "]");
+    read_target_size(c, height_, width_);
     channels_first_ = c.channels_first();
   }
 

@@ -45,17 +45,6 @@ Shape merged_shape(std::span<const Shape> in, const char* layer) {
   return out;
 }
 
-// Strides of an input (padded to the output's rank) as seen from the output: 0 on broadcast axes.
-std::vector<int64_t> broadcast_strides(const Shape& padded, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
-  int64_t stride = 1;
-  for (size_t a = out.size(); a-- > 0;) {
-    strides[a] = padded[a] == 1 && out[a] != 1 ? 0 : stride;
-    stride *= padded[a];
-  }
-  return strides;
-}
-
 class ElementwiseMerge : public Op {
  public:
   enum class Kind { kAdd, kSubtract, kMultiply, kAverage, kMaximum, kMinimum };
@@ -183,9 +172,9 @@ class Dot : public Op {
     if (x.size() < 2 || y.size() < 2)
       throw Error("Dot needs inputs of rank >= 2, got " + shape_to_string(x) + " and " + shape_to_string(y));
     auto [a0, a1] = resolve(x.size(), y.size());
-    if (x[0] >= 0 && y[0] >= 0 && x[0] != y[0])
+    if (!dims_agree(x[0], y[0]))
       throw Error("Dot inputs have different batch sizes: " + shape_to_string(x) + " and " + shape_to_string(y));
-    if (x[a0] >= 0 && y[a1] >= 0 && x[a0] != y[a1])
+    if (!dims_agree(x[a0], y[a1]))
       throw Error("Dot: axis " + std::to_string(a0) + " of " + shape_to_string(x) + " does not match axis " +
                   std::to_string(a1) + " of " + shape_to_string(y));
     Shape out{x[0] >= 0 ? x[0] : y[0]};

@@ -35,8 +35,7 @@ std::vector<int> resolve_axes(const std::vector<int64_t>& axes, size_t rank, con
 // row-major order over those axes (other coordinates at 0). An element's offset is the sum of
 // its offset along the selected axes and along the others.
 std::vector<int64_t> offsets_along(std::span<const int64_t> shape, const std::vector<bool>& selected, bool want) {
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+  const std::vector<int64_t> strides = row_major_strides(shape);
   std::vector<int64_t> out{0};
   for (size_t a = 0; a < shape.size(); ++a) {
     if (selected[a] != want) continue;

@@ -5,7 +5,6 @@
 // its call holds the tensors and any constants (scalars, slices, lists). bind() reads the call and
 // returns an Op specialised for it. Tensors are float32; booleans are 0/1, integers whole floats.
 #include <algorithm>
-#include <bit>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -23,21 +22,6 @@ namespace kerasrt::layers {
 namespace {
 
 // ---- shapes -----------------------------------------------------------------------------------
-
-std::vector<int64_t> row_major_strides(std::span<const int64_t> shape) {
-  std::vector<int64_t> s(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
-  return s;
-}
-
-// Steps a row-major multi-index through `shape`; false once it has wrapped around.
-bool next_index(std::vector<int64_t>& idx, std::span<const int64_t> shape) {
-  for (size_t a = shape.size(); a-- > 0;) {
-    if (++idx[a] < shape[a]) return true;
-    idx[a] = 0;
-  }
-  return false;
-}
 
 int64_t product_or_unknown(std::span<const int64_t> dims) {
   int64_t n = 1;
@@ -69,15 +53,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return out;
 }
 
-// Strides for reading `shape` as if broadcast to `out` (0 along broadcast axes).
-std::vector<int64_t> broadcast_strides(std::span<const int64_t> shape, std::span<const int64_t> out) {
-  std::vector<int64_t> own = row_major_strides(shape);
-  std::vector<int64_t> s(out.size(), 0);
-  size_t lead = out.size() - shape.size();
-  for (size_t i = 0; i < shape.size(); ++i) s[lead + i] = shape[i] == 1 ? 0 : own[i];
-  return s;
-}
-
 void expect_inputs(std::span<const Shape> in, size_t n) {
   if (in.size() != n) throw Error("takes " + std::to_string(n) + " tensor(s), got " + std::to_string(in.size()));
 }
@@ -92,22 +67,6 @@ std::vector<int> axes_in(const std::vector<int64_t>& axes, size_t rank) {
   std::sort(out.begin(), out.end());
   if (std::adjacent_find(out.begin(), out.end()) != out.end()) throw Error("repeated axis in " + shape_to_string(axes));
   return out;
-}
-
-// Copies a tensor with its axes reordered: output axis i is input axis perm[i].
-void permute_copy(const ConstView& in, std::span<const int> perm, const MutView& out) {
-  std::vector<int64_t> in_strides = row_major_strides(in.shape);
-  size_t rank = perm.size();
-  std::vector<int64_t> strides(rank);
-  for (size_t i = 0; i < rank; ++i) strides[i] = in_strides[perm[i]];
-  std::vector<int64_t> idx(rank, 0);
-  int64_t n = out.size();
-  for (int64_t o = 0; o < n; ++o) {
-    int64_t src = 0;
-    for (size_t a = 0; a < rank; ++a) src += idx[a] * strides[a];
-    out.data[o] = in.data[src];
-    next_index(idx, out.shape);
-  }
 }
 
 // ---- config values ----------------------------------------------------------------------------
@@ -129,12 +88,6 @@ struct Operand {
   std::vector<float> values;
 };
 
-std::optional<int> tensor_ref(const Json& j) {
-  if (j.is_object() && j.size() == 1 && j.contains("__tensor__") && j["__tensor__"].is_number_integer())
-    return j["__tensor__"].get<int>();
-  return std::nullopt;
-}
-
 // Reads a call's arguments by position or keyword and checks at the end that every tensor was used.
 class CallArgs {
  public:
@@ -143,7 +96,7 @@ class CallArgs {
     // A call recorded without args (Keras 2 style, or a bare call): its positional tensors in order.
     if (args_.empty() && (!call.kwargs.is_object() || call.kwargs.empty()))
       for (size_t i = 0; i < call.roles.size(); ++i)
-        if (call.roles[i].empty()) args_.push_back(Json{{"__tensor__", static_cast<int>(i)}});
+        if (call.roles[i].empty()) args_.push_back(tensor_placeholder(static_cast<int>(i)));
   }
 
   const Json* find(size_t pos, const char* name) const {
@@ -164,7 +117,7 @@ class CallArgs {
   }
 
   int tensor_of(const Json& j, const char* name) {
-    std::optional<int> t = tensor_ref(j);
+    std::optional<int> t = placeholder_index(j);
     if (!t) fail(std::string("argument '") + name + "' should be a tensor, got " + j.dump().substr(0, 200));
     return use(*t);
   }
@@ -172,7 +125,7 @@ class CallArgs {
   Operand operand(size_t pos, const char* name) {
     const Json* j = find(pos, name);
     if (!j) fail(std::string("the call has no argument '") + name + "'");
-    if (std::optional<int> t = tensor_ref(*j)) return Operand{use(*t), {}, {}};
+    if (std::optional<int> t = placeholder_index(*j)) return Operand{use(*t), {}, {}};
     Operand c;
     if (!read_constant(*j, 0, c.shape, c.values))
       fail(std::string("argument '") + name + "' should be a tensor or a number, got " + j->dump().substr(0, 200));
@@ -421,14 +374,6 @@ float to_float16(float x) {
   return std::copysign(std::nearbyint(a / quantum) * quantum, x);
 }
 
-// Nearest bfloat16 value (ties to even): round the float's low 16 bits away.
-float to_bfloat16(float x) {
-  if (std::isnan(x)) return x;
-  uint32_t bits = std::bit_cast<uint32_t>(x);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return std::bit_cast<float>(bits & 0xFFFF0000u);
-}
-
 // Float to integer as torch does on x86: truncation toward zero; NaN and out-of-range values give
 // the type's minimum for 32/64-bit results and wrap for narrower ones (via the 32-bit result).
 int64_t trunc_to_i32(float x) {
@@ -443,7 +388,7 @@ int64_t trunc_to_i64(float x) {
 std::optional<Kernel> cast_kernel(const std::string& dtype) {
   if (dtype == "float32" || dtype == "float64" || dtype == "float") return Kernel([](const float* v) { return v[0]; });
   if (dtype == "float16" || dtype == "half") return Kernel([](const float* v) { return to_float16(v[0]); });
-  if (dtype == "bfloat16") return Kernel([](const float* v) { return to_bfloat16(v[0]); });
+  if (dtype == "bfloat16") return Kernel([](const float* v) { return round_to_bfloat16(v[0]); });
   if (dtype == "bool") return Kernel([](const float* v) { return truth(v[0] != 0.f); });
   if (dtype == "int32") return Kernel([](const float* v) { return static_cast<float>(trunc_to_i32(v[0])); });
   if (dtype == "int64") return Kernel([](const float* v) { return static_cast<float>(trunc_to_i64(v[0])); });
@@ -847,7 +792,7 @@ class Concatenate : public Op {
     Shape out = a;
     for (size_t i = 0; i < a.size(); ++i) {
       if (static_cast<int>(i) == skip) continue;
-      if (a[i] >= 0 && b[i] >= 0 && a[i] != b[i])
+      if (!dims_agree(a[i], b[i]))
         throw Error("cannot join shapes " + shape_to_string(a) + " and " + shape_to_string(b));
       out[i] = a[i] >= 0 ? a[i] : b[i];
     }
@@ -1002,7 +947,7 @@ KeyItem parse_key_item(const Json& j, CallArgs& args) {
       return k;
     }
   }
-  if (tensor_ref(j)) args.fail("indexing with a tensor is not supported");
+  if (placeholder_index(j)) args.fail("indexing with a tensor is not supported");
   args.fail("unsupported index " + j.dump().substr(0, 200) + " (only integers, slices, None and ... are)");
 }
 
@@ -1073,7 +1018,7 @@ class Matmul : public Op {
     p.k = a.back();
     int64_t kb = vec_b ? b[0] : b[b.size() - 2];
     p.m = vec_b ? 1 : b.back();
-    if (p.k >= 0 && kb >= 0 && p.k != kb)
+    if (!dims_agree(p.k, kb))
       throw Error("matmul shapes " + shape_to_string(a) + " and " + shape_to_string(b) + " do not line up");
     if (p.k < 0) p.k = kb;
     p.batch_a.assign(a.begin(), a.end() - (vec_a ? 1 : 2));

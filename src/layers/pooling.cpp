@@ -10,34 +10,6 @@
 namespace kerasrt::layers {
 namespace {
 
-// Element offsets of a (batch, spatial..., channels) or (batch, channels, spatial...) tensor. The
-// spatial axes are right-aligned into three slots (unused leading slots have size 1) so that one
-// loop nest serves 1D, 2D and 3D.
-struct Layout {
-  int64_t batch = 0, channels = 0;
-  std::array<int64_t, 3> dims{1, 1, 1};
-  std::array<int64_t, 3> strides{0, 0, 0};
-  int64_t channel_stride = 0, batch_stride = 0;
-};
-
-Layout layout_of(std::span<const int64_t> shape, bool channels_first) {
-  Layout l;
-  const size_t spatial = shape.size() - 2;
-  const size_t first = channels_first ? 2 : 1;
-  l.batch = shape[0];
-  l.channels = channels_first ? shape[1] : shape.back();
-  int64_t step = channels_first ? 1 : l.channels;
-  for (size_t i = spatial; i-- > 0;) {
-    size_t slot = 3 - spatial + i;
-    l.dims[slot] = shape[first + i];
-    l.strides[slot] = step;
-    step *= shape[first + i];
-  }
-  l.channel_stride = channels_first ? step : 1;
-  l.batch_stride = channels_first ? step * l.channels : step;
-  return l;
-}
-
 // [begin, end) of the input cells each output cell reduces, per axis slot.
 using Windows = std::array<std::vector<std::pair<int64_t, int64_t>>, 3>;
 
@@ -46,8 +18,8 @@ enum class Reduce { kMax, kMean };
 // Max or mean over each window; the mean divides by the number of cells inside the input (padding
 // never counts, which is what Keras's torch backend computes for "same" average pooling).
 void pool_windows(const ConstView& in, const MutView& out, bool channels_first, const Windows& win, Reduce mode) {
-  const Layout li = layout_of(in.shape, channels_first);
-  const Layout lo = layout_of(out.shape, channels_first);
+  const SpatialLayout li = spatial_layout(in.shape, channels_first);
+  const SpatialLayout lo = spatial_layout(out.shape, channels_first);
   for (int64_t b = 0; b < li.batch; ++b)
     for (int64_t c = 0; c < li.channels; ++c) {
       const float* x = in.data + b * li.batch_stride + c * li.channel_stride;
@@ -226,7 +198,7 @@ class GlobalPooling : public Op {
         if (d == 0) throw Error(name_ + " cannot take the maximum over an empty axis of input " + shape_to_string(x));
     if (mask_index_ >= 0) {
       const Shape& m = in[mask_index_];
-      bool ok = m.size() == 2 && (m[0] < 0 || x[0] < 0 || m[0] == x[0]) && (m[1] < 0 || dims[0] < 0 || m[1] == dims[0]);
+      bool ok = m.size() == 2 && dims_agree(m[0], x[0]) && dims_agree(m[1], dims[0]);
       if (!ok) throw Error(name_ + ": mask " + shape_to_string(m) + " does not match input " + shape_to_string(x));
     }
     const int64_t channels = channels_first_ ? x[1] : x.back();
@@ -251,7 +223,7 @@ class GlobalPooling : public Op {
 
   // Sum of unmasked steps over their count (0/0 gives NaN for a fully masked row, as in Keras).
   void run_masked(const ConstView& x, const float* mask, const MutView& y) const {
-    const Layout lx = layout_of(x.shape, channels_first_);
+    const SpatialLayout lx = spatial_layout(x.shape, channels_first_);
     const int64_t steps = lx.dims[2];
     for (int64_t b = 0; b < lx.batch; ++b) {
       const float* m = mask + b * steps;

@@ -9,23 +9,6 @@
 namespace kerasrt::layers {
 namespace {
 
-// A node asks for training behaviour with `training=True` (keyword, or Keras's second positional arg).
-bool call_wants_training(const Call& call) {
-  auto it = call.kwargs.find("training");
-  if (it != call.kwargs.end() && it->is_boolean()) return it->get<bool>();
-  if (call.args.is_array() && call.args.size() > 1 && call.args[1].is_boolean()) return call.args[1].get<bool>();
-  return false;
-}
-
-// Row-major multi-index of flat position `i` in `shape`.
-void unravel(int64_t i, std::span<const int64_t> shape, std::vector<int64_t>& idx) {
-  idx.resize(shape.size());
-  for (size_t a = shape.size(); a-- > 0;) {
-    idx[a] = i % shape[a];
-    i /= shape[a];
-  }
-}
-
 // Flattens a number or a rectangular nested list of numbers; false when ragged or not numeric.
 bool flatten_nested(const Json& j, std::vector<float>& out, Shape& shape, size_t depth) {
   if (j.is_number()) {
@@ -110,13 +93,13 @@ class Normalization : public ElementwiseOp {
       if (mean_shape_[j] != 1) stride[keep[keep.size() - m + j]] = step;
       step *= mean_shape_[j];
     }
-    std::vector<int64_t> idx;
+    std::vector<int64_t> idx(s.size(), 0);
     for (int64_t i = 0; i < in[0].size(); ++i) {
-      unravel(i, shape, idx);
       int64_t k = 0;
       for (size_t a = 0; a < s.size(); ++a) k += idx[a] * stride[a];
       float x = in[0].data[i];
       out[0].data[i] = invert_ ? mean_[k] + x * denom_[k] : (x - mean_[k]) / denom_[k];
+      next_index(idx, shape);
     }
   }
 
@@ -371,7 +354,7 @@ class Pipeline : public Op {
   void bind_layers(bool training, const std::string& where) {
     Call sub;
     sub.roles = {""};
-    sub.args = Json::array({Json{{"__tensor__", 0}}});
+    sub.args = Json::array({tensor_placeholder(0)});
     if (training) sub.kwargs["training"] = true;
     sub.where = where;
     bound_.clear();

@@ -96,6 +96,23 @@ class DenseCell : public Cell {
   std::vector<float> bias_;       // gates*units (GRU reset_after: input row, then recurrent row)
   Activation activation_, recurrent_activation_;
 
+  // LSTM and GRU: units, activations, and kernels of `gates` blocks of units each. Keras 2's CuDNN
+  // variants have fixed activations.
+  void read_gated(const Config& c, int64_t gates, bool cudnn) {
+    const LayerSpec& spec = c.spec();
+    units_ = cell_units(c);
+    if (cudnn) {
+      activation_ = parse_activation(Json("tanh"), spec.where);
+      recurrent_activation_ = parse_activation(Json("sigmoid"), spec.where);
+    } else {
+      activation_ = cell_activation(c, "activation", nullptr, "tanh");
+      recurrent_activation_ = cell_activation(c, "recurrent_activation", "inner_activation", "sigmoid");
+    }
+    input_dim_ = peek_input_dim(c, 2);
+    kernel_ = spec.weights.take("kernel", {input_dim_, gates * units_});
+    recurrent_ = spec.weights.take("recurrent_kernel", {units_, gates * units_});
+  }
+
   // z = x·kernel + bias (or no bias), shape (batch, width).
   void project_input(const float* x, int64_t batch, int64_t width, const float* bias, float* z) const {
     for (int64_t b = 0; b < batch; ++b) {
@@ -135,18 +152,8 @@ class LSTMCell : public DenseCell {
   LSTMCell(const LayerSpec& spec, bool cudnn) {
     Config c(spec);
     name_ = "LSTM";
-    units_ = cell_units(c);
-    if (cudnn) {
-      activation_ = parse_activation(Json("tanh"), spec.where);
-      recurrent_activation_ = parse_activation(Json("sigmoid"), spec.where);
-    } else {
-      activation_ = cell_activation(c, "activation", nullptr, "tanh");
-      recurrent_activation_ = cell_activation(c, "recurrent_activation", "inner_activation", "sigmoid");
-    }
-    input_dim_ = peek_input_dim(c, 2);
+    read_gated(c, 4, cudnn);
     const int64_t g = 4 * units_;
-    kernel_ = spec.weights.take("kernel", {input_dim_, g});
-    recurrent_ = spec.weights.take("recurrent_kernel", {units_, g});
     if (cudnn) {
       std::vector<float> both = spec.weights.take("bias", {2 * g});
       bias_.assign(both.begin(), both.begin() + g);
@@ -188,18 +195,8 @@ class GRUCell : public DenseCell {
   GRUCell(const LayerSpec& spec, bool cudnn) {
     Config c(spec);
     name_ = "GRU";
-    units_ = cell_units(c);
-    if (cudnn) {
-      activation_ = parse_activation(Json("tanh"), spec.where);
-      recurrent_activation_ = parse_activation(Json("sigmoid"), spec.where);
-    } else {
-      activation_ = cell_activation(c, "activation", nullptr, "tanh");
-      recurrent_activation_ = cell_activation(c, "recurrent_activation", "inner_activation", "sigmoid");
-    }
-    input_dim_ = peek_input_dim(c, 2);
+    read_gated(c, 3, cudnn);
     const int64_t g = 3 * units_;
-    kernel_ = spec.weights.take("kernel", {input_dim_, g});
-    recurrent_ = spec.weights.take("recurrent_kernel", {units_, g});
     bool use_bias = cudnn || c.flag("use_bias", c.flag("bias", true));
     if (cudnn) {
       reset_after_ = true;
@@ -557,19 +554,6 @@ LoopSettings loop_settings(const LayerSpec& spec) {
   return s;
 }
 
-// Collects the tensor indices ({"__tensor__": i}) inside a call argument, in order.
-void collect_tensors(const Json& j, std::vector<int>& out) {
-  if (j.is_object()) {
-    if (j.contains("__tensor__") && j["__tensor__"].is_number_integer()) {
-      out.push_back(j["__tensor__"].get<int>());
-      return;
-    }
-    for (const auto& v : j) collect_tensors(v, out);
-  } else if (j.is_array()) {
-    for (const auto& v : j) collect_tensors(v, out);
-  }
-}
-
 class Recurrent : public Op {
  public:
   Recurrent(std::vector<std::shared_ptr<const Cell>> cells, LoopSettings settings, std::string class_name)
@@ -577,52 +561,13 @@ class Recurrent : public Op {
     for (const auto& c : cells_) state_total_ += c->state_count();
   }
 
-  // The sequence comes first (positionally); initial states by keyword, as the second positional
-  // argument, or (Keras 2) after the sequence in one positional list; the mask by keyword or third.
   std::shared_ptr<const Op> bind(const Call& call) const override {
     auto bound = std::make_shared<Recurrent>(*this);
+    RecurrentCallTensors tensors = recurrent_call_tensors(call, class_name_);
     bound->n_inputs_ = static_cast<int>(call.roles.size());
-    bound->seq_ = -1;
-    bound->mask_ = -1;
-    bound->states_.clear();
-    std::vector<int> seen;
-    const Json& args = call.args;
-    if (args.is_array()) {
-      for (size_t a = 0; a < args.size(); ++a) {
-        std::vector<int> t;
-        collect_tensors(args[a], t);
-        if (a == 0) {
-          if (!t.empty()) bound->seq_ = t[0];
-          bound->states_.insert(bound->states_.end(), t.begin() + (t.empty() ? 0 : 1), t.end());
-        } else if (a == 1) {
-          bound->states_.insert(bound->states_.end(), t.begin(), t.end());
-        } else if (a == 2 && !t.empty()) {
-          bound->mask_ = t[0];
-        } else if (!t.empty()) {
-          throw Error(call.where + ": unexpected tensor argument " + std::to_string(a));
-        }
-      }
-    }
-    for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
-      std::vector<int> t;
-      collect_tensors(it.value(), t);
-      if (t.empty()) continue;
-      if (it.key() == "initial_state") bound->states_.insert(bound->states_.end(), t.begin(), t.end());
-      else if (it.key() == "mask") bound->mask_ = t[0];  // Keras uses the first mask of a nested one
-      else throw Error(call.where + ": keyword argument '" + it.key() + "' with a tensor is not supported by " +
-                       class_name_);
-    }
-    if (call.args.empty() && call.kwargs.empty()) {
-      // No argument structure (a hand-made call): roles alone say which tensor is which.
-      for (size_t i = 0; i < call.roles.size(); ++i) {
-        const std::string& r = call.roles[i];
-        if (r.empty() && bound->seq_ < 0) bound->seq_ = static_cast<int>(i);
-        else if (r.empty() || r == "initial_state") bound->states_.push_back(static_cast<int>(i));
-        else if (r == "mask") bound->mask_ = static_cast<int>(i);
-        else throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by " + class_name_);
-      }
-    }
-    if (bound->seq_ < 0) throw Error(call.where + ": " + class_name_ + " was called without an input sequence");
+    bound->seq_ = tensors.sequence;
+    bound->mask_ = tensors.mask;
+    bound->states_ = std::move(tensors.states);
     if (!bound->states_.empty() && bound->states_.size() != state_total_)
       throw Error(call.where + ": " + class_name_ + " takes " + std::to_string(state_total_) + " initial state(s), got " +
                   std::to_string(bound->states_.size()));
@@ -645,7 +590,7 @@ class Recurrent : public Op {
     }
     if (mask_ >= 0) {
       const Shape& m = in[mask_];
-      bool ok = m.size() >= 2 && (m[0] < 0 || batch < 0 || m[0] == batch) && (m[1] < 0 || s[1] < 0 || m[1] == s[1]);
+      bool ok = m.size() >= 2 && dims_agree(m[0], batch) && dims_agree(m[1], s[1]);
       for (size_t i = 2; ok && i < m.size(); ++i) ok = m[i] == 1 || m[i] < 0;
       if (!ok) throw Error(class_name_ + ": the mask " + shape_to_string(m) + " does not match the input " + shape_to_string(s));
     }
@@ -654,7 +599,7 @@ class Recurrent : public Op {
       want.insert(want.end(), states[k].begin(), states[k].end());
       const Shape& got = in[states_[k]];
       bool ok = got.size() == want.size();
-      for (size_t i = 0; ok && i < got.size(); ++i) ok = got[i] < 0 || want[i] < 0 || got[i] == want[i];
+      for (size_t i = 0; ok && i < got.size(); ++i) ok = dims_agree(got[i], want[i]);
       if (!ok)
         throw Error(class_name_ + ": initial state " + std::to_string(k) + " has shape " + shape_to_string(got) +
                     ", expected " + shape_to_string(want));

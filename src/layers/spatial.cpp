@@ -8,33 +8,6 @@
 namespace kerasrt::layers {
 namespace {
 
-// Element offsets of a (batch, spatial..., channels) or (batch, channels, spatial...) tensor, with
-// the spatial axes right-aligned into three slots (unused leading slots have size 1).
-struct Layout {
-  int64_t batch = 0, channels = 0;
-  std::array<int64_t, 3> dims{1, 1, 1};
-  std::array<int64_t, 3> strides{0, 0, 0};
-  int64_t channel_stride = 0, batch_stride = 0;
-};
-
-Layout layout_of(std::span<const int64_t> shape, bool channels_first) {
-  Layout l;
-  const size_t spatial = shape.size() - 2;
-  const size_t first = channels_first ? 2 : 1;
-  l.batch = shape[0];
-  l.channels = channels_first ? shape[1] : shape.back();
-  int64_t step = channels_first ? 1 : l.channels;
-  for (size_t i = spatial; i-- > 0;) {
-    size_t slot = 3 - spatial + i;
-    l.dims[slot] = shape[first + i];
-    l.strides[slot] = step;
-    step *= shape[first + i];
-  }
-  l.channel_stride = channels_first ? step : 1;
-  l.batch_stride = channels_first ? step * l.channels : step;
-  return l;
-}
-
 size_t first_spatial_axis(bool channels_first) { return channels_first ? 2 : 1; }
 
 constexpr int64_t kMaxConfigValue = int64_t{1} << 31;
@@ -123,8 +96,8 @@ class SpatialGather : public Op {
   }
 
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    const Layout li = layout_of(in[0].shape, channels_first_);
-    const Layout lo = layout_of(out[0].shape, channels_first_);
+    const SpatialLayout li = spatial_layout(in[0].shape, channels_first_);
+    const SpatialLayout lo = spatial_layout(out[0].shape, channels_first_);
     // Source offset along each slot for every output index, -1 where the output is padding.
     std::array<std::vector<int64_t>, 3> src;
     for (size_t slot = 0; slot < 3; ++slot) {
@@ -214,8 +187,8 @@ class ResizeUpSampling2D : public Op {
   }
 
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    const Layout li = layout_of(in[0].shape, channels_first_);
-    const Layout lo = layout_of(out[0].shape, channels_first_);
+    const SpatialLayout li = spatial_layout(in[0].shape, channels_first_);
+    const SpatialLayout lo = spatial_layout(out[0].shape, channels_first_);
     const std::vector<Taps> rows = taps(li.dims[1], lo.dims[1]);
     const std::vector<Taps> cols = taps(li.dims[2], lo.dims[2]);
     for (int64_t b = 0; b < lo.batch; ++b)

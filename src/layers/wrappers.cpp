@@ -6,20 +6,6 @@
 namespace kerasrt::layers {
 namespace {
 
-void collect_tensors(const Json& j, std::vector<int>& out) {
-  if (j.is_object()) {
-    if (j.contains("__tensor__") && j["__tensor__"].is_number_integer()) {
-      out.push_back(j["__tensor__"].get<int>());
-      return;
-    }
-    for (const auto& v : j) collect_tensors(v, out);
-  } else if (j.is_array()) {
-    for (const auto& v : j) collect_tensors(v, out);
-  }
-}
-
-Json tensor_ref(int i) { return Json{{"__tensor__", i}}; }
-
 // A call's input shapes / views picked by index.
 template <typename T>
 std::vector<T> pick(std::span<const T> all, const std::vector<int>& which) {
@@ -79,41 +65,9 @@ class Bidirectional : public Op {
   }
 
   std::shared_ptr<const Op> bind(const Call& call) const override {
-    int seq = -1, mask = -1;
-    std::vector<int> states;
-    if (call.args.is_array() && !call.args.empty()) {
-      for (size_t a = 0; a < call.args.size(); ++a) {
-        std::vector<int> t;
-        collect_tensors(call.args[a], t);
-        if (a == 0 && !t.empty()) {
-          seq = t[0];  // Keras 2 lists initial states after the sequence
-          states.insert(states.end(), t.begin() + 1, t.end());
-        } else if (a == 1) {
-          states.insert(states.end(), t.begin(), t.end());
-        } else if (a == 2 && !t.empty()) {
-          mask = t[0];
-        } else if (!t.empty()) {
-          throw Error(call.where + ": unexpected tensor argument " + std::to_string(a));
-        }
-      }
-    }
-    for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
-      std::vector<int> t;
-      collect_tensors(it.value(), t);
-      if (t.empty()) continue;
-      if (it.key() == "initial_state") states.insert(states.end(), t.begin(), t.end());
-      else if (it.key() == "mask") mask = t[0];
-      else throw Error(call.where + ": keyword argument '" + it.key() + "' with a tensor is not supported by Bidirectional");
-    }
-    if (call.args.empty() && call.kwargs.empty())
-      for (size_t i = 0; i < call.roles.size(); ++i) {
-        const std::string& r = call.roles[i];
-        if (r.empty() && seq < 0) seq = static_cast<int>(i);
-        else if (r.empty() || r == "initial_state") states.push_back(static_cast<int>(i));
-        else if (r == "mask") mask = static_cast<int>(i);
-        else throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by Bidirectional");
-      }
-    if (seq < 0) throw Error(call.where + ": Bidirectional was called without an input sequence");
+    RecurrentCallTensors tensors = recurrent_call_tensors(call, "Bidirectional");
+    const int seq = tensors.sequence, mask = tensors.mask;
+    const std::vector<int>& states = tensors.states;
     if (states.size() % 2 != 0)
       throw Error(call.where + ": Bidirectional needs as many initial states for each direction, got " +
                   std::to_string(states.size()) + " in all");
@@ -125,17 +79,17 @@ class Bidirectional : public Op {
       Call c;
       c.where = call.where;
       c.roles = {""};
-      c.args = Json::array({tensor_ref(0)});
+      c.args = Json::array({tensor_placeholder(0)});
       map = {seq};
       if (mask >= 0) {
-        c.kwargs["mask"] = tensor_ref(static_cast<int>(map.size()));
+        c.kwargs["mask"] = tensor_placeholder(static_cast<int>(map.size()));
         c.roles.push_back("mask");
         map.push_back(mask);
       }
       if (half > 0) {
         Json list = Json::array();
         for (size_t k = 0; k < half; ++k) {
-          list.push_back(tensor_ref(static_cast<int>(map.size())));
+          list.push_back(tensor_placeholder(static_cast<int>(map.size())));
           c.roles.push_back("initial_state");
           map.push_back(states[first_state + k]);
         }
@@ -161,7 +115,7 @@ class Bidirectional : public Op {
       throw Error("Bidirectional: forward output " + shape_to_string(y) + " and backward output " +
                   shape_to_string(yr) + " differ in rank");
     for (size_t i = 0; i + 1 < y.size(); ++i)
-      if (y[i] >= 0 && yr[i] >= 0 && y[i] != yr[i])
+      if (!dims_agree(y[i], yr[i]))
         throw Error("Bidirectional: forward output " + shape_to_string(y) + " and backward output " +
                     shape_to_string(yr) + " do not match");
     std::vector<Shape> out;
@@ -172,7 +126,7 @@ class Bidirectional : public Op {
       m.back() = y.back() < 0 || yr.back() < 0 ? -1 : y.back() + yr.back();
       out = {m};
     } else {
-      if (y.back() >= 0 && yr.back() >= 0 && y.back() != yr.back())
+      if (!dims_agree(y.back(), yr.back()))
         throw Error("Bidirectional: forward output " + shape_to_string(y) + " and backward output " +
                     shape_to_string(yr) + " cannot be merged element-wise");
       out = {y};
@@ -281,7 +235,7 @@ class TimeDistributed : public Op {
     Call c;
     c.where = call.where;
     c.roles = {""};
-    c.args = Json::array({tensor_ref(0)});
+    c.args = Json::array({tensor_placeholder(0)});
     auto bound = std::make_shared<TimeDistributed>(*this);
     bound->inner_ = inner_->bind(c);
     bound->data_ = data;

@@ -49,7 +49,12 @@ int cmd_run(const std::string& model_path, const std::string& weights, const std
   auto inputs = read_inputs(model, input);
   std::map<std::string, kerasrt::Tensor> used;  // extra arrays in the file are ignored
   for (const auto& info : model.inputs()) used[info.name] = std::move(inputs[info.name]);
-  auto result = model.predict(used, layers);
+  std::map<std::string, kerasrt::Tensor> result;
+  try {
+    result = model.predict(used, layers);
+  } catch (const kerasrt::Error& e) {
+    throw kerasrt::Error(input + " on " + model_path + ": " + e.what());  // name the files involved
+  }
   std::vector<std::pair<std::string, kerasrt::Tensor>> arrays;
   for (const auto& o : model.outputs()) arrays.emplace_back(o.name, std::move(result[o.name]));
   for (const auto& l : layers)
