@@ -1,6 +1,9 @@
 #include "plan/executor.hpp"
 
 namespace kerasrt::plan {
+namespace {
+constexpr int64_t kMaxTensorElements = int64_t{1} << 32;  // 16 GiB of float32
+}  // namespace
 
 Executor::Executor(const model::Graph& graph) : graph_(graph) {}
 
@@ -30,8 +33,14 @@ std::shared_ptr<const Plan> Executor::plan_for(const std::vector<Shape>& input_s
       throw Error("layer '" + node.layer + "': yields " + std::to_string(out.size()) + " outputs for these shapes, expected " +
                   std::to_string(node.outputs.size()));
     for (size_t i = 0; i < out.size(); ++i) {
-      for (int64_t d : out[i])
+      // Shapes come from the model file: refuse unknown, overflowing or absurd sizes before allocating.
+      int64_t count = 1;
+      for (int64_t d : out[i]) {
         if (d < 0) throw Error("layer '" + node.layer + "': output shape " + shape_to_string(out[i]) + " is not fully known");
+        if (d > 0 && count > kMaxTensorElements / d)
+          throw Error("layer '" + node.layer + "': output shape " + shape_to_string(out[i]) + " is too large to allocate");
+        count *= d;
+      }
       plan->shapes[node.outputs[i]] = std::move(out[i]);
     }
   }
