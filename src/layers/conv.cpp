@@ -270,10 +270,30 @@ Activation read_activation(const Config& c) {
   return a;
 }
 
-// Conv1D/2D/3D: kernel (k..., in/groups, filters), bias (filters).
-class Conv : public Op {
+// A convolution layer that runs one ConvCore and then its activation.
+class CoreConvOp : public Op {
  public:
-  Conv(const LayerSpec& spec, int rank) : name_(spec.class_name) {
+  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
+    expect_input_count(in, 1, name_.c_str());
+    return {core_.output_shape(in[0], name_.c_str())};
+  }
+  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
+    core_.run(in[0], out[0]);
+    activation_.apply(out[0].data, out[0].shape);
+  }
+  int64_t param_count() const override { return core_.param_count(); }
+
+ protected:
+  explicit CoreConvOp(std::string name) : name_(std::move(name)) {}
+  std::string name_;
+  ConvCore core_;
+  Activation activation_;
+};
+
+// Conv1D/2D/3D: kernel (k..., in/groups, filters), bias (filters).
+class Conv : public CoreConvOp {
+ public:
+  Conv(const LayerSpec& spec, int rank) : CoreConvOp(spec.class_name) {
     Config c(spec);
     Shape ks = peek_kernel_shape(spec, rank, "kernel");
     Window w = read_window(c, rank, rank == 1, std::span(ks).first(rank));
@@ -291,27 +311,12 @@ class Conv : public Op {
     activation_ = read_activation(c);
     core_ = ConvCore(w, false, cpg * groups, filters, groups, std::move(kernel), std::move(bias));
   }
-
-  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
-    expect_input_count(in, 1, name_.c_str());
-    return {core_.output_shape(in[0], name_.c_str())};
-  }
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    core_.run(in[0], out[0]);
-    activation_.apply(out[0].data, out[0].shape);
-  }
-  int64_t param_count() const override { return core_.param_count(); }
-
- private:
-  std::string name_;
-  ConvCore core_;
-  Activation activation_;
 };
 
 // DepthwiseConv1D/2D: kernel (k..., in, multiplier), bias (in*multiplier).
-class DepthwiseConv : public Op {
+class DepthwiseConv : public CoreConvOp {
  public:
-  DepthwiseConv(const LayerSpec& spec, int rank) : name_(spec.class_name) {
+  DepthwiseConv(const LayerSpec& spec, int rank) : CoreConvOp(spec.class_name) {
     Config c(spec);
     Shape ks = peek_kernel_shape(spec, rank, "kernel");
     Window w = read_window(c, rank, false, std::span(ks).first(rank));
@@ -325,21 +330,6 @@ class DepthwiseConv : public Op {
     activation_ = read_activation(c);
     core_ = ConvCore(w, false, in, in * multiplier, in, std::move(kernel), std::move(bias));
   }
-
-  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
-    expect_input_count(in, 1, name_.c_str());
-    return {core_.output_shape(in[0], name_.c_str())};
-  }
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    core_.run(in[0], out[0]);
-    activation_.apply(out[0].data, out[0].shape);
-  }
-  int64_t param_count() const override { return core_.param_count(); }
-
- private:
-  std::string name_;
-  ConvCore core_;
-  Activation activation_;
 };
 
 // SeparableConv1D/2D: depthwise kernel (k..., in, multiplier) without bias, then a 1x1 pointwise
@@ -395,9 +385,9 @@ class SeparableConv : public Op {
 
 // Conv1D/2D/3DTranspose: kernel (k..., filters, in), bias (filters). The kernel is re-laid out
 // to (k..., in, filters) for ConvCore.
-class ConvTranspose : public Op {
+class ConvTranspose : public CoreConvOp {
  public:
-  ConvTranspose(const LayerSpec& spec, int rank) : name_(spec.class_name) {
+  ConvTranspose(const LayerSpec& spec, int rank) : CoreConvOp(spec.class_name) {
     Config c(spec);
     Shape ks = peek_kernel_shape(spec, rank, "kernel");
     Window w = read_window(c, rank, false, std::span(ks).first(rank));
@@ -427,21 +417,6 @@ class ConvTranspose : public Op {
     activation_ = read_activation(c);
     core_ = ConvCore(w, true, in, filters, 1, std::move(kernel), std::move(bias), output_padding);
   }
-
-  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
-    expect_input_count(in, 1, name_.c_str());
-    return {core_.output_shape(in[0], name_.c_str())};
-  }
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    core_.run(in[0], out[0]);
-    activation_.apply(out[0].data, out[0].shape);
-  }
-  int64_t param_count() const override { return core_.param_count(); }
-
- private:
-  std::string name_;
-  ConvCore core_;
-  Activation activation_;
 };
 
 template <class Layer>
