@@ -6,8 +6,6 @@ namespace {
 
 using nlohmann::json;
 
-json layer(const std::string& cls, json config) { return {{"class_name", cls}, {"config", std::move(config)}}; }
-
 std::vector<float> random_values(int64_t n, std::mt19937& rng) {
   std::uniform_real_distribution<float> d(-1.f, 1.f);
   std::vector<float> v(static_cast<size_t>(n));
@@ -29,20 +27,6 @@ bool next_index(std::vector<int64_t>& index, const Shape& bounds) {
     index[i] = 0;
   }
   return false;
-}
-
-// Moves the channel axis (last) to position 1.
-Tensor to_channels_first(const Tensor& t) {
-  Shape s{t.shape[0], t.shape.back()};
-  s.insert(s.end(), t.shape.begin() + 1, t.shape.end() - 1);
-  Tensor out(s);
-  std::vector<int64_t> idx(t.shape.size(), 0);
-  do {
-    std::vector<int64_t> to{idx[0], idx.back()};
-    to.insert(to.end(), idx.begin() + 1, idx.end() - 1);
-    out.data[offset_of(s, to)] = t.data[offset_of(t.shape, idx)];
-  } while (next_index(idx, t.shape));
-  return out;
 }
 
 struct ConvParams {
