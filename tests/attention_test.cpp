@@ -32,13 +32,13 @@ struct Heads {
   bool use_gate = false;
 
   std::vector<Weights::Entry> entries() const {
-    std::vector<Weights::Entry> w = {{"q", wq.shape, wq.data}, {"qb", bq.shape, bq.data},
-                                     {"k", wk.shape, wk.data}, {"kb", bk.shape, bk.data}};
+    std::vector<Weights::Entry> w = {{"q", wq.shape, wq.to_floats()}, {"qb", bq.shape, bq.to_floats()},
+                                     {"k", wk.shape, wk.to_floats()}, {"kb", bk.shape, bk.to_floats()}};
     if (use_gate) {
-      w.push_back({"g", wg.shape, wg.data});
-      w.push_back({"gb", bg.shape, bg.data});
+      w.push_back({"g", wg.shape, wg.to_floats()});
+      w.push_back({"gb", bg.shape, bg.to_floats()});
     }
-    for (const Tensor* t : {&wv, &bv, &wo, &bo}) w.push_back({"x", t->shape, t->data});
+    for (const Tensor* t : {&wv, &bv, &wo, &bo}) w.push_back({"x", t->shape, t->to_floats()});
     return w;
   }
 };
@@ -70,8 +70,8 @@ std::vector<float> project(const Tensor& x, const Tensor& w, const Tensor& b) {
   std::vector<float> out(static_cast<size_t>(rows * cols));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j) {
-      float s = b.data[j];
-      for (int64_t d = 0; d < in; ++d) s += x.data[r * in + d] * w.data[d * cols + j];
+      float s = b.floats()[j];
+      for (int64_t d = 0; d < in; ++d) s += x.floats()[r * in + d] * w.floats()[d * cols + j];
       out[r * cols + j] = s;
     }
   return out;
@@ -105,7 +105,7 @@ Tensor reference_mha(const Heads& h, const Tensor& q, const Tensor& k, const Ten
         for (int64_t s = 0; s < S; ++s) {
           double p = sum > 0 ? (allowed(b, n, t, s) ? std::exp(e[s] - mx) / sum : 0.0)
                              : (uniform_if_all_masked ? 1.0 / S : 0.0);
-          if (scores_out) scores_out->data[((b * N + n) * Tq + t) * S + s] = static_cast<float>(p);
+          if (scores_out) scores_out->floats()[((b * N + n) * Tq + t) * S + s] = static_cast<float>(p);
           for (int64_t c = 0; c < V; ++c)
             O[((b * Tq + t) * N + n) * V + c] += static_cast<float>(p) * Vp[((b * S + s) * h.kv_heads + g) * V + c];
         }
@@ -120,9 +120,9 @@ Tensor reference_mha(const Heads& h, const Tensor& q, const Tensor& k, const Ten
   int64_t nv = N * V, od = h.bo.size();
   for (int64_t r = 0; r < B * Tq; ++r)
     for (int64_t o = 0; o < od; ++o) {
-      float s = h.bo.data[o];
-      for (int64_t j = 0; j < nv; ++j) s += O[r * nv + j] * h.wo.data[j * od + o];
-      out.data[r * od + o] = s;
+      float s = h.bo.floats()[o];
+      for (int64_t j = 0; j < nv; ++j) s += O[r * nv + j] * h.wo.floats()[j * od + o];
+      out.floats()[r * od + o] = s;
     }
   return out;
 }
@@ -182,7 +182,7 @@ TEST(MultiHeadAttention, CausalMaskWithReturnedScores) {
   auto causal = [](int64_t, int64_t, int64_t t, int64_t s) { return s <= t; };
   expect_close(out[0], reference_mha(h, x, x, x, causal, false, &want_scores));
   expect_close(out[1], want_scores);
-  EXPECT_EQ(out[1].data[1], 0.f);  // head 0, query 0 may not see key 1
+  EXPECT_EQ(out[1].floats()[1], 0.f);  // head 0, query 0 may not see key 1
 }
 
 TEST(MultiHeadAttention, FullyMaskedRowDependsOnKerasPath) {
@@ -191,7 +191,7 @@ TEST(MultiHeadAttention, FullyMaskedRowDependsOnKerasPath) {
   Tensor x = random_tensor({1, 3, 4}, rng);
   // attention_mask (B, T, S): query 0 may see nothing, query 1 only key 2, query 2 everything.
   Tensor mask({1, 3, 3}, {0, 0, 0, 0, 0, 1, 1, 1, 1});
-  auto allowed = [&](int64_t b, int64_t, int64_t t, int64_t s) { return mask.data[(b * 3 + t) * 3 + s] != 0.f; };
+  auto allowed = [&](int64_t b, int64_t, int64_t t, int64_t s) { return mask.floats()[(b * 3 + t) * 3 + s] != 0.f; };
   auto call = [](bool scores) {
     json kw = {{"attention_mask", T(2)}};
     if (scores) kw["return_attention_scores"] = true;
@@ -204,7 +204,7 @@ TEST(MultiHeadAttention, FullyMaskedRowDependsOnKerasPath) {
   auto plain = make_op(mha_layer(2, 3), h.entries(), call(true));
   auto out = run_op(*plain, {x, x, mask});
   expect_close(out[0], reference_mha(h, x, x, x, allowed, false));
-  for (int c = 0; c < 4; ++c) EXPECT_NEAR(out[0].data[c], h.bo.data[c], 1e-6);  // only the output bias
+  for (int c = 0; c < 4; ++c) EXPECT_NEAR(out[0].floats()[c], h.bo.floats()[c], 1e-6);  // only the output bias
 }
 
 TEST(MultiHeadAttention, SequenceMasksAndSlidingWindowCombine) {
@@ -216,7 +216,7 @@ TEST(MultiHeadAttention, SequenceMasksAndSlidingWindowCombine) {
                     make_call(json::array({T(0), T(1)}), {{"query_mask", T(2)}, {"value_mask", T(3)}},
                               {"", "", "query_mask", "value_mask"}));
   auto allowed = [&](int64_t b, int64_t, int64_t t, int64_t s) {
-    return qm.data[b * 4 + t] != 0 && vm.data[b * 5 + s] != 0 && std::abs(t - s) < 2;
+    return qm.floats()[b * 4 + t] != 0 && vm.floats()[b * 5 + s] != 0 && std::abs(t - s) < 2;
   };
   expect_close(run_op(*op, {q, v, qm, vm})[0], reference_mha(h, q, v, v, allowed, true));
 }
@@ -246,17 +246,17 @@ TEST(MultiHeadAttention, AttentionAxesOnRank4Inputs) {
   // Rows of W positions: each row is a rank-3 self-attention problem of its own.
   auto rows = run_axes({2}, true);
   EXPECT_EQ(rows[1].shape, (Shape{B, H, 2, W, W}));
-  Tensor as_rows({B * H, W, C}, x.data);
+  Tensor as_rows({B * H, W, C}, x.to_floats());
   Tensor row_scores;
   Tensor want = reference_mha(h, as_rows, as_rows, as_rows, kAll, false, &row_scores);
-  EXPECT_EQ(compare(Tensor({B, H, W, C}, want.data), rows[0], 1e-5, 1e-5), "");
-  EXPECT_EQ(compare(Tensor({B, H, 2, W, W}, row_scores.data), rows[1], 1e-5, 1e-5), "");
+  EXPECT_EQ(compare(Tensor({B, H, W, C}, want.to_floats()), rows[0], 1e-5, 1e-5), "");
+  EXPECT_EQ(compare(Tensor({B, H, 2, W, W}, row_scores.to_floats()), rows[1], 1e-5, 1e-5), "");
   // Both axes (also the default): all H*W positions attend jointly; -1 counts from the projected rank.
-  Tensor flat({B, H * W, C}, x.data);
+  Tensor flat({B, H * W, C}, x.to_floats());
   Tensor want_all = reference_mha(h, flat, flat, flat, kAll, false);
   for (json axes : {json(nullptr), json({1, 2}), json({-3, -2})}) {
     auto joint = run_axes(axes, false);
-    EXPECT_EQ(compare(Tensor({B, H, W, C}, want_all.data), joint[0], 1e-5, 1e-5), "") << axes.dump();
+    EXPECT_EQ(compare(Tensor({B, H, W, C}, want_all.to_floats()), joint[0], 1e-5, 1e-5), "") << axes.dump();
   }
 }
 
@@ -315,14 +315,14 @@ TEST(GroupedQueryAttention, QueryHeadsShareKeyValueHeadsInGroups) {
 TEST(GroupedQueryAttention, CausalScoresWithoutBias) {
   std::mt19937 rng(21);
   Heads h = random_heads(rng, 4, 4, 4, 2, 1, 2, 2, {4});
-  std::fill(h.bq.data.begin(), h.bq.data.end(), 0.f);
-  std::fill(h.bk.data.begin(), h.bk.data.end(), 0.f);
-  std::fill(h.bv.data.begin(), h.bv.data.end(), 0.f);
-  std::fill(h.bo.data.begin(), h.bo.data.end(), 0.f);
+  std::fill(h.bq.floats().begin(), h.bq.floats().end(), 0.f);
+  std::fill(h.bk.floats().begin(), h.bk.floats().end(), 0.f);
+  std::fill(h.bv.floats().begin(), h.bv.floats().end(), 0.f);
+  std::fill(h.bo.floats().begin(), h.bo.floats().end(), 0.f);
   Tensor x = random_tensor({1, 4, 4}, rng);
   auto op = make_op(gqa_layer(2, 2, 1, false),
-                    {{"q", h.wq.shape, h.wq.data}, {"k", h.wk.shape, h.wk.data}, {"v", h.wv.shape, h.wv.data},
-                     {"o", h.wo.shape, h.wo.data}},
+                    {{"q", h.wq.shape, h.wq.to_floats()}, {"k", h.wk.shape, h.wk.to_floats()}, {"v", h.wv.shape, h.wv.to_floats()},
+                     {"o", h.wo.shape, h.wo.to_floats()}},
                     make_call(json::array({T(0), T(1)}), {{"use_causal_mask", true}, {"return_attention_scores", true}},
                               {"", ""}));
   auto out = run_op(*op, {x, x});
@@ -376,15 +376,15 @@ Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, co
       double mx = -1e300, sum = 0;
       for (int64_t j = 0; j < Tv; ++j) {
         // Keras subtracts 1e9 from a masked score in float32, which erases the score's own value.
-        float raw = static_cast<float>(score(&q.data[(b * Tq + t) * d], &k.data[(b * Tv + j) * d], d));
+        float raw = static_cast<float>(score(&q.floats()[(b * Tq + t) * d], &k.floats()[(b * Tv + j) * d], d));
         s[j] = keep(b, t, j) ? raw : raw - 1e9f;
         mx = std::max(mx, s[j]);
       }
       for (double x : s) sum += std::exp(x - mx);
       for (int64_t j = 0; j < Tv; ++j) {
         double p = std::exp(s[j] - mx) / sum;
-        if (weights_out) weights_out->data[(b * Tq + t) * Tv + j] = static_cast<float>(p);
-        for (int64_t c = 0; c < dv; ++c) out.data[(b * Tq + t) * dv + c] += static_cast<float>(p * v.data[(b * Tv + j) * dv + c]);
+        if (weights_out) weights_out->floats()[(b * Tq + t) * Tv + j] = static_cast<float>(p);
+        for (int64_t c = 0; c < dv; ++c) out.floats()[(b * Tq + t) * dv + c] += static_cast<float>(p * v.floats()[(b * Tv + j) * dv + c]);
       }
     }
   return out;
@@ -432,17 +432,17 @@ TEST(Attention, MasksAndCausalWithReturnedScores) {
     for (int64_t i = 0; i < d; ++i) s += a[i] * b[i];
     return s;
   };
-  auto keep = [&](int64_t b, int64_t t, int64_t j) { return vm.data[b * 3 + j] != 0 && j <= t; };
+  auto keep = [&](int64_t b, int64_t t, int64_t j) { return vm.floats()[b * 3 + j] != 0 && j <= t; };
   Tensor weights;
   Tensor want = reference_attention(q, v, v, dot, keep, &weights);
   for (int64_t b = 0; b < 2; ++b)  // the query mask zeroes whole output rows
     for (int64_t t = 0; t < 3; ++t)
-      if (qm.data[b * 3 + t] == 0) std::fill_n(&want.data[(b * 3 + t) * 2], 2, 0.f);
+      if (qm.floats()[b * 3 + t] == 0) std::fill_n(&want.floats()[(b * 3 + t) * 2], 2, 0.f);
   expect_close(out[0], want);
   expect_close(out[1], weights);
   // batch 1, query 0: its only causal key is masked, so all three scores sit near -1e9 and the
   // weights come out (nearly) equal rather than zero.
-  EXPECT_NEAR(out[1].data[9] + out[1].data[10] + out[1].data[11], 1.f, 1e-5);
+  EXPECT_NEAR(out[1].floats()[9] + out[1].floats()[10] + out[1].floats()[11], 1.f, 1e-5);
 }
 
 TEST(Attention, KerasTwoCausalConfigFlag) {

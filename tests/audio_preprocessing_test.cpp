@@ -44,7 +44,7 @@ Tensor naive_mel(const Tensor& x, const MelSettings& s) {
           int p = t * s.stride + n - pad;
           if (p < 0) p = -p;
           if (p >= len) p = 2 * (len - 1) - p;
-          double v = x.data[b * len + p] * win[n];
+          double v = x.floats()[b * len + p] * win[n];
           re += v * std::cos(2 * pi * k * n / s.fft);
           im -= v * std::sin(2 * pi * k * n / s.fft);
         }
@@ -70,7 +70,7 @@ Tensor naive_mel(const Tensor& x, const MelSettings& s) {
     for (double& v : out) v = std::max(v, peak - s.top_db);
   }
   Tensor r({batch, s.mel_bins, frames});
-  for (size_t i = 0; i < out.size(); ++i) r.data[i] = static_cast<float>(out[i]);
+  for (size_t i = 0; i < out.size(); ++i) r.floats()[i] = static_cast<float>(out[i]);
   return r;
 }
 
@@ -105,12 +105,12 @@ TEST(AudioPreprocMelSpectrogram, DecibelsFlooredBelowTheBatchPeak) {
   MelSettings s{16, 4, 16, 3, 2000.0, 100.0, 900.0, 2.0, "hann", true, 20.0, 1e-10, 2.0};
   std::mt19937 rng(13);
   Tensor x = random_tensor({2, 24}, rng);
-  for (int i = 0; i < 24; ++i) x.data[i] *= 1e-3f;
+  for (int i = 0; i < 24; ++i) x.floats()[i] *= 1e-3f;
   auto out = run_op(*make_op(layer("MelSpectrogram", mel_config(s))), {x});
   Tensor ref = naive_mel(x, s);
   EXPECT_EQ(compare(ref, out[0], 1e-4, 1e-4), "");
-  float peak = *std::max_element(ref.data.begin(), ref.data.end());
-  EXPECT_NEAR(*std::min_element(out[0].data.begin(), out[0].data.end()), peak - 20.f, 1e-3);
+  float peak = *std::max_element(ref.floats().begin(), ref.floats().end());
+  EXPECT_NEAR(*std::min_element(out[0].floats().begin(), out[0].floats().end()), peak - 20.f, 1e-3);
 }
 
 TEST(AudioPreprocMelSpectrogram, UnbatchedShapesAndErrors) {
@@ -144,10 +144,10 @@ TEST(AudioPreprocStft, RealModeIsAStridedCorrelation) {
   auto op = make_op(layer("STFTSpectrogram", stft_config("real", 2, 1, 2)), {real});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, -1, 5, -1}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, -1, 5, -1}));
   // "same": one zero appended at the end, so a third frame sees [3, 0].
   auto same = make_op(layer("STFTSpectrogram", stft_config("real", 2, 1, 2, "same")), {real});
-  EXPECT_EQ(run_op(*same, {Tensor({1, 3, 1}, {1, 2, 3})})[0].data, (std::vector<float>{3, -1, 5, -1, 3, 3}));
+  EXPECT_EQ(run_op(*same, {Tensor({1, 3, 1}, {1, 2, 3})})[0].to_floats(), (std::vector<float>{3, -1, 5, -1, 3, 3}));
 }
 
 TEST(AudioPreprocStft, ModesFromRealAndImaginaryParts) {
@@ -155,7 +155,7 @@ TEST(AudioPreprocStft, ModesFromRealAndImaginaryParts) {
   std::vector<Weights::Entry> kernels = {{"real_kernel", {1, 1, 2}, {1.5f, 0}}, {"imag_kernel", {1, 1, 2}, {2, 0}}};
   Tensor x({1, 1, 1}, {2});
   auto run_mode = [&](const char* mode) {
-    return run_op(*make_op(layer("STFTSpectrogram", stft_config(mode, 1, 1, 2)), kernels), {x})[0].data;
+    return run_op(*make_op(layer("STFTSpectrogram", stft_config(mode, 1, 1, 2)), kernels), {x})[0].to_floats();
   };
   const float eps = 1e-7f;
   auto mag = run_mode("magnitude");
@@ -171,13 +171,13 @@ TEST(AudioPreprocStft, ModesFromRealAndImaginaryParts) {
   EXPECT_EQ(run_mode("stft"), (std::vector<float>{3, 0, 4, 0}));
   // "imag" stores only the imaginary kernel.
   auto imag = make_op(layer("STFTSpectrogram", stft_config("imag", 1, 1, 2)), {kernels[1]});
-  EXPECT_EQ(run_op(*imag, {x})[0].data, (std::vector<float>{4, 0}));
+  EXPECT_EQ(run_op(*imag, {x})[0].to_floats(), (std::vector<float>{4, 0}));
 }
 
 TEST(AudioPreprocStft, PsdDoublesInteriorBins) {
   std::vector<Weights::Entry> kernels = {{"real_kernel", {1, 1, 3}, {1, 1, 1}}, {"imag_kernel", {1, 1, 3}, {0, 0, 0}}};
   auto op = make_op(layer("STFTSpectrogram", stft_config("psd", 1, 1, 4)), kernels);
-  EXPECT_EQ(run_op(*op, {Tensor({1, 1, 1}, {2})})[0].data, (std::vector<float>{4, 8, 4}));
+  EXPECT_EQ(run_op(*op, {Tensor({1, 1, 1}, {2})})[0].to_floats(), (std::vector<float>{4, 8, 4}));
 }
 
 TEST(AudioPreprocStft, OutputLayouts) {
@@ -185,17 +185,17 @@ TEST(AudioPreprocStft, OutputLayouts) {
   Tensor last({1, 2, 2}, {1, 2, 3, 4});   // (batch, time, channels)
   Tensor first({1, 2, 2}, {1, 3, 2, 4});  // (batch, channels, time), same signals
   auto flat_last = make_op(layer("STFTSpectrogram", stft_config("real", 1, 1, 2)), {real});
-  EXPECT_EQ(run_op(*flat_last, {last})[0].data, (std::vector<float>{1, 10, 2, 20, 3, 30, 4, 40}));
+  EXPECT_EQ(run_op(*flat_last, {last})[0].to_floats(), (std::vector<float>{1, 10, 2, 20, 3, 30, 4, 40}));
   auto exp_last = make_op(layer("STFTSpectrogram", stft_config("real", 1, 1, 2, "valid", true)), {real});
   auto e = run_op(*exp_last, {last});
   EXPECT_EQ(e[0].shape, (Shape{1, 2, 2, 2}));
-  EXPECT_EQ(e[0].data, (std::vector<float>{1, 2, 10, 20, 3, 4, 30, 40}));
+  EXPECT_EQ(e[0].to_floats(), (std::vector<float>{1, 2, 10, 20, 3, 4, 30, 40}));
   auto flat_first =
       make_op(layer("STFTSpectrogram", stft_config("real", 1, 1, 2, "valid", false, "channels_first")), {real});
-  EXPECT_EQ(run_op(*flat_first, {first})[0].data, (std::vector<float>{1, 3, 10, 30, 2, 4, 20, 40}));
+  EXPECT_EQ(run_op(*flat_first, {first})[0].to_floats(), (std::vector<float>{1, 3, 10, 30, 2, 4, 20, 40}));
   auto exp_first =
       make_op(layer("STFTSpectrogram", stft_config("real", 1, 1, 2, "valid", true, "channels_first")), {real});
-  EXPECT_EQ(run_op(*exp_first, {first})[0].data, (std::vector<float>{1, 10, 3, 30, 2, 20, 4, 40}));
+  EXPECT_EQ(run_op(*exp_first, {first})[0].to_floats(), (std::vector<float>{1, 10, 3, 30, 2, 20, 4, 40}));
 }
 
 TEST(AudioPreprocStft, ShapesAndErrors) {

@@ -325,7 +325,10 @@ TEST_F(BadInput, WrongInputs) {
   refuses({{name, Tensor({3, 4, 1})}}, "extra axis");
   refuses({}, "no input");
   refuses({{name, Tensor({3, 4})}, {"extra", Tensor({1})}}, "an unknown input");
-  refuses({{name, Tensor(Shape{3, 4}, std::vector<float>(5))}}, "too few values for the shape");
+  EXPECT_THROW(Tensor(Shape{3, 4}, std::vector<float>(5)), Error) << "too few values for the shape";
+  Tensor claims_more(Shape{1, 4});
+  claims_more.shape = {3, 4};
+  refuses({{name, claims_more}}, "a shape that claims more values than the tensor holds");
   EXPECT_THROW(m.predict(std::vector<Tensor>{}), Error);
   // An input array of a dtype numpy can hold but kerasrt cannot take.
   std::string complex_npz = scratch("complex.npz");

@@ -51,7 +51,7 @@ Tensor naive_conv(const Tensor& x, const Shape& kshape, const std::vector<float>
   do {
     std::vector<int64_t> to = idx;
     for (size_t d = 0; d < rank; ++d) to[1 + d] += p.pad_front[d];
-    padded.data[offset_of(padded_shape, to)] = x.data[offset_of(x.shape, idx)];
+    padded.floats()[offset_of(padded_shape, to)] = x.floats()[offset_of(x.shape, idx)];
   } while (next_index(idx, x.shape));
 
   Shape out_shape{x.shape[0]};
@@ -72,10 +72,10 @@ Tensor naive_conv(const Tensor& x, const Shape& kshape, const std::vector<float>
         std::vector<int64_t> widx = k;
         widx.push_back(c);
         widx.push_back(f);
-        sum += padded.data[offset_of(padded_shape, src)] * w[offset_of(kshape, widx)];
+        sum += padded.floats()[offset_of(padded_shape, src)] * w[offset_of(kshape, widx)];
       }
     } while (next_index(k, taps));
-    out.data[offset_of(out_shape, o)] = static_cast<float>(sum);
+    out.floats()[offset_of(out_shape, o)] = static_cast<float>(sum);
   } while (next_index(o, out_shape));
   return out;
 }
@@ -92,7 +92,7 @@ TEST(Conv, Conv1DValidWithBias) {
                     {{"kernel", {3, 1, 1}, {1, 0, -1}}, {"bias", {1}, {0.5f}}});
   auto out = run_op(*op, {Tensor({1, 4, 1}, {1, 2, 4, 8})});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{1 - 4 + 0.5f, 2 - 8 + 0.5f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1 - 4 + 0.5f, 2 - 8 + 0.5f}));
 }
 
 TEST(Conv, Conv1DCausalDilatedLooksOnlyBack) {
@@ -102,7 +102,7 @@ TEST(Conv, Conv1DCausalDilatedLooksOnlyBack) {
                     {{"kernel", {2, 1, 1}, {10, 1}}});
   auto out = run_op(*op, {Tensor({1, 5, 1}, {1, 2, 3, 4, 5})});
   EXPECT_EQ(out[0].shape, (Shape{1, 5, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 2, 13, 24, 35}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 2, 13, 24, 35}));
 }
 
 TEST(Conv, SamePaddingPutsTheOddPadAtTheEnd) {
@@ -112,7 +112,7 @@ TEST(Conv, SamePaddingPutsTheOddPadAtTheEnd) {
                     {{"kernel", {2, 1, 1}, {1, 10}}});
   auto out = run_op(*op, {Tensor({1, 5, 1}, {1, 2, 3, 4, 5})});
   EXPECT_EQ(out[0].shape, (Shape{1, 3, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{21, 43, 5}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{21, 43, 5}));
 }
 
 TEST(Conv, SamePaddingSplitsEvenly) {
@@ -120,14 +120,14 @@ TEST(Conv, SamePaddingSplitsEvenly) {
   auto op = make_op(layer("Conv1D", {{"filters", 1}, {"kernel_size", 3}, {"padding", "SAME"}, {"use_bias", false}}),
                     {{"kernel", {3, 1, 1}, {100, 10, 1}}});
   auto out = run_op(*op, {Tensor({1, 4, 1}, {1, 2, 3, 4})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{12, 123, 234, 340}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{12, 123, 234, 340}));
 }
 
 TEST(Conv, ActivationIsApplied) {
   auto op = make_op(layer("Conv1D", {{"filters", 1}, {"kernel_size", 1}, {"activation", "relu"}}),
                     {{"kernel", {1, 1, 1}, {2}}, {"bias", {1}, {-1}}});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {-1, 0.5f, 2})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{0, 0, 3}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{0, 0, 3}));
 }
 
 // ---- against the naive reference ----------------------------------------------------------
@@ -214,9 +214,9 @@ Tensor naive_depthwise2d(const Tensor& x, int64_t kh, int64_t kw, int64_t mult, 
               for (int64_t e = 0; e < kw; ++e) {
                 int64_t r = i * stride + a - pad_top, q = j * stride + e - pad_left;
                 if (r < 0 || r >= h || q < 0 || q >= wd) continue;
-                s += x.data[((b * h + r) * wd + q) * c + ch] * w[((a * kw + e) * c + ch) * mult + m];
+                s += x.floats()[((b * h + r) * wd + q) * c + ch] * w[((a * kw + e) * c + ch) * mult + m];
               }
-            out.data[((b * oh + i) * ow + j) * (c * mult) + ch * mult + m] = static_cast<float>(s);
+            out.floats()[((b * oh + i) * ow + j) * (c * mult) + ch * mult + m] = static_cast<float>(s);
           }
   return out;
 }
@@ -249,7 +249,7 @@ TEST(Conv, DepthwiseConv1DHandComputed) {
                     {{"kernel", {2, 2, 2}, {1, 1, 1, 0, /*tap 1*/ 1, -1, 0, 2}}, {"bias", {4}, {0, 0, 0, 100}}});
   auto out = run_op(*op, {Tensor({1, 3, 2}, {1, 10, 2, 20, 3, 30})});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 4}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, -1, 10, 140, 5, -1, 20, 160}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, -1, 10, 140, 5, -1, 20, 160}));
 }
 
 TEST(Conv, SeparableConv1DIsDepthwiseThenPointwise) {
@@ -261,7 +261,7 @@ TEST(Conv, SeparableConv1DIsDepthwiseThenPointwise) {
                      {"bias", {1}, {0.5f}}});
   auto out = run_op(*op, {Tensor({1, 3, 2}, {1, 5, 2, 3, 4, 0})});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{3 + 20 + 0.5f, 6 + 30 + 0.5f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3 + 20 + 0.5f, 6 + 30 + 0.5f}));
 }
 
 TEST(Conv, SeparableConv2DMatchesDepthwiseThenDense) {
@@ -276,8 +276,8 @@ TEST(Conv, SeparableConv2DMatchesDepthwiseThenDense) {
   for (int64_t p = 0; p < 2 * 9; ++p)
     for (int64_t f = 0; f < 3; ++f) {
       double s = b[f];
-      for (int64_t c = 0; c < 4; ++c) s += mid.data[p * 4 + c] * pw[c * 3 + f];
-      ref.data[p * 3 + f] = static_cast<float>(std::tanh(s));
+      for (int64_t c = 0; c < 4; ++c) s += mid.floats()[p * 4 + c] * pw[c * 3 + f];
+      ref.floats()[p * 3 + f] = static_cast<float>(std::tanh(s));
     }
   expect_close(ref, run_op(*op, {x})[0]);
 }
@@ -296,13 +296,13 @@ TEST(ConvTranspose, Conv1DValidIsTheFullOutput) {
   auto op = make_op(transpose1d("valid"), {{"kernel", {3, 1, 1}, {1, 10, 100}}});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
   EXPECT_EQ(out[0].shape, (Shape{1, 7, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 10, 102, 20, 203, 30, 300}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 10, 102, 20, 203, 30, 300}));
 }
 
 TEST(ConvTranspose, Conv1DValidOutputPaddingAppendsZeros) {
   auto op = make_op(transpose1d("valid", {{"output_padding", 1}}), {{"kernel", {3, 1, 1}, {1, 10, 100}}});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 10, 102, 20, 203, 30, 300, 0}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 10, 102, 20, 203, 30, 300, 0}));
 }
 
 TEST(ConvTranspose, Conv1DSameOddKernelCropsTheEnd) {
@@ -310,7 +310,7 @@ TEST(ConvTranspose, Conv1DSameOddKernelCropsTheEnd) {
   auto op = make_op(transpose1d("same"), {{"kernel", {3, 1, 1}, {1, 10, 100}}});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
   EXPECT_EQ(out[0].shape, (Shape{1, 6, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 10, 102, 20, 203, 30}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 10, 102, 20, 203, 30}));
 }
 
 TEST(ConvTranspose, Conv1DSameEvenKernelCropsOneInFront) {
@@ -319,7 +319,7 @@ TEST(ConvTranspose, Conv1DSameEvenKernelCropsOneInFront) {
                                               {"padding", "same"}, {"use_bias", false}}),
                     {{"kernel", {4, 1, 1}, {1, 10, 100, 1000}}});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{10, 102, 1020, 203, 2030, 300}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{10, 102, 1020, 203, 2030, 300}));
 }
 
 TEST(ConvTranspose, Conv1DSameOutputPaddingCanExtendWithZeros) {
@@ -328,7 +328,7 @@ TEST(ConvTranspose, Conv1DSameOutputPaddingCanExtendWithZeros) {
                                               {"padding", "same"}, {"output_padding", 1}}),
                     {{"kernel", {1, 1, 1}, {3}}, {"bias", {1}, {0.5f}}});
   auto out = run_op(*op, {Tensor({1, 2, 1}, {1, 2})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{3.5f, 0.5f, 6.5f, 0.5f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3.5f, 0.5f, 6.5f, 0.5f}));
 }
 
 TEST(ConvTranspose, Conv1DDilation) {
@@ -337,7 +337,7 @@ TEST(ConvTranspose, Conv1DDilation) {
                                               {"use_bias", false}}),
                     {{"kernel", {3, 1, 1}, {1, 10, 100}}});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 2, 13, 20, 130, 200, 300}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 2, 13, 20, 130, 200, 300}));
 }
 
 // Channels-last scatter reference: x[i]*w[k, f, c] lands at i*s + k in the full output,
@@ -356,7 +356,7 @@ Tensor naive_transpose2d(const Tensor& x, const Shape& ks, const std::vector<flo
             for (int64_t f = 0; f < filters; ++f)
               for (int64_t ch = 0; ch < c; ++ch)
                 full[((b * fh + i * stride + a) * fw + j * stride + e) * filters + f] +=
-                    x.data[((b * h + i) * wd + j) * c + ch] * w[((a * kw + e) * filters + f) * c + ch];
+                    x.floats()[((b * h + i) * wd + j) * c + ch] * w[((a * kw + e) * filters + f) * c + ch];
   Tensor out({n, out_spatial[0], out_spatial[1], filters});
   for (int64_t b = 0; b < n; ++b)
     for (int64_t i = 0; i < out_spatial[0]; ++i)
@@ -364,7 +364,7 @@ Tensor naive_transpose2d(const Tensor& x, const Shape& ks, const std::vector<flo
         for (int64_t f = 0; f < filters; ++f) {
           int64_t r = i + crop_front[0], q = j + crop_front[1];
           double v = (r < fh && q < fw) ? full[((b * fh + r) * fw + q) * filters + f] : 0.0;
-          out.data[((b * out_spatial[0] + i) * out_spatial[1] + j) * filters + f] = static_cast<float>(v + bias[f]);
+          out.floats()[((b * out_spatial[0] + i) * out_spatial[1] + j) * filters + f] = static_cast<float>(v + bias[f]);
         }
   return out;
 }
@@ -404,7 +404,7 @@ TEST(ConvTranspose, Conv3DShapeAndOneVoxel) {
                     {{"kernel", {3, 3, 3, 1, 1}, w}});
   auto out = run_op(*op, {Tensor({1, 1, 1, 1, 1}, {1})});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 2, 2, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{0, 1, 3, 4, 9, 10, 12, 13}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{0, 1, 3, 4, 9, 10, 12, 13}));
 }
 
 // ---- shapes ---------------------------------------------------------------------------------

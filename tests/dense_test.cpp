@@ -12,7 +12,7 @@ TEST(Dense, MatchesHandComputedValues) {
   auto out = run_op(*op, {Tensor({2, 3}, {1, 2, 3, -1, 0, 1})});
   // row 0: [1+4+0+.5, -1+0+3-.5] = [5.5, 1.5]; row 1: [-1+0+0+.5, 1+0+1-.5] -> relu
   EXPECT_EQ(out[0].shape, (Shape{2, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{5.5f, 1.5f, 0.f, 1.5f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{5.5f, 1.5f, 0.f, 1.5f}));
 }
 
 TEST(Dense, AppliesToLastAxisOfRank3) {
@@ -20,7 +20,7 @@ TEST(Dense, AppliesToLastAxisOfRank3) {
                     {{"kernel", {2, 1}, {1, 10}}});
   auto out = run_op(*op, {Tensor({1, 2, 2}, {1, 2, 3, 4})});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{21, 43}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{21, 43}));
 }
 
 TEST(Dense, RejectsWrongKernelShape) {
@@ -31,14 +31,14 @@ TEST(Dense, RejectsWrongKernelShape) {
 TEST(Core, FlattenChannelsFirstUsesChannelsLastOrder) {
   auto op = make_op({{"class_name", "Flatten"}, {"config", {{"data_format", "channels_first"}}}});
   auto out = run_op(*op, {Tensor({1, 2, 2}, {1, 2, 3, 4})});  // (C=2, W=2)
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 3, 2, 4}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 3, 2, 4}));
 }
 
 TEST(Core, PermuteSwapsAxes) {
   auto op = make_op({{"class_name", "Permute"}, {"config", {{"dims", {2, 1}}}}});
   auto out = run_op(*op, {Tensor({1, 2, 3}, {1, 2, 3, 4, 5, 6})});
   EXPECT_EQ(out[0].shape, (Shape{1, 3, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 4, 2, 5, 3, 6}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 4, 2, 5, 3, 6}));
 }
 
 TEST(Core, ReshapeInfersMinusOne) {
@@ -52,10 +52,10 @@ TEST(Activations, ReLUWithAllParameters) {
                      {"config", {{"max_value", 6.0}, {"negative_slope", 0.1}, {"threshold", 1.0}}}});
   auto out = run_op(*op, {Tensor({1, 4}, {-2, 0.5, 3, 9})});
   // x<=threshold: -slope*(threshold-x); else clip(x, 0, 6)
-  EXPECT_FLOAT_EQ(out[0].data[0], -0.3f);
-  EXPECT_FLOAT_EQ(out[0].data[1], -0.05f);
-  EXPECT_FLOAT_EQ(out[0].data[2], 3.f);
-  EXPECT_FLOAT_EQ(out[0].data[3], 6.f);
+  EXPECT_FLOAT_EQ(out[0].floats()[0], -0.3f);
+  EXPECT_FLOAT_EQ(out[0].floats()[1], -0.05f);
+  EXPECT_FLOAT_EQ(out[0].floats()[2], 3.f);
+  EXPECT_FLOAT_EQ(out[0].floats()[3], 6.f);
 }
 
 TEST(Activations, SoftmaxRowsSumToOne) {
@@ -63,7 +63,7 @@ TEST(Activations, SoftmaxRowsSumToOne) {
   auto out = run_op(*op, {Tensor({1, 3, 2}, {1, 2, 3, 4, 5, 6})});
   for (int c = 0; c < 2; ++c) {
     float s = 0;
-    for (int r = 0; r < 3; ++r) s += out[0].data[r * 2 + c];
+    for (int r = 0; r < 3; ++r) s += out[0].floats()[r * 2 + c];
     EXPECT_NEAR(s, 1.f, 1e-6);
   }
 }
@@ -79,10 +79,10 @@ TEST(Activations, SoftmaxOverTwoAxesNormalizesEachSliceOfThem) {
     for (int j = 0; j < 3; ++j) {
       double sum = 0;
       for (int i = 0; i < 2; ++i)
-        for (int k = 0; k < 2; ++k) sum += std::exp(static_cast<double>(x.data[at(b, i, j, k)]));
+        for (int k = 0; k < 2; ++k) sum += std::exp(static_cast<double>(x.floats()[at(b, i, j, k)]));
       for (int i = 0; i < 2; ++i)
         for (int k = 0; k < 2; ++k)
-          want.data[at(b, i, j, k)] = static_cast<float>(std::exp(static_cast<double>(x.data[at(b, i, j, k)])) / sum);
+          want.floats()[at(b, i, j, k)] = static_cast<float>(std::exp(static_cast<double>(x.floats()[at(b, i, j, k)])) / sum);
     }
   expect_close(out[0], want);
 }

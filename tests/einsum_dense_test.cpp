@@ -13,22 +13,22 @@ json einsum_layer(const std::string& eq, json output_shape, json bias_axes, cons
 }
 
 void expect_near_all(const Tensor& got, const std::vector<float>& want) {
-  ASSERT_EQ(got.data.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got.data[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
+  ASSERT_EQ(got.floats().size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got.floats()[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << i;
 }
 
 TEST(EinsumDense, SequenceProjectionWithBias) {
   std::mt19937 rng(1);
   Tensor x = random_tensor({2, 3, 4}, rng), k = random_tensor({4, 5}, rng), b = random_tensor({5}, rng);
-  auto op = make_op(einsum_layer("abc,cd->abd", {nullptr, 5}, "d"), {{"kernel", k.shape, k.data}, {"bias", b.shape, b.data}});
+  auto op = make_op(einsum_layer("abc,cd->abd", {nullptr, 5}, "d"), {{"kernel", k.shape, k.to_floats()}, {"bias", b.shape, b.to_floats()}});
   auto out = run_op(*op, {x});
   EXPECT_EQ(out[0].shape, (Shape{2, 3, 5}));
   std::vector<float> want;
   for (int a = 0; a < 2; ++a)
     for (int bb = 0; bb < 3; ++bb)
       for (int d = 0; d < 5; ++d) {
-        float s = b.data[d];
-        for (int c = 0; c < 4; ++c) s += x.data[(a * 3 + bb) * 4 + c] * k.data[c * 5 + d];
+        float s = b.floats()[d];
+        for (int c = 0; c < 4; ++c) s += x.floats()[(a * 3 + bb) * 4 + c] * k.floats()[c * 5 + d];
         want.push_back(s);
       }
   expect_near_all(out[0], want);
@@ -38,7 +38,7 @@ TEST(EinsumDense, HandComputedWithRelu) {
   // "ab,bc->ac": x = [[1, 2]], kernel = [[1, -1], [1, -2]], bias = [0.5, 0.5]
   auto op = make_op(einsum_layer("ab,bc->ac", 2, "c", "relu"), {{"kernel", {2, 2}, {1, -1, 1, -2}}, {"bias", {2}, {0.5f, 0.5f}}});
   auto out = run_op(*op, {Tensor({1, 2}, {1, 2})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{3.5f, 0.f}));  // [1+2+.5, -1-4+.5 -> 0]
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3.5f, 0.f}));  // [1+2+.5, -1-4+.5 -> 0]
 }
 
 TEST(EinsumDense, KernelOnlyAxesAndTwoAxisBias) {
@@ -46,7 +46,7 @@ TEST(EinsumDense, KernelOnlyAxesAndTwoAxisBias) {
   std::mt19937 rng(2);
   Tensor x = random_tensor({2, 3, 4}, rng), k = random_tensor({4, 2, 3}, rng), b = random_tensor({2, 3}, rng);
   auto op = make_op(einsum_layer("abc,cde->abde", {nullptr, 2, 3}, "de"),
-                    {{"kernel", k.shape, k.data}, {"bias", b.shape, b.data}});
+                    {{"kernel", k.shape, k.to_floats()}, {"bias", b.shape, b.to_floats()}});
   auto out = run_op(*op, {x});
   EXPECT_EQ(out[0].shape, (Shape{2, 3, 2, 3}));
   std::vector<float> want;
@@ -54,8 +54,8 @@ TEST(EinsumDense, KernelOnlyAxesAndTwoAxisBias) {
     for (int bb = 0; bb < 3; ++bb)
       for (int d = 0; d < 2; ++d)
         for (int e = 0; e < 3; ++e) {
-          float s = b.data[d * 3 + e];
-          for (int c = 0; c < 4; ++c) s += x.data[(a * 3 + bb) * 4 + c] * k.data[(c * 2 + d) * 3 + e];
+          float s = b.floats()[d * 3 + e];
+          for (int c = 0; c < 4; ++c) s += x.floats()[(a * 3 + bb) * 4 + c] * k.floats()[(c * 2 + d) * 3 + e];
           want.push_back(s);
         }
   expect_near_all(out[0], want);
@@ -65,7 +65,7 @@ TEST(EinsumDense, SumsOverAnInputAxisMissingFromTheOutput) {
   // "abc,cd->ad": b is summed too.
   std::mt19937 rng(3);
   Tensor x = random_tensor({2, 3, 4}, rng), k = random_tensor({4, 2}, rng);
-  auto op = make_op(einsum_layer("abc,cd->ad", 2, nullptr), {{"kernel", k.shape, k.data}});
+  auto op = make_op(einsum_layer("abc,cd->ad", 2, nullptr), {{"kernel", k.shape, k.to_floats()}});
   auto out = run_op(*op, {x});
   EXPECT_EQ(out[0].shape, (Shape{2, 2}));
   std::vector<float> want;
@@ -73,7 +73,7 @@ TEST(EinsumDense, SumsOverAnInputAxisMissingFromTheOutput) {
     for (int d = 0; d < 2; ++d) {
       float s = 0;
       for (int bb = 0; bb < 3; ++bb)
-        for (int c = 0; c < 4; ++c) s += x.data[(a * 3 + bb) * 4 + c] * k.data[c * 2 + d];
+        for (int c = 0; c < 4; ++c) s += x.floats()[(a * 3 + bb) * 4 + c] * k.floats()[c * 2 + d];
       want.push_back(s);
     }
   expect_near_all(out[0], want);
@@ -82,7 +82,7 @@ TEST(EinsumDense, SumsOverAnInputAxisMissingFromTheOutput) {
 TEST(EinsumDense, LeadingEllipsisCoversAnyNumberOfAxes) {
   std::mt19937 rng(4);
   Tensor k = random_tensor({3, 2}, rng), b = random_tensor({2}, rng);
-  auto op = make_op(einsum_layer("...x,xy->...y", 2, "y"), {{"kernel", k.shape, k.data}, {"bias", b.shape, b.data}});
+  auto op = make_op(einsum_layer("...x,xy->...y", 2, "y"), {{"kernel", k.shape, k.to_floats()}, {"bias", b.shape, b.to_floats()}});
   for (Shape s : {Shape{4, 3}, Shape{2, 2, 2, 3}}) {
     Tensor x = random_tensor(s, rng);
     auto out = run_op(*op, {x});
@@ -92,8 +92,8 @@ TEST(EinsumDense, LeadingEllipsisCoversAnyNumberOfAxes) {
     std::vector<float> want;
     for (int64_t r = 0; r < x.size() / 3; ++r)
       for (int y = 0; y < 2; ++y) {
-        float v = b.data[y];
-        for (int c = 0; c < 3; ++c) v += x.data[r * 3 + c] * k.data[c * 2 + y];
+        float v = b.floats()[y];
+        for (int c = 0; c < 3; ++c) v += x.floats()[r * 3 + c] * k.floats()[c * 2 + y];
         want.push_back(v);
       }
     expect_near_all(out[0], want);
@@ -104,21 +104,21 @@ TEST(EinsumDense, TrailingEllipsisAndItsBiasShape) {
   // "ab...,bc->ac...": bias over c is stored as (c, 1, 1) for two ellipsis axes.
   std::mt19937 rng(5);
   Tensor x = random_tensor({2, 3, 2, 2}, rng), k = random_tensor({3, 4}, rng), b = random_tensor({4, 1, 1}, rng);
-  auto op = make_op(einsum_layer("ab...,bc->ac...", 4, "c"), {{"kernel", k.shape, k.data}, {"bias", b.shape, b.data}});
+  auto op = make_op(einsum_layer("ab...,bc->ac...", 4, "c"), {{"kernel", k.shape, k.to_floats()}, {"bias", b.shape, b.to_floats()}});
   auto out = run_op(*op, {x});
   EXPECT_EQ(out[0].shape, (Shape{2, 4, 2, 2}));
   std::vector<float> want;
   for (int a = 0; a < 2; ++a)
     for (int c = 0; c < 4; ++c)
       for (int e = 0; e < 4; ++e) {  // the two ellipsis axes, flattened
-        float v = b.data[c];
-        for (int bb = 0; bb < 3; ++bb) v += x.data[(a * 3 + bb) * 4 + e] * k.data[bb * 4 + c];
+        float v = b.floats()[c];
+        for (int bb = 0; bb < 3; ++bb) v += x.floats()[(a * 3 + bb) * 4 + e] * k.floats()[bb * 4 + c];
         want.push_back(v);
       }
   expect_near_all(out[0], want);
   // A bias without the trailing unit axes does not match Keras's layout.
   EXPECT_THROW(run_op(*make_op(einsum_layer("ab...,bc->ac...", 4, "c"),
-                               {{"kernel", k.shape, k.data}, {"bias", {4}, {1, 2, 3, 4}}}),
+                               {{"kernel", k.shape, k.to_floats()}, {"bias", {4}, {1, 2, 3, 4}}}),
                       {x}),
                Error);
 }
@@ -128,7 +128,7 @@ TEST(EinsumDense, BiasOverANonTrailingAxisBroadcastsOverLaterOnes) {
   auto op = make_op(einsum_layer("abc,cd->abd", {3, 1}, "b"),
                     {{"kernel", {1, 1}, {2}}, {"bias", {3, 1}, {10, 20, 30}}});
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{12, 24, 36}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{12, 24, 36}));
 }
 
 TEST(EinsumDense, OutputShapesKeepUnknownDims) {
@@ -179,8 +179,8 @@ TEST(TernaryDense, DefaultThresholdScalesByMeanAbsoluteWeight) {
   auto out = run_op(*op, {Tensor({1, 3}, {1, 2, 3})});
   float beta = 2.75f / 6.f;
   // x · ternary = [1 - 2, 2 - 3] = [-1, -1]
-  EXPECT_NEAR(out[0].data[0], -1.f * beta + 1.f, 1e-6);
-  EXPECT_NEAR(out[0].data[1], -1.f * beta - 1.f, 1e-6);
+  EXPECT_NEAR(out[0].floats()[0], -1.f * beta + 1.f, 1e-6);
+  EXPECT_NEAR(out[0].floats()[1], -1.f * beta - 1.f, 1e-6);
 }
 
 TEST(TernaryDense, ExplicitThresholdHasNoScale) {
@@ -211,8 +211,8 @@ TEST(TernaryDense, PackedKernelUnpacksFiveTritsPerByte) {
   auto out = run_op(*op, {x});
   for (int u = 0; u < 2; ++u) {
     float s = 0;
-    for (int r = 0; r < 6; ++r) s += x.data[r] * trits[r][u];
-    EXPECT_FLOAT_EQ(out[0].data[u], s * 2.f + (u == 0 ? 0.5f : 0.f));
+    for (int r = 0; r < 6; ++r) s += x.floats()[r] * trits[r][u];
+    EXPECT_FLOAT_EQ(out[0].floats()[u], s * 2.f + (u == 0 ? 0.5f : 0.f));
   }
   EXPECT_THROW(op->output_shapes(std::vector<Shape>{{-1, 11}}), Error);  // needs 3 packed rows
   EXPECT_EQ(op->output_shapes(std::vector<Shape>{{-1, 4, 10}})[0], (Shape{-1, 4, 2}));

@@ -22,18 +22,18 @@ TEST(Embedding, LooksUpRowsForFloatIndices) {
   EXPECT_EQ(op->output_shapes(std::vector<Shape>{{-1, -1}})[0], (Shape{-1, -1, 2}));
   auto out = run_op(*op, {Tensor({2, 2}, {3, 0, 1, 2})});
   EXPECT_EQ(out[0].shape, (Shape{2, 2, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{30, 31, 0, 1, 10, 11, 20, 21}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{30, 31, 0, 1, 10, 11, 20, 21}));
 }
 
 TEST(Embedding, MaskZeroDoesNotChangeValues) {
   auto op = make_op(embedding({{"mask_zero", true}}), {{"embeddings", {4, 2}, kTable}});
   auto out = run_op(*op, {Tensor({1, 2}, {0, 1})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{0, 1, 10, 11}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{0, 1, 10, 11}));
 }
 
 TEST(Embedding, NegativeIndicesCountFromTheEndAsOnTorch) {
   auto op = make_op(embedding(), {{"embeddings", {4, 2}, kTable}});
-  EXPECT_EQ(run_op(*op, {Tensor({1, 1}, {-1})})[0].data, (std::vector<float>{30, 31}));
+  EXPECT_EQ(run_op(*op, {Tensor({1, 1}, {-1})})[0].to_floats(), (std::vector<float>{30, 31}));
 }
 
 TEST(Embedding, OutOfRangeIndexIsAnErrorNamingTheIndex) {
@@ -76,7 +76,7 @@ Call reverse_call() {
 
 TEST(ReversibleEmbedding, ForwardIsALookup) {
   auto op = make_op(reversible({{"tie_weights", true}}), {{"embeddings", {4, 2}, kTable}});
-  EXPECT_EQ(run_op(*op, {Tensor({1, 2}, {2, 1})})[0].data, (std::vector<float>{20, 21, 10, 11}));
+  EXPECT_EQ(run_op(*op, {Tensor({1, 2}, {2, 1})})[0].to_floats(), (std::vector<float>{20, 21, 10, 11}));
 }
 
 TEST(ReversibleEmbedding, TiedReverseMultipliesByTransposedTable) {
@@ -85,9 +85,9 @@ TEST(ReversibleEmbedding, TiedReverseMultipliesByTransposedTable) {
   EXPECT_THROW(op->output_shapes(std::vector<Shape>{{-1, 5, 3}}), Error);
   auto out = run_op(*op, {Tensor({1, 2}, {1, -1})});
   // logits[v] = 1 * row_v[0] - 1 * row_v[1] = -1 for every v
-  EXPECT_EQ(out[0].data, (std::vector<float>{-1, -1, -1, -1}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{-1, -1, -1, -1}));
   auto out2 = run_op(*op, {Tensor({1, 2}, {2, 0.5f})});
-  for (int v = 0; v < 4; ++v) EXPECT_FLOAT_EQ(out2[0].data[v], 2 * kTable[v * 2] + 0.5f * kTable[v * 2 + 1]);
+  for (int v = 0; v < 4; ++v) EXPECT_FLOAT_EQ(out2[0].floats()[v], 2 * kTable[v * 2] + 0.5f * kTable[v * 2 + 1]);
 }
 
 TEST(ReversibleEmbedding, UntiedUsesReverseTableAndSoftCap) {
@@ -97,12 +97,12 @@ TEST(ReversibleEmbedding, UntiedUsesReverseTableAndSoftCap) {
   auto out = run_op(*op, {Tensor({1, 2}, {3, 1})});
   for (int v = 0; v < 4; ++v) {
     double logit = 3 * rev[v] + 1 * rev[4 + v];
-    EXPECT_NEAR(out[0].data[v], std::tanh(logit / 5.0) * 5.0, 1e-5);
+    EXPECT_NEAR(out[0].floats()[v], std::tanh(logit / 5.0) * 5.0, 1e-5);
   }
   EXPECT_EQ(op->param_count(), 16);
   // The same layer called forward still looks rows up.
   auto fwd = make_op(config, {{"embeddings", {4, 2}, kTable}, {"reverse_embeddings", {2, 4}, rev}});
-  EXPECT_EQ(run_op(*fwd, {Tensor({1, 1}, {3})})[0].data, (std::vector<float>{30, 31}));
+  EXPECT_EQ(run_op(*fwd, {Tensor({1, 1}, {3})})[0].to_floats(), (std::vector<float>{30, 31}));
 }
 
 TEST(ReversibleEmbedding, RejectsMissingReverseTableAndOtherDtypes) {

@@ -81,7 +81,7 @@ const std::vector<float> kK2 = {1.f, -2.f, 0.5f, 0.f, -1.f, 3.f, 0.25f, -0.5f}; 
 const std::vector<float> kB2 = {0.f, 0.5f, -0.5f, 1.f};
 const Tensor kX({2, 3}, {1.f, -2.f, 0.5f, 0.f, 3.f, -1.f});
 
-std::vector<float> two_dense_ref() { return dense_ref(dense_ref(kX.data, 3, kK1, kB1), 2, kK2, kB2, true); }
+std::vector<float> two_dense_ref() { return dense_ref(dense_ref(kX.to_floats(), 3, kK1, kB1), 2, kK2, kB2, true); }
 
 // Keras 3 weights of two Dense layers saved under their class-derived paths.
 std::vector<uint8_t> keras3_two_dense_weights(const std::filesystem::path& dir, const std::string& prefix = "layers/") {
@@ -114,7 +114,7 @@ std::vector<uint8_t> legacy_two_dense_weights(const std::filesystem::path& dir, 
   return slurp(path);
 }
 
-std::vector<float> predict_one(const Model& m, const Tensor& x) { return m.predict(std::vector<Tensor>{x}).at(0).data; }
+std::vector<float> predict_one(const Model& m, const Tensor& x) { return m.predict(std::vector<Tensor>{x}).at(0).to_floats(); }
 
 // ---- Keras 3 weight paths ----------------------------------------------------------------------
 
@@ -304,7 +304,7 @@ TEST(Format, Keras1SequentialDenseAndMerge) {
     w.fixed_strings("/first", "weight_names", {"first_W", "first_b"});
   }
   Model m2 = Model::load_json(merged.dump(), slurp(path2), "k1m.json");
-  std::vector<float> want = dense_ref(kX.data, 3, kK1, kB1);
+  std::vector<float> want = dense_ref(kX.to_floats(), 3, kK1, kB1);
   for (float& v : want) v *= 2;
   expect_near(predict_one(m2, kX), want);
   std::filesystem::remove_all(dir);
@@ -519,9 +519,9 @@ TEST(Format, SharedLayerCalledTwice) {
   auto out = m.predict({{"a", kX}, {"b", b}}, {"twice@1"});
   ASSERT_EQ(m.outputs().size(), 2u);
   EXPECT_EQ(m.outputs()[0].name, "twice");
-  expect_near(out.at(m.outputs()[0].name).data, dense_ref(kX.data, 3, kK1, kB1));
-  expect_near(out.at(m.outputs()[1].name).data, dense_ref(b.data, 3, kK1, kB1));
-  expect_near(out.at("twice@1").data, dense_ref(b.data, 3, kK1, kB1));
+  expect_near(out.at(m.outputs()[0].name).to_floats(), dense_ref(kX.to_floats(), 3, kK1, kB1));
+  expect_near(out.at(m.outputs()[1].name).to_floats(), dense_ref(b.to_floats(), 3, kK1, kB1));
+  expect_near(out.at("twice@1").to_floats(), dense_ref(b.to_floats(), 3, kK1, kB1));
   EXPECT_EQ(m.layers().size(), 3u);  // two inputs and the one layer
   std::filesystem::remove_all(dir);
 }

@@ -33,31 +33,41 @@ inline bool in_ci() {
     }                                                                                         \
   } while (0)
 
-// |got - ref| <= atol + rtol * |ref| everywhere; returns a description of the worst miss or "".
+// Float references: |got - ref| <= atol + rtol * |ref| everywhere. Integer and bool references:
+// exactly equal (compared as int64, so values above 2^24 count). Returns the worst miss or "".
 inline std::string compare(const Tensor& ref, const Tensor& got, double atol, double rtol) {
   if (ref.shape != got.shape)
     return "shape " + shape_to_string(got.shape) + " != expected " + shape_to_string(ref.shape);
+  if (ref.dtype != DType::kFloat32) {
+    Tensor r = ref.cast(DType::kInt64), g = got.cast(DType::kInt64);
+    for (int64_t i = 0; i < ref.size(); ++i)
+      if (r.values<int64_t>()[i] != g.values<int64_t>()[i])
+        return "element " + std::to_string(i) + ": got " + std::to_string(g.values<int64_t>()[i]) + ", expected " +
+               std::to_string(r.values<int64_t>()[i]);
+    return "";
+  }
+  std::vector<float> rv = ref.to_floats(), gv = got.to_floats();
   double worst = 0;
   int64_t worst_at = -1;
-  for (int64_t i = 0; i < ref.size(); ++i) {
-    double r = ref.data[i], g = got.data[i];
+  for (size_t i = 0; i < rv.size(); ++i) {
+    double r = rv[i], g = gv[i];
     if (std::isnan(r) && std::isnan(g)) continue;
     if (std::isinf(r) && r == g) continue;
     double err = std::fabs(r - g), bound = atol + rtol * std::fabs(r);
     if (!(err <= bound) && (err - bound > worst || worst_at < 0)) {
       worst = err - bound;
-      worst_at = i;
+      worst_at = static_cast<int64_t>(i);
     }
   }
   if (worst_at < 0) return "";
-  return "element " + std::to_string(worst_at) + ": got " + std::to_string(got.data[worst_at]) + ", expected " +
-         std::to_string(ref.data[worst_at]);
+  return "element " + std::to_string(worst_at) + ": got " + std::to_string(gv[worst_at]) + ", expected " +
+         std::to_string(rv[worst_at]);
 }
 
 inline Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.f, float hi = 1.f) {
   std::uniform_real_distribution<float> d(lo, hi);
   Tensor t(std::move(shape));
-  for (auto& v : t.data) v = d(rng);
+  for (auto& v : t.floats()) v = d(rng);
   return t;
 }
 
@@ -87,9 +97,9 @@ inline std::vector<Tensor> run_op(const Op& op, const std::vector<Tensor>& input
   std::vector<Tensor> outs;
   for (auto& s : out_shapes) outs.emplace_back(s);
   std::vector<ConstView> in_views;
-  for (const auto& t : inputs) in_views.push_back({t.data.data(), t.shape});
+  for (const auto& t : inputs) in_views.push_back({t.floats().data(), t.shape});
   std::vector<MutView> out_views;
-  for (auto& t : outs) out_views.push_back({t.data.data(), t.shape});
+  for (auto& t : outs) out_views.push_back({t.floats().data(), t.shape});
   op.run(in_views, out_views);
   return outs;
 }
@@ -152,7 +162,7 @@ inline Tensor to_channels_first(const Tensor& t) {
   Tensor r(out);
   for (int64_t i = 0; i < b; ++i)
     for (int64_t p = 0; p < inner; ++p)
-      for (int64_t k = 0; k < c; ++k) r.data[(i * c + k) * inner + p] = t.data[(i * inner + p) * c + k];
+      for (int64_t k = 0; k < c; ++k) r.floats()[(i * c + k) * inner + p] = t.floats()[(i * inner + p) * c + k];
   return r;
 }
 

@@ -61,57 +61,66 @@ io::NpyArray parse(const std::vector<uint8_t>& bytes) { return io::parse_npy(byt
 // ---- .npy ------------------------------------------------------------------------------------
 
 TEST(Npy, IntegerAndBoolDtypes) {
-  EXPECT_EQ(parse(npy(dict("|b1", "(3,)"), {1, 0, 1})).tensor.data, (std::vector<float>{1, 0, 1}));
-  EXPECT_EQ(parse(npy(dict("|i1", "(2,)"), raw<int8_t>({-128, 127}))).tensor.data, (std::vector<float>{-128, 127}));
-  EXPECT_EQ(parse(npy(dict("|u1", "(2,)"), raw<uint8_t>({0, 255}))).tensor.data, (std::vector<float>{0, 255}));
-  EXPECT_EQ(parse(npy(dict("<i2", "(2,)"), raw<int16_t>({-300, 300}))).tensor.data, (std::vector<float>{-300, 300}));
-  EXPECT_EQ(parse(npy(dict("<u2", "(1,)"), raw<uint16_t>({65535}))).tensor.data, (std::vector<float>{65535}));
-  EXPECT_EQ(parse(npy(dict("<i4", "(2, 2)"), raw<int32_t>({1, -2, 3, -4}))).tensor.data,
+  EXPECT_EQ(parse(npy(dict("|b1", "(3,)"), {1, 0, 1})).tensor.to_floats(), (std::vector<float>{1, 0, 1}));
+  EXPECT_EQ(parse(npy(dict("|i1", "(2,)"), raw<int8_t>({-128, 127}))).tensor.to_floats(), (std::vector<float>{-128, 127}));
+  EXPECT_EQ(parse(npy(dict("|u1", "(2,)"), raw<uint8_t>({0, 255}))).tensor.to_floats(), (std::vector<float>{0, 255}));
+  EXPECT_EQ(parse(npy(dict("<i2", "(2,)"), raw<int16_t>({-300, 300}))).tensor.to_floats(), (std::vector<float>{-300, 300}));
+  EXPECT_EQ(parse(npy(dict("<u2", "(1,)"), raw<uint16_t>({65535}))).tensor.to_floats(), (std::vector<float>{65535}));
+  EXPECT_EQ(parse(npy(dict("<i4", "(2, 2)"), raw<int32_t>({1, -2, 3, -4}))).tensor.to_floats(),
             (std::vector<float>{1, -2, 3, -4}));
-  EXPECT_EQ(parse(npy(dict("<u4", "(1,)"), raw<uint32_t>({4000000000u}))).tensor.data,
+  EXPECT_EQ(parse(npy(dict("<u4", "(1,)"), raw<uint32_t>({4000000000u}))).tensor.to_floats(),
             (std::vector<float>{4000000000.f}));
-  EXPECT_EQ(parse(npy(dict("<i8", "(2,)"), raw<int64_t>({-5, 1 << 20}))).tensor.data,
+  EXPECT_EQ(parse(npy(dict("<i8", "(2,)"), raw<int64_t>({-5, 1 << 20}))).tensor.to_floats(),
             (std::vector<float>{-5, 1 << 20}));
-  EXPECT_EQ(parse(npy(dict("<u8", "(1,)"), raw<uint64_t>({7}))).tensor.data, (std::vector<float>{7}));
+  EXPECT_EQ(parse(npy(dict("<u8", "(1,)"), raw<uint64_t>({7}))).tensor.to_floats(), (std::vector<float>{7}));
+  // Each array keeps its kind of type: bools and bytes stay bytes, integers stay exact integers.
+  EXPECT_EQ(parse(npy(dict("|b1", "(3,)"), {1, 0, 1})).tensor.dtype, DType::kBool);
+  EXPECT_EQ(parse(npy(dict("|u1", "(2,)"), raw<uint8_t>({0, 255}))).tensor.dtype, DType::kUInt8);
+  EXPECT_EQ(parse(npy(dict("<i2", "(2,)"), raw<int16_t>({-300, 300}))).tensor.dtype, DType::kInt32);
+  auto big = parse(npy(dict("<i8", "(2,)"), raw<int64_t>({(int64_t{1} << 40) + 1, -((int64_t{1} << 53) + 3)}))).tensor;
+  ASSERT_EQ(big.dtype, DType::kInt64);
+  EXPECT_EQ(big.values<int64_t>()[0], (int64_t{1} << 40) + 1);
+  EXPECT_EQ(big.values<int64_t>()[1], -((int64_t{1} << 53) + 3));
+  EXPECT_EQ(io::parse_npy(io::encode_npy(big), "back.npy").tensor.values<int64_t>()[1], -((int64_t{1} << 53) + 3));
 }
 
 TEST(Npy, FloatDtypes) {
   auto f4 = parse(npy(dict("<f4", "(2, 3)"), raw<float>({0.5f, -1, 2, 3, 4, 5})));
   EXPECT_EQ(f4.tensor.shape, (Shape{2, 3}));
-  EXPECT_EQ(f4.tensor.data, (std::vector<float>{0.5f, -1, 2, 3, 4, 5}));
+  EXPECT_EQ(f4.tensor.to_floats(), (std::vector<float>{0.5f, -1, 2, 3, 4, 5}));
   EXPECT_EQ(f4.dtype, "<f4");
   auto f8 = parse(npy(dict("<f8", "(2,)"), raw<double>({0.1, -1e10})));
-  EXPECT_EQ(f8.tensor.data, (std::vector<float>{static_cast<float>(0.1), -1e10f}));
+  EXPECT_EQ(f8.tensor.to_floats(), (std::vector<float>{static_cast<float>(0.1), -1e10f}));
   // float16 bit patterns: 1.0, -2.0, 0.5, 65504 (largest), 2^-24 (smallest subnormal), +inf
   auto f2 = parse(npy(dict("<f2", "(6,)"), raw<uint16_t>({0x3c00, 0xc000, 0x3800, 0x7bff, 0x0001, 0x7c00})));
-  EXPECT_EQ(f2.tensor.data[0], 1.f);
-  EXPECT_EQ(f2.tensor.data[1], -2.f);
-  EXPECT_EQ(f2.tensor.data[2], 0.5f);
-  EXPECT_EQ(f2.tensor.data[3], 65504.f);
-  EXPECT_EQ(f2.tensor.data[4], std::ldexp(1.f, -24));
-  EXPECT_TRUE(std::isinf(f2.tensor.data[5]));
+  EXPECT_EQ(f2.tensor.floats()[0], 1.f);
+  EXPECT_EQ(f2.tensor.floats()[1], -2.f);
+  EXPECT_EQ(f2.tensor.floats()[2], 0.5f);
+  EXPECT_EQ(f2.tensor.floats()[3], 65504.f);
+  EXPECT_EQ(f2.tensor.floats()[4], std::ldexp(1.f, -24));
+  EXPECT_TRUE(std::isinf(f2.tensor.floats()[5]));
 }
 
 TEST(Npy, ZeroDimensionalEmptyAndVersion2) {
   auto scalar = parse(npy(dict("<f4", "()"), raw<float>({3.5f})));
   EXPECT_TRUE(scalar.tensor.shape.empty());
-  EXPECT_EQ(scalar.tensor.data, (std::vector<float>{3.5f}));
+  EXPECT_EQ(scalar.tensor.to_floats(), (std::vector<float>{3.5f}));
   auto empty = parse(npy(dict("<f4", "(0,)"), {}));
   EXPECT_EQ(empty.tensor.shape, (Shape{0}));
-  EXPECT_TRUE(empty.tensor.data.empty());
+  EXPECT_TRUE(empty.tensor.to_floats().empty());
   auto empty3 = parse(npy(dict("<i4", "(2, 0, 3)"), {}));
   EXPECT_EQ(empty3.tensor.shape, (Shape{2, 0, 3}));
   auto v2 = parse(npy(dict("<f4", "(1,)"), raw<float>({2.f}), 2));
-  EXPECT_EQ(v2.tensor.data, (std::vector<float>{2.f}));
+  EXPECT_EQ(v2.tensor.to_floats(), (std::vector<float>{2.f}));
 }
 
 TEST(Npy, EncodeThenParseRoundTrips) {
   for (const Shape& shape : {Shape{}, Shape{0}, Shape{4}, Shape{2, 3, 1}}) {
     Tensor t(shape);
-    for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<float>(i) * 0.25f - 1.f;
+    for (size_t i = 0; i < t.floats().size(); ++i) t.floats()[i] = static_cast<float>(i) * 0.25f - 1.f;
     auto back = parse(io::encode_npy(t));
     EXPECT_EQ(back.tensor.shape, shape);
-    EXPECT_EQ(back.tensor.data, t.data);
+    EXPECT_EQ(back.tensor.to_floats(), t.to_floats());
     EXPECT_EQ(back.dtype, "<f4");
   }
 }
@@ -153,14 +162,14 @@ TEST(Npz, WriteThenReadRoundTrips) {
   ASSERT_EQ(back.size(), 3u);
   EXPECT_EQ(back[0].first, "a");
   EXPECT_EQ(back[0].second.tensor.shape, a.shape);
-  EXPECT_EQ(back[0].second.tensor.data, a.data);
+  EXPECT_EQ(back[0].second.tensor.to_floats(), a.to_floats());
   EXPECT_EQ(back[1].first, "b:0");
-  EXPECT_EQ(back[1].second.tensor.data, b.data);
+  EXPECT_EQ(back[1].second.tensor.to_floats(), b.to_floats());
   EXPECT_TRUE(back[2].second.tensor.shape.empty());
   // The same bytes from memory.
   auto from_memory = io::read_npz(slurp(dir / "x.npz"), "mem.npz");
   ASSERT_EQ(from_memory.size(), 3u);
-  EXPECT_EQ(from_memory[1].second.tensor.data, b.data);
+  EXPECT_EQ(from_memory[1].second.tensor.to_floats(), b.to_floats());
   std::filesystem::remove_all(dir);
 }
 
@@ -182,7 +191,7 @@ TEST(Npz, ReadsDeflatedMembers) {
   auto back = io::read_npz(path);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].first, "x");
-  EXPECT_EQ(back[0].second.tensor.data, values);
+  EXPECT_EQ(back[0].second.tensor.to_floats(), values);
   std::filesystem::remove_all(dir);
 }
 

@@ -13,21 +13,21 @@ std::shared_ptr<const Op> merge_op(const char* cls, json config, int inputs) {
 TEST(Merge, AddThreeInputs) {
   auto op = merge_op("Add", json::object(), 3);
   auto out = run_op(*op, {Tensor({1, 3}, {1, 2, 3}), Tensor({1, 3}, {10, 20, 30}), Tensor({1, 3}, {100, 200, 300})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{111, 222, 333}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{111, 222, 333}));
 }
 
 TEST(Merge, SubtractMultiplyAverageMaximumMinimum) {
   Tensor a({2, 2}, {1, -2, 3, 4}), b({2, 2}, {2, 2, -1, 4});
-  EXPECT_EQ(run_op(*merge_op("Subtract", {}, 2), {a, b})[0].data, (std::vector<float>{-1, -4, 4, 0}));
-  EXPECT_EQ(run_op(*merge_op("Multiply", {}, 2), {a, b})[0].data, (std::vector<float>{2, -4, -3, 16}));
-  EXPECT_EQ(run_op(*merge_op("Average", {}, 2), {a, b})[0].data, (std::vector<float>{1.5f, 0, 1, 4}));
-  EXPECT_EQ(run_op(*merge_op("Maximum", {}, 2), {a, b})[0].data, (std::vector<float>{2, 2, 3, 4}));
-  EXPECT_EQ(run_op(*merge_op("Minimum", {}, 2), {a, b})[0].data, (std::vector<float>{1, -2, -1, 4}));
+  EXPECT_EQ(run_op(*merge_op("Subtract", {}, 2), {a, b})[0].to_floats(), (std::vector<float>{-1, -4, 4, 0}));
+  EXPECT_EQ(run_op(*merge_op("Multiply", {}, 2), {a, b})[0].to_floats(), (std::vector<float>{2, -4, -3, 16}));
+  EXPECT_EQ(run_op(*merge_op("Average", {}, 2), {a, b})[0].to_floats(), (std::vector<float>{1.5f, 0, 1, 4}));
+  EXPECT_EQ(run_op(*merge_op("Maximum", {}, 2), {a, b})[0].to_floats(), (std::vector<float>{2, 2, 3, 4}));
+  EXPECT_EQ(run_op(*merge_op("Minimum", {}, 2), {a, b})[0].to_floats(), (std::vector<float>{1, -2, -1, 4}));
 }
 
 TEST(Merge, AverageOfThreeDividesByCount) {
   auto out = run_op(*merge_op("Average", {}, 3), {Tensor({1, 1}, {1}), Tensor({1, 1}, {2}), Tensor({1, 1}, {6})});
-  EXPECT_FLOAT_EQ(out[0].data[0], 3.f);
+  EXPECT_FLOAT_EQ(out[0].floats()[0], 3.f);
 }
 
 TEST(Merge, LowerRankInputGetsAxesAfterBatch) {
@@ -42,7 +42,7 @@ TEST(Merge, LowerRankInputGetsAxesAfterBatch) {
   for (int n = 0; n < 2; ++n)
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 3; ++j)
-        EXPECT_FLOAT_EQ(out[0].data[(n * 2 + i) * 3 + j], a.data[n * 3 + j] + b.data[(n * 2 + i) * 3 + j]);
+        EXPECT_FLOAT_EQ(out[0].floats()[(n * 2 + i) * 3 + j], a.floats()[n * 3 + j] + b.floats()[(n * 2 + i) * 3 + j]);
 }
 
 TEST(Merge, SameRankBroadcastsSizeOneAxes) {
@@ -52,7 +52,7 @@ TEST(Merge, SameRankBroadcastsSizeOneAxes) {
   ASSERT_EQ(out[0].shape, (Shape{3, 2, 2}));
   for (int n = 0; n < 3; ++n)
     for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j) EXPECT_FLOAT_EQ(out[0].data[(n * 2 + i) * 2 + j], a.data[i] * b.data[n * 2 + j]);
+      for (int j = 0; j < 2; ++j) EXPECT_FLOAT_EQ(out[0].floats()[(n * 2 + i) * 2 + j], a.floats()[i] * b.floats()[n * 2 + j]);
 }
 
 TEST(Merge, ShapeErrorsAndUnknownDims) {
@@ -66,8 +66,8 @@ TEST(Merge, ShapeErrorsAndUnknownDims) {
 
 TEST(Merge, MaximumPropagatesNaN) {
   auto out = run_op(*merge_op("Maximum", {}, 2), {Tensor({1, 2}, {NAN, 1}), Tensor({1, 2}, {0, NAN})});
-  EXPECT_TRUE(std::isnan(out[0].data[0]));
-  EXPECT_TRUE(std::isnan(out[0].data[1]));
+  EXPECT_TRUE(std::isnan(out[0].floats()[0]));
+  EXPECT_TRUE(std::isnan(out[0].floats()[1]));
 }
 
 // ---- Concatenate ------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ TEST(Concatenate, LastAxis) {
   auto op = merge_op("Concatenate", {{"axis", -1}}, 2);
   auto out = run_op(*op, {Tensor({2, 1}, {1, 2}), Tensor({2, 2}, {3, 4, 5, 6})});
   EXPECT_EQ(out[0].shape, (Shape{2, 3}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 3, 4, 2, 5, 6}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 3, 4, 2, 5, 6}));
 }
 
 TEST(Concatenate, MiddleAxisOfThreeInputs) {
@@ -84,7 +84,7 @@ TEST(Concatenate, MiddleAxisOfThreeInputs) {
   auto out = run_op(*op, {Tensor({2, 1, 2}, {1, 2, 3, 4}), Tensor({2, 2, 2}, {5, 6, 7, 8, 9, 10, 11, 12}),
                           Tensor({2, 1, 2}, {13, 14, 15, 16})});
   EXPECT_EQ(out[0].shape, (Shape{2, 4, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{1, 2, 5, 6, 7, 8, 13, 14, 3, 4, 9, 10, 11, 12, 15, 16}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{1, 2, 5, 6, 7, 8, 13, 14, 3, 4, 9, 10, 11, 12, 15, 16}));
 }
 
 TEST(Concatenate, ShapesWithUnknownDimsAndErrors) {
@@ -104,14 +104,14 @@ TEST(Dot, VectorsGiveOneColumn) {
   auto op = merge_op("Dot", {{"axes", 1}}, 2);
   EXPECT_EQ(op->output_shapes(std::vector<Shape>{{-1, 3}, {-1, 3}})[0], (Shape{-1, 1}));
   auto out = run_op(*op, {Tensor({2, 3}, {1, 2, 3, 4, 5, 6}), Tensor({2, 3}, {1, 0, -1, 2, 2, 2})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{-2, 30}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{-2, 30}));
 }
 
 TEST(Dot, NormalizeGivesCosineSimilarity) {
   auto op = merge_op("Dot", {{"axes", -1}, {"normalize", true}}, 2);
   auto out = run_op(*op, {Tensor({2, 2}, {3, 4, 0, 0}), Tensor({2, 2}, {4, 3, 1, 1})});
-  EXPECT_NEAR(out[0].data[0], 24.0 / 25.0, 1e-6);
-  EXPECT_EQ(out[0].data[1], 0.f);  // a zero vector stays zero
+  EXPECT_NEAR(out[0].floats()[0], 24.0 / 25.0, 1e-6);
+  EXPECT_EQ(out[0].floats()[1], 0.f);  // a zero vector stays zero
 }
 
 TEST(Dot, ThreeDimensionalPairOfAxes) {
@@ -125,8 +125,8 @@ TEST(Dot, ThreeDimensionalPairOfAxes) {
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 4; ++j) {
         double s = 0;
-        for (int k = 0; k < 5; ++k) s += x.data[(b * 3 + i) * 5 + k] * y.data[(b * 4 + j) * 5 + k];
-        EXPECT_NEAR(out[0].data[(b * 3 + i) * 4 + j], s, 1e-5);
+        for (int k = 0; k < 5; ++k) s += x.floats()[(b * 3 + i) * 5 + k] * y.floats()[(b * 4 + j) * 5 + k];
+        EXPECT_NEAR(out[0].floats()[(b * 3 + i) * 4 + j], s, 1e-5);
       }
 }
 
@@ -140,8 +140,8 @@ TEST(Dot, MixedAxesAndRanks) {
   for (int b = 0; b < 2; ++b)
     for (int i = 0; i < 3; ++i) {
       double s = 0;
-      for (int k = 0; k < 4; ++k) s += x.data[(b * 4 + k) * 3 + i] * y.data[b * 4 + k];
-      EXPECT_NEAR(out[0].data[b * 3 + i], s, 1e-5);
+      for (int k = 0; k < 4; ++k) s += x.floats()[(b * 4 + k) * 3 + i] * y.floats()[b * 4 + k];
+      EXPECT_NEAR(out[0].floats()[b * 3 + i], s, 1e-5);
     }
 }
 
@@ -150,8 +150,8 @@ TEST(Dot, NormalizeAlongNonTrailingAxis) {
   auto op = merge_op("Dot", {{"axes", {1, 1}}, {"normalize", true}}, 2);
   auto out = run_op(*op, {Tensor({1, 2, 2}, {3, 1, 4, 0}), Tensor({1, 2}, {0, 2})});
   // column 0 = (3,4)/5, column 1 = (1,0); y = (0,1)
-  EXPECT_NEAR(out[0].data[0], 0.8, 1e-6);
-  EXPECT_NEAR(out[0].data[1], 0.0, 1e-6);
+  EXPECT_NEAR(out[0].floats()[0], 0.8, 1e-6);
+  EXPECT_NEAR(out[0].floats()[1], 0.0, 1e-6);
 }
 
 TEST(Dot, Errors) {

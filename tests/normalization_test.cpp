@@ -9,9 +9,9 @@ namespace {
 using nlohmann::json;
 
 void expect_close(const Tensor& got, const std::vector<double>& want) {
-  ASSERT_EQ(got.data.size(), want.size());
+  ASSERT_EQ(got.floats().size(), want.size());
   for (size_t i = 0; i < want.size(); ++i)
-    EXPECT_NEAR(got.data[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << "element " << i;
+    EXPECT_NEAR(got.floats()[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << "element " << i;
 }
 
 // ---- BatchNormalization -----------------------------------------------------------------------
@@ -26,7 +26,7 @@ TEST(BatchNormalization, LastAxisUsesMovingStatistics) {
   std::vector<double> want;
   for (int i = 0; i < 6; ++i) {
     int c = i % 2;
-    want.push_back((x.data[i] - mean[c]) / std::sqrt(var[c] + eps) * gamma[c] + beta[c]);
+    want.push_back((x.floats()[i] - mean[c]) / std::sqrt(var[c] + eps) * gamma[c] + beta[c]);
   }
   expect_close(out[0], want);
 }
@@ -42,7 +42,7 @@ TEST(BatchNormalization, ChannelsFirstAxis1) {
   for (int b = 0; b < 2; ++b)
     for (int c = 0; c < 2; ++c)
       for (int p = 0; p < 3; ++p)
-        want.push_back((x.data[(b * 2 + c) * 3 + p] - mean[c]) / std::sqrt(var[c] + 1e-3) * gamma[c] + beta[c]);
+        want.push_back((x.floats()[(b * 2 + c) * 3 + p] - mean[c]) / std::sqrt(var[c] + 1e-3) * gamma[c] + beta[c]);
   expect_close(out[0], want);
 }
 
@@ -123,7 +123,7 @@ TEST(LayerNormalization, LastAxisWithGammaBeta) {
   std::vector<float> gamma{1, 2, -1, 0.5f}, beta{0, 1, 0.5f, -0.5f};
   auto op = make_op(layer("LayerNormalization", {{"axis", -1}, {"epsilon", 0.01}}),
                     {{"gamma", {4}, gamma}, {"beta", {4}, beta}});
-  expect_close(run_op(*op, {x})[0], naive_layernorm(x.data, 4, 0.01, gamma, beta));
+  expect_close(run_op(*op, {x})[0], naive_layernorm(x.to_floats(), 4, 0.01, gamma, beta));
 }
 
 TEST(LayerNormalization, TwoTrailingAxesUseParamsOverBoth) {
@@ -131,7 +131,7 @@ TEST(LayerNormalization, TwoTrailingAxesUseParamsOverBoth) {
   Tensor x = random_tensor({2, 2, 3}, rng, -2, 2);
   std::vector<float> gamma{1, 2, 3, 4, 5, 6}, beta{6, 5, 4, 3, 2, 1};
   auto op = make_op(layer("LayerNormalization", {{"axis", {1, 2}}}), {{"gamma", {2, 3}, gamma}, {"beta", {2, 3}, beta}});
-  expect_close(run_op(*op, {x})[0], naive_layernorm(x.data, 6, 1e-3, gamma, beta));
+  expect_close(run_op(*op, {x})[0], naive_layernorm(x.to_floats(), 6, 1e-3, gamma, beta));
 }
 
 TEST(LayerNormalization, NonTrailingAxesMatchTransposedReference) {
@@ -144,16 +144,16 @@ TEST(LayerNormalization, NonTrailingAxesMatchTransposedReference) {
   for (int b = 0; b < 2; ++b)
     for (int c = 0; c < 2; ++c) {
       std::vector<float> group;
-      for (int j = 0; j < 6; ++j) group.push_back(x.data[(b * 6 + j) * 2 + c]);
+      for (int j = 0; j < 6; ++j) group.push_back(x.floats()[(b * 6 + j) * 2 + c]);
       auto want = naive_layernorm(group, 6, 1e-3, gamma, beta);
-      for (int j = 0; j < 6; ++j) EXPECT_NEAR(out[0].data[(b * 6 + j) * 2 + c], want[j], 1e-5) << b << "," << c << "," << j;
+      for (int j = 0; j < 6; ++j) EXPECT_NEAR(out[0].floats()[(b * 6 + j) * 2 + c], want[j], 1e-5) << b << "," << c << "," << j;
     }
 }
 
 TEST(LayerNormalization, NoCenterNoScaleHasNoWeights) {
   Tensor x({1, 4}, {1, 2, 3, 6});
   auto op = make_op(layer("LayerNormalization", {{"center", false}, {"scale", false}}));
-  expect_close(run_op(*op, {x})[0], naive_layernorm(x.data, 4, 1e-3, {}, {}));
+  expect_close(run_op(*op, {x})[0], naive_layernorm(x.to_floats(), 4, 1e-3, {}, {}));
   EXPECT_EQ(op->param_count(), 0);
 }
 
@@ -161,7 +161,7 @@ TEST(LayerNormalization, RmsScalingUsesVarianceWithoutCenteringOrBeta) {
   Tensor x({2, 3}, {1, 2, 6, -1, 0, 4});
   std::vector<float> gamma{1, 2, 3};
   auto op = make_op(layer("LayerNormalization", {{"rms_scaling", true}, {"axis", {1}}}), {{"gamma", {3}, gamma}});
-  expect_close(run_op(*op, {x})[0], naive_layernorm(x.data, 3, 1e-3, gamma, {}, true));
+  expect_close(run_op(*op, {x})[0], naive_layernorm(x.to_floats(), 3, 1e-3, gamma, {}, true));
 }
 
 TEST(LayerNormalization, RejectsMismatchedParamsAndBadAxes) {
@@ -183,8 +183,8 @@ TEST(RMSNormalization, ScalesByRootMeanSquare) {
   std::vector<double> want;
   for (int r = 0; r < 2; ++r) {
     double ms = 0;
-    for (int j = 0; j < 3; ++j) ms += x.data[r * 3 + j] * x.data[r * 3 + j] / 3.0;
-    for (int j = 0; j < 3; ++j) want.push_back(x.data[r * 3 + j] / std::sqrt(ms + 1e-6) * scale[j]);
+    for (int j = 0; j < 3; ++j) ms += x.floats()[r * 3 + j] * x.floats()[r * 3 + j] / 3.0;
+    for (int j = 0; j < 3; ++j) want.push_back(x.floats()[r * 3 + j] / std::sqrt(ms + 1e-6) * scale[j]);
   }
   expect_close(run_op(*op, {x})[0], want);
 }

@@ -34,20 +34,20 @@ std::shared_ptr<const Op> make_unary(const std::string& cls, json config = json:
 
 Tensor iota_tensor(Shape shape, float start = 0.f, float step = 1.f) {
   Tensor t(std::move(shape));
-  for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = start + step * static_cast<float>(i);
+  for (size_t i = 0; i < t.floats().size(); ++i) t.floats()[i] = start + step * static_cast<float>(i);
   return t;
 }
 
 void expect_values(const Tensor& got, const Shape& shape, const std::vector<float>& want) {
   ASSERT_EQ(got.shape, shape);
-  ASSERT_EQ(got.data.size(), want.size());
+  ASSERT_EQ(got.floats().size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     if (std::isnan(want[i]))
-      EXPECT_TRUE(std::isnan(got.data[i])) << "element " << i;
+      EXPECT_TRUE(std::isnan(got.floats()[i])) << "element " << i;
     else if (std::isinf(want[i]))
-      EXPECT_EQ(got.data[i], want[i]) << "element " << i;
+      EXPECT_EQ(got.floats()[i], want[i]) << "element " << i;
     else
-      EXPECT_NEAR(got.data[i], want[i], 1e-6 + 1e-6 * std::fabs(want[i])) << "element " << i;
+      EXPECT_NEAR(got.floats()[i], want[i], 1e-6 + 1e-6 * std::fabs(want[i])) << "element " << i;
   }
 }
 
@@ -66,7 +66,7 @@ TEST(OpNodes, BinaryOpsBroadcastLikeNumPy) {
   auto out = run_op(*op, {a, b})[0];
   ASSERT_EQ(out.shape, (Shape{2, 3, 4}));
   for (int i = 0; i < 6; ++i)
-    for (int j = 0; j < 4; ++j) EXPECT_FLOAT_EQ(out.data[i * 4 + j], a.data[i] / b.data[j]);
+    for (int j = 0; j < 4; ++j) EXPECT_FLOAT_EQ(out.floats()[i * 4 + j], a.floats()[i] / b.floats()[j]);
   EXPECT_EQ(op->output_shapes(std::vector<Shape>{{-1, 3, 1}, {1, 4}})[0], (Shape{-1, 3, 4}));
   EXPECT_THROW(op->output_shapes(std::vector<Shape>{{2, 3}, {4}}), Error);
 }
@@ -153,7 +153,7 @@ TEST(OpNodes, UnaryMathByHand) {
         Case{"Floor", -1.5f, -2}, Case{"Ceil", -1.5f, -1}, Case{"Reciprocal", 4, 0.25f}, Case{"LogicalNot", 0, 1}}) {
     auto op = make_unary(c.cls);
     auto out = run_op(*op, {Tensor({1}, {c.in})})[0];
-    EXPECT_FLOAT_EQ(out.data[0], c.want) << c.cls;
+    EXPECT_FLOAT_EQ(out.floats()[0], c.want) << c.cls;
   }
 }
 
@@ -164,9 +164,9 @@ TEST(OpNodes, NnActivationsWithTheirParameters) {
   expect_values(run_op(*sig, {Tensor({1}, {0})})[0], {1}, {0.5f});
   // gelu(1) = 0.5 * (1 + erf(1/sqrt(2))) = 0.8413447; the tanh form gives 0.8411920.
   auto exact = make_unary("Gelu", {{"approximate", false}});
-  EXPECT_NEAR(run_op(*exact, {Tensor({1}, {1})})[0].data[0], 0.8413447f, 1e-6);
+  EXPECT_NEAR(run_op(*exact, {Tensor({1}, {1})})[0].floats()[0], 0.8413447f, 1e-6);
   auto approx = make_unary("Gelu", {{"approximate", true}});
-  EXPECT_NEAR(run_op(*approx, {Tensor({1}, {1})})[0].data[0], 0.8411920f, 1e-6);
+  EXPECT_NEAR(run_op(*approx, {Tensor({1}, {1})})[0].floats()[0], 0.8411920f, 1e-6);
   auto leaky = make_unary("LeakyRelu", {{"negative_slope", 0.1}});
   expect_values(run_op(*leaky, {Tensor({2}, {-2, 3})})[0], {2}, {-0.2f, 3});
 }
@@ -177,9 +177,9 @@ TEST(OpNodes, SoftmaxOverAGivenAxis) {
   auto out = run_op(*op, {x})[0];
   for (int c = 0; c < 2; ++c) {
     double denom = 0;
-    for (int r = 0; r < 3; ++r) denom += std::exp(static_cast<double>(x.data[r * 2 + c]));
+    for (int r = 0; r < 3; ++r) denom += std::exp(static_cast<double>(x.floats()[r * 2 + c]));
     for (int r = 0; r < 3; ++r)
-      EXPECT_NEAR(out.data[r * 2 + c], std::exp(static_cast<double>(x.data[r * 2 + c])) / denom, 1e-6);
+      EXPECT_NEAR(out.floats()[r * 2 + c], std::exp(static_cast<double>(x.floats()[r * 2 + c])) / denom, 1e-6);
   }
   auto log_all = make_unary("LogSoftmax", {{"axis", nullptr}});
   auto lo = run_op(*log_all, {Tensor({2, 1}, {0, 0})})[0];
@@ -203,12 +203,12 @@ TEST(OpNodes, MeanAndMaxOverSeveralAxes) {
       float best = -INFINITY;
       for (int i = 0; i < 2; ++i)
         for (int j = 0; j < 3; ++j) {
-          float v = x.data[((b * 2 + i) * 3 + j) * 2 + c];
+          float v = x.floats()[((b * 2 + i) * 3 + j) * 2 + c];
           s += v;
           best = std::max(best, v);
         }
-      EXPECT_FLOAT_EQ(m.data[b * 2 + c], static_cast<float>(s / 6));
-      EXPECT_FLOAT_EQ(M.data[b * 2 + c], best);
+      EXPECT_FLOAT_EQ(m.floats()[b * 2 + c], static_cast<float>(s / 6));
+      EXPECT_FLOAT_EQ(M.floats()[b * 2 + c], best);
     }
   EXPECT_EQ(mean->output_shapes(std::vector<Shape>{{-1, 4, 5, 4}})[0], (Shape{-1, 4}));
 }
@@ -230,7 +230,7 @@ TEST(OpNodes, ReductionsByHand) {
   expect_values(run1("Mean", {{"axis", nullptr}, {"keepdims", true}}), {1, 1}, {1.75f});
   expect_values(run1("Argmax", {{"axis", 1}}), {2}, {3, 3});
   expect_values(run1("Argmin", {{"axis", nullptr}}), {}, {4});
-  expect_values(run1("Sum", {{"axis", json::array()}}), {2, 4}, x.data);
+  expect_values(run1("Sum", {{"axis", json::array()}}), {2, 4}, x.to_floats());
 }
 
 TEST(OpNodes, ArgmaxTakesFirstOfTiesAndNaN) {
@@ -258,7 +258,7 @@ TEST(OpNodes, ReshapeInfersMinusOneWithUnknownBatch) {
   Tensor x = iota_tensor({2, 3, 4});
   auto out = run_op(*op, {x})[0];
   EXPECT_EQ(out.shape, (Shape{2, 6, 2}));
-  EXPECT_EQ(out.data, x.data);
+  EXPECT_EQ(out.to_floats(), x.to_floats());
   EXPECT_THROW(op->output_shapes(std::vector<Shape>{{2, 5}}), Error);
 }
 
@@ -286,7 +286,7 @@ TEST(OpNodes, TransposeSwapaxesMoveaxis) {
         for (i[2] = 0; i[2] < out.shape[2]; ++i[2]) {
           std::array<int64_t, 3> src{};
           for (int a = 0; a < 3; ++a) src[perm[a]] = i[a];
-          EXPECT_EQ(out.data[o++], x.data[(src[0] * 3 + src[1]) * 4 + src[2]]);
+          EXPECT_EQ(out.floats()[o++], x.floats()[(src[0] * 3 + src[1]) * 4 + src[2]]);
         }
   };
   check(run_op(*make_unary("Transpose", {{"axes", {0, 2, 1}}}), {x})[0], {0, 2, 1});
@@ -312,7 +312,7 @@ TEST(OpNodes, ConcatenateAndStack) {
 // x[key] on a (2, 5, 3) tensor, against an index formula per output element.
 TEST(OpNodes, GetItemSlicesLikePython) {
   Tensor x = iota_tensor({2, 5, 3});
-  auto at = [&](int64_t b, int64_t t, int64_t c) { return x.data[(b * 5 + t) * 3 + c]; };
+  auto at = [&](int64_t b, int64_t t, int64_t c) { return x.floats()[(b * 5 + t) * 3 + c]; };
   auto get = [&](json key) {
     return run_op(*make_node("GetItem", json::object(), json::array({tensor_arg(0), key})), {x})[0];
   };
@@ -321,39 +321,39 @@ TEST(OpNodes, GetItemSlicesLikePython) {
   ASSERT_EQ(s1.shape, (Shape{2, 2, 3}));
   for (int b = 0; b < 2; ++b)
     for (int t = 0; t < 2; ++t)
-      for (int c = 0; c < 3; ++c) EXPECT_EQ(s1.data[(b * 2 + t) * 3 + c], at(b, t + 1, c));
+      for (int c = 0; c < 3; ++c) EXPECT_EQ(s1.floats()[(b * 2 + t) * 3 + c], at(b, t + 1, c));
 
   auto s2 = get(json::array({kEllipsis, 0}));  // x[..., 0]
   ASSERT_EQ(s2.shape, (Shape{2, 5}));
   for (int b = 0; b < 2; ++b)
-    for (int t = 0; t < 5; ++t) EXPECT_EQ(s2.data[b * 5 + t], at(b, t, 0));
+    for (int t = 0; t < 5; ++t) EXPECT_EQ(s2.floats()[b * 5 + t], at(b, t, 0));
 
   auto s3 = get(json::array({kAll, slice(-3, nullptr, nullptr)}));  // x[:, -3:]
   ASSERT_EQ(s3.shape, (Shape{2, 3, 3}));
-  EXPECT_EQ(s3.data[0], at(0, 2, 0));
+  EXPECT_EQ(s3.floats()[0], at(0, 2, 0));
 
   auto s4 = get(json::array({kAll, slice(nullptr, nullptr, 2), slice(1, -1, nullptr)}));  // x[:, ::2, 1:-1]
   ASSERT_EQ(s4.shape, (Shape{2, 3, 1}));
   for (int b = 0; b < 2; ++b)
-    for (int t = 0; t < 3; ++t) EXPECT_EQ(s4.data[b * 3 + t], at(b, 2 * t, 1));
+    for (int t = 0; t < 3; ++t) EXPECT_EQ(s4.floats()[b * 3 + t], at(b, 2 * t, 1));
 
   auto s5 = get(json::array({kAll, slice(nullptr, nullptr, -2), -1}));  // x[:, ::-2, -1] -> t = 4, 2, 0
   ASSERT_EQ(s5.shape, (Shape{2, 3}));
   for (int b = 0; b < 2; ++b)
-    for (int t = 0; t < 3; ++t) EXPECT_EQ(s5.data[b * 3 + t], at(b, 4 - 2 * t, 2));
+    for (int t = 0; t < 3; ++t) EXPECT_EQ(s5.floats()[b * 3 + t], at(b, 4 - 2 * t, 2));
 
   auto s6 = get(json::array({kAll, slice(3, 0, -1)}));  // x[:, 3:0:-1] -> t = 3, 2, 1
   ASSERT_EQ(s6.shape, (Shape{2, 3, 3}));
-  EXPECT_EQ(s6.data[3], at(0, 2, 0));
+  EXPECT_EQ(s6.floats()[3], at(0, 2, 0));
 
   auto s7 = get(json::array({1, nullptr, slice(1, 7, 3)}));  // x[1, None, 1:7:3] -> t = 1, 4
   ASSERT_EQ(s7.shape, (Shape{1, 2, 3}));
   for (int t = 0; t < 2; ++t)
-    for (int c = 0; c < 3; ++c) EXPECT_EQ(s7.data[t * 3 + c], at(1, 1 + 3 * t, c));
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(s7.floats()[t * 3 + c], at(1, 1 + 3 * t, c));
 
   auto s8 = get(0);  // x[0]
   ASSERT_EQ(s8.shape, (Shape{5, 3}));
-  EXPECT_EQ(s8.data[14], at(0, 4, 2));
+  EXPECT_EQ(s8.floats()[14], at(0, 4, 2));
 
   auto s9 = get(json::array({kAll, slice(7, 9, nullptr)}));  // empty
   EXPECT_EQ(s9.shape, (Shape{2, 0, 3}));
@@ -383,8 +383,8 @@ TEST(OpNodes, MatmulBatchesAndBroadcasts) {
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 4; ++j) {
         float s = 0;
-        for (int k = 0; k < 3; ++k) s += a.data[(n * 2 + i) * 3 + k] * b.data[k * 4 + j];
-        EXPECT_FLOAT_EQ(out.data[(n * 2 + i) * 4 + j], s);
+        for (int k = 0; k < 3; ++k) s += a.floats()[(n * 2 + i) * 3 + k] * b.floats()[k * 4 + j];
+        EXPECT_FLOAT_EQ(out.floats()[(n * 2 + i) * 4 + j], s);
       }
   EXPECT_EQ(op->output_shapes(std::vector<Shape>{{3}, {-1, 3, 5}})[0], (Shape{-1, 5}));
   EXPECT_EQ(op->output_shapes(std::vector<Shape>{{-1, 2, 3}, {3}})[0], (Shape{-1, 2}));
@@ -402,19 +402,19 @@ TEST(OpNodes, EinsumMatchesNaiveSums) {
     for (int i = 0; i < 3; ++i)
       for (int k = 0; k < 5; ++k) {
         float s = 0;
-        for (int j = 0; j < 4; ++j) s += a.data[(n * 3 + i) * 4 + j] * b.data[(n * 4 + j) * 5 + k];
-        EXPECT_NEAR(out.data[(n * 3 + i) * 5 + k], s, 1e-5);
+        for (int j = 0; j < 4; ++j) s += a.floats()[(n * 3 + i) * 4 + j] * b.floats()[(n * 4 + j) * 5 + k];
+        EXPECT_NEAR(out.floats()[(n * 3 + i) * 5 + k], s, 1e-5);
       }
   auto colsum = make_node("Einsum", {{"subscripts", "bij->bj"}}, json::array({tensor_arg(0)}));
   auto cs = run_op(*colsum, {a})[0];
   ASSERT_EQ(cs.shape, (Shape{2, 4}));
-  EXPECT_FLOAT_EQ(cs.data[1], a.data[1] + a.data[5] + a.data[9]);
+  EXPECT_FLOAT_EQ(cs.floats()[1], a.floats()[1] + a.floats()[5] + a.floats()[9]);
   auto rowdot = make_node("Einsum", {{"subscripts", "bij,bij->bi"}}, json::array({tensor_arg(0), tensor_arg(1)}), 2);
   auto rd = run_op(*rowdot, {a, a})[0];
   ASSERT_EQ(rd.shape, (Shape{2, 3}));
   float s = 0;
-  for (int j = 0; j < 4; ++j) s += a.data[4 + j] * a.data[4 + j];
-  EXPECT_FLOAT_EQ(rd.data[1], s);
+  for (int j = 0; j < 4; ++j) s += a.floats()[4 + j] * a.floats()[4 + j];
+  EXPECT_FLOAT_EQ(rd.floats()[1], s);
 }
 
 TEST(OpNodes, EinsumImplicitTraceAndEllipsis) {

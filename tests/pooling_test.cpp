@@ -9,7 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<float> run1(const json& l, const Tensor& x) { return run_op(*make_op(l), {x})[0].data; }
+std::vector<float> run1(const json& l, const Tensor& x) { return run_op(*make_op(l), {x})[0].to_floats(); }
 
 // Naive 2D channels-last pooling written straight from the definition: "same" pads by
 // max((out-1)*s + k - L, 0) split front = total/2; padded cells never count.
@@ -34,12 +34,12 @@ Tensor naive_pool2d(const Tensor& x, int kh, int kw, int sh, int sw, bool same, 
             for (int j = 0; j < kw; ++j) {
               int64_t h = oh * sh - fh + i, w = ow * sw - fw + j;
               if (h < 0 || h >= H || w < 0 || w >= W) continue;
-              float v = x.data[((b * H + h) * W + w) * C + c];
+              float v = x.floats()[((b * H + h) * W + w) * C + c];
               best = std::max(best, v);
               sum += v;
               ++n;
             }
-          y.data[((b * OH + oh) * OW + ow) * C + c] = max ? best : static_cast<float>(sum / n);
+          y.floats()[((b * OH + oh) * OW + ow) * C + c] = max ? best : static_cast<float>(sum / n);
         }
   return y;
 }
@@ -102,19 +102,19 @@ TEST(Pooling, ThreeDAndOneDAgreeWithTwoDOnSingletonAxes) {
   // A 3D pool with a size-1 leading axis (k=1, s=1) is the 2D pool of the remaining axes.
   std::mt19937 rng(3);
   Tensor x2 = random_tensor({2, 5, 6, 2}, rng);
-  Tensor x3({2, 1, 5, 6, 2}, x2.data);
+  Tensor x3({2, 1, 5, 6, 2}, x2.to_floats());
   for (bool max : {true, false}) {
     json cfg3 = {{"pool_size", {1, 3, 2}}, {"strides", {1, 2, 2}}, {"padding", "same"}};
     auto out = run_op(*make_op(layer(max ? "MaxPooling3D" : "AveragePooling3D", cfg3)), {x3});
     Tensor ref = naive_pool2d(x2, 3, 2, 2, 2, true, max);
     EXPECT_EQ(out[0].shape, (Shape{2, 1, 3, 3, 2}));
-    EXPECT_EQ(compare(Tensor(Shape{2, 1, 3, 3, 2}, ref.data), out[0], 1e-6, 1e-6), "");
+    EXPECT_EQ(compare(Tensor(Shape{2, 1, 3, 3, 2}, ref.to_floats()), out[0], 1e-6, 1e-6), "");
     // 1D over the width of a height-1 image
-    Tensor x1({2, 6, 2}, std::vector<float>(x2.data.begin(), x2.data.begin() + 24));
+    Tensor x1({2, 6, 2}, std::vector<float>(x2.floats().begin(), x2.floats().begin() + 24));
     auto out1 = run_op(*make_op(layer(max ? "MaxPooling1D" : "AveragePooling1D",
                                       {{"pool_size", 3}, {"strides", 2}, {"padding", "same"}})), {x1});
-    Tensor ref1 = naive_pool2d(Tensor({2, 1, 6, 2}, x1.data), 1, 3, 1, 2, true, max);
-    EXPECT_EQ(compare(Tensor(Shape{2, 3, 2}, ref1.data), out1[0], 1e-6, 1e-6), "");
+    Tensor ref1 = naive_pool2d(Tensor({2, 1, 6, 2}, x1.to_floats()), 1, 3, 1, 2, true, max);
+    EXPECT_EQ(compare(Tensor(Shape{2, 3, 2}, ref1.to_floats()), out1[0], 1e-6, 1e-6), "");
   }
 }
 
@@ -161,7 +161,7 @@ TEST(GlobalPooling, AverageAndMax2D) {
   auto cf = run_op(*make_op(layer("GlobalMaxPooling2D", {{"data_format", "channels_first"}, {"keepdims", true}})),
                    {to_channels_first(x)});
   EXPECT_EQ(cf[0].shape, (Shape{1, 2, 1, 1}));
-  EXPECT_EQ(cf[0].data, (std::vector<float>{4, 5}));
+  EXPECT_EQ(cf[0].to_floats(), (std::vector<float>{4, 5}));
 }
 
 TEST(GlobalPooling, KeepdimsShapes) {
@@ -180,7 +180,7 @@ TEST(GlobalPooling, ThreeDAndOneDInBothFormats) {
   for (int b = 0; b < 2; ++b)
     for (int p = 0; p < 24; ++p)
       for (int c = 0; c < 3; ++c) {
-        float v = x.data[(b * 24 + p) * 3 + c];
+        float v = x.floats()[(b * 24 + p) * 3 + c];
         mean[b * 3 + c] += v / 24.f;
         mx[b * 3 + c] = std::max(mx[b * 3 + c], v);
       }
@@ -189,7 +189,7 @@ TEST(GlobalPooling, ThreeDAndOneDInBothFormats) {
     auto avg = run_op(*make_op(layer("GlobalAveragePooling3D", {{"data_format", fmt}})), {in});
     EXPECT_EQ(compare(Tensor({2, 3}, mean), avg[0], 1e-6, 1e-5), "") << fmt;
     auto m = run_op(*make_op(layer("GlobalMaxPooling3D", {{"data_format", fmt}})), {in});
-    EXPECT_EQ(m[0].data, mx) << fmt;
+    EXPECT_EQ(m[0].to_floats(), mx) << fmt;
   }
   Tensor x1({1, 3, 2}, {1, 10, 2, 20, 6, 60});
   EXPECT_EQ(run1(layer("GlobalAveragePooling1D", json::object()), x1), (std::vector<float>{3, 30}));
@@ -211,19 +211,19 @@ TEST(GlobalPooling, AveragePooling1DMaskLeavesMaskedStepsOut) {
   Tensor mask({2, 3}, {1, 0, 1, 0, 1, 0});
   auto out = run_op(*op, {x, mask});
   EXPECT_EQ(out[0].shape, (Shape{2, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{3.5f, 35.f, 2.f, 20.f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3.5f, 35.f, 2.f, 20.f}));
 
   auto cf = make_op(layer("GlobalAveragePooling1D", {{"data_format", "channels_first"}, {"keepdims", true}}), {},
                     mask_call());
   auto out_cf = run_op(*cf, {Tensor({1, 2, 3}, {1, 2, 6, 10, 20, 60}), Tensor({1, 3}, {0, 1, 1})});
   EXPECT_EQ(out_cf[0].shape, (Shape{1, 2, 1}));
-  EXPECT_EQ(out_cf[0].data, (std::vector<float>{4.f, 40.f}));
+  EXPECT_EQ(out_cf[0].to_floats(), (std::vector<float>{4.f, 40.f}));
 }
 
 TEST(GlobalPooling, FullyMaskedRowIsNaNAsInKeras) {
   auto op = make_op(layer("GlobalAveragePooling1D", json::object()), {}, mask_call());
   auto out = run_op(*op, {Tensor({1, 2, 1}, {1, 2}), Tensor({1, 2}, {0, 0})});
-  EXPECT_TRUE(std::isnan(out[0].data[0]));
+  EXPECT_TRUE(std::isnan(out[0].floats()[0]));
 }
 
 TEST(GlobalPooling, MaskErrors) {
@@ -264,13 +264,13 @@ TEST(AdaptivePooling, TwoDChannelsFirstAndThreeD) {
   auto out = run_op(*make_op(layer("AdaptiveAveragePooling2D", {{"output_size", {2, 2}}, {"data_format", "channels_first"}})),
                     {Tensor({1, 1, 3, 4}, v)});
   EXPECT_EQ(out[0].shape, (Shape{1, 1, 2, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{(0 + 1 + 4 + 5) / 4.f, (2 + 3 + 6 + 7) / 4.f, (4 + 5 + 8 + 9) / 4.f,
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{(0 + 1 + 4 + 5) / 4.f, (2 + 3 + 6 + 7) / 4.f, (4 + 5 + 8 + 9) / 4.f,
                                              (6 + 7 + 10 + 11) / 4.f}));
   // 3D with output size equal to the input: identity
   std::mt19937 rng(5);
   Tensor x = random_tensor({2, 2, 3, 4, 2}, rng);
   auto same = run_op(*make_op(layer("AdaptiveMaxPooling3D", {{"output_size", {2, 3, 4}}})), {x});
-  EXPECT_EQ(same[0].data, x.data);
+  EXPECT_EQ(same[0].to_floats(), x.to_floats());
   Shape in{-1, -1, 3, 4, 2};
   auto op = make_op(layer("AdaptiveAveragePooling3D", {{"output_size", {1, 2, 2}}}));
   EXPECT_EQ(op->output_shapes(std::span<const Shape>(&in, 1))[0], (Shape{-1, 1, 2, 2, 2}));

@@ -83,9 +83,9 @@ std::vector<std::vector<float>> naive_gru(const Dense3& w, const float* xs, int 
 
 Dense3 random_weights(int in, int units, int gates, std::mt19937& rng, Shape bias_shape) {
   Dense3 w{in, units, {}, {}, {}};
-  w.k = random_tensor({in, gates * units}, rng).data;
-  w.r = random_tensor({units, gates * units}, rng).data;
-  if (!bias_shape.empty()) w.b = random_tensor(bias_shape, rng).data;
+  w.k = random_tensor({in, gates * units}, rng).to_floats();
+  w.r = random_tensor({units, gates * units}, rng).to_floats();
+  if (!bias_shape.empty()) w.b = random_tensor(bias_shape, rng).to_floats();
   return w;
 }
 
@@ -107,7 +107,7 @@ TEST(SimpleRNN, LinearSequenceByHand) {
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].shape, (Shape{1, 3, 1}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 6.5f, 10.25f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 6.5f, 10.25f}));
 }
 
 TEST(SimpleRNN, LastOutputAndDefaultTanh) {
@@ -115,7 +115,7 @@ TEST(SimpleRNN, LastOutputAndDefaultTanh) {
   auto out = run_op(*op, {Tensor({1, 2, 1}, {1, -1})});
   float h1 = std::tanh(3.f), h2 = std::tanh(-2.f + 0.5f * h1 + 1.f);
   EXPECT_EQ(out[0].shape, (Shape{1, 1}));
-  EXPECT_NEAR(out[0].data[0], h2, 1e-6);
+  EXPECT_NEAR(out[0].floats()[0], h2, 1e-6);
 }
 
 TEST(SimpleRNN, GoBackwardsReturnsStepsInWalkingOrder) {
@@ -124,7 +124,7 @@ TEST(SimpleRNN, GoBackwardsReturnsStepsInWalkingOrder) {
                     scalar_rnn_weights());
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})});
   // walks 3, 2, 1: 7, then 4+1+3.5, then 2+1+4.25
-  EXPECT_EQ(out[0].data, (std::vector<float>{7, 8.5f, 7.25f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{7, 8.5f, 7.25f}));
 }
 
 TEST(SimpleRNN, MaskedStepsRepeatPreviousOutputAndKeepState) {
@@ -132,7 +132,7 @@ TEST(SimpleRNN, MaskedStepsRepeatPreviousOutputAndKeepState) {
                     scalar_rnn_weights(), keyword_call(0, true));
   auto out = run_op(*op, {Tensor({2, 3, 1}, {1, 2, 3, 1, 2, 3}), Tensor({2, 3}, {1, 0, 1, 0, 1, 1})});
   // sample 0: 3, masked (3, state 3), 6+1+1.5; sample 1: masked first (0, state 0), 5, 6+1+2.5
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 3, 8.5f, 0, 5, 9.5f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 3, 8.5f, 0, 5, 9.5f}));
 }
 
 TEST(SimpleRNN, ZeroOutputForMask) {
@@ -140,8 +140,8 @@ TEST(SimpleRNN, ZeroOutputForMask) {
                                         {"zero_output_for_mask", true}, {"return_state", true}}),
                     scalar_rnn_weights(), keyword_call(0, true));
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3}), Tensor({1, 3}, {1, 1, 0})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 6.5f, 0}));
-  EXPECT_EQ(out[1].data, (std::vector<float>{6.5f}));  // the state skips the masked step
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 6.5f, 0}));
+  EXPECT_EQ(out[1].to_floats(), (std::vector<float>{6.5f}));  // the state skips the masked step
 }
 
 TEST(SimpleRNN, MaskWithGoBackwardsFollowsInputPositions) {
@@ -150,21 +150,21 @@ TEST(SimpleRNN, MaskWithGoBackwardsFollowsInputPositions) {
                     scalar_rnn_weights(), keyword_call(0, true));
   // input position 2 (walked first) is masked: 0, then 4+1=5, then 2+1+2.5
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3}), Tensor({1, 3}, {1, 1, 0})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{0, 5, 5.5f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{0, 5, 5.5f}));
 }
 
 TEST(SimpleRNN, MaskedLastStepGivesLastUnmaskedOutput) {
   auto op = make_op(layer("SimpleRNN", {{"units", 1}, {"activation", "linear"}}), scalar_rnn_weights(),
                     keyword_call(0, true));
   auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3}), Tensor({1, 3}, {1, 1, 0})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{6.5f}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{6.5f}));
 }
 
 TEST(SimpleRNN, InitialStateByKeyword) {
   auto op = make_op(layer("SimpleRNN", {{"units", 1}, {"activation", "linear"}}), scalar_rnn_weights(),
                     keyword_call(1, false));
   auto out = run_op(*op, {Tensor({1, 1, 1}, {1}), Tensor({1, 1}, {4})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{2 + 2 + 1}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{2 + 2 + 1}));
 }
 
 TEST(SimpleRNN, Keras2StyleStatesAfterTheSequence) {
@@ -174,7 +174,7 @@ TEST(SimpleRNN, Keras2StyleStatesAfterTheSequence) {
   c.args = json::array({json::array({tensor_arg(0), tensor_arg(1)})});
   auto op = make_op(layer("SimpleRNN", {{"units", 1}, {"activation", "linear"}}), scalar_rnn_weights(), c);
   auto out = run_op(*op, {Tensor({1, 1, 1}, {1}), Tensor({1, 1}, {-2})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{2 - 1 + 1}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{2 - 1 + 1}));
 }
 
 TEST(SimpleRNN, RefusesATensorIndexTheCallDoesNotPass) {
@@ -192,7 +192,7 @@ TEST(SimpleRNN, NoBias) {
   auto op = make_op(layer("SimpleRNN", {{"units", 1}, {"activation", "linear"}, {"use_bias", false}}),
                     {{"kernel", {1, 1}, {2}}, {"recurrent_kernel", {1, 1}, {0.5f}}});
   auto out = run_op(*op, {Tensor({1, 2, 1}, {1, 1})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{2 + 1}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{2 + 1}));
 }
 
 // ---- LSTM --------------------------------------------------------------------------------------------
@@ -210,10 +210,10 @@ TEST(LSTM, MatchesNaiveReferenceWithStates) {
     Tensor seq({batch, steps, u}), h_all({batch, u}), c_all({batch, u});
     for (int b = 0; b < batch; ++b) {
       std::vector<float> h(u, 0.f), c(u, 0.f);
-      auto hs = naive_lstm(w, x.data.data() + b * steps * in, steps, h, c, backwards);
+      auto hs = naive_lstm(w, x.floats().data() + b * steps * in, steps, h, c, backwards);
       for (int t = 0; t < steps; ++t)
-        for (int j = 0; j < u; ++j) seq.data[(b * steps + t) * u + j] = hs[t][j];
-      for (int j = 0; j < u; ++j) h_all.data[b * u + j] = h[j], c_all.data[b * u + j] = c[j];
+        for (int j = 0; j < u; ++j) seq.floats()[(b * steps + t) * u + j] = hs[t][j];
+      for (int j = 0; j < u; ++j) h_all.floats()[b * u + j] = h[j], c_all.floats()[b * u + j] = c[j];
     }
     expect_close(out[0], seq);
     expect_close(out[1], h_all);
@@ -228,8 +228,8 @@ TEST(LSTM, InitialStatesAndNoBias) {
   auto op = make_op(layer("LSTM", {{"units", u}, {"use_bias", false}}), entries(w, 4, {}), keyword_call(2, false));
   Tensor x = random_tensor({1, steps, in}, rng), h0 = random_tensor({1, u}, rng), c0 = random_tensor({1, u}, rng);
   auto out = run_op(*op, {x, h0, c0});
-  std::vector<float> h = h0.data, c = c0.data;
-  naive_lstm(w, x.data.data(), steps, h, c, false);
+  std::vector<float> h = h0.to_floats(), c = c0.to_floats();
+  naive_lstm(w, x.floats().data(), steps, h, c, false);
   expect_close(out[0], Tensor({1, u}, h));
 }
 
@@ -241,7 +241,7 @@ TEST(LSTM, ActivationsFromConfig) {
   auto out = run_op(*op, {Tensor({1, 1, 1}, {1.5f})});
   float hs = std::min(std::max(1.5f / 6.f + 0.5f, 0.f), 1.f);  // Keras 3 hard_sigmoid
   float c = hs * 1.5f;
-  EXPECT_NEAR(out[0].data[0], hs * c, 1e-6);
+  EXPECT_NEAR(out[0].floats()[0], hs * c, 1e-6);
 }
 
 TEST(LSTM, CuDNNLSTMSumsItsTwoBiases) {
@@ -254,7 +254,7 @@ TEST(LSTM, CuDNNLSTMSumsItsTwoBiases) {
                     {{"kernel", {in, 4 * u}, w.k}, {"recurrent_kernel", {u, 4 * u}, w.r}, {"bias", {8 * u}, split}});
   Tensor x = random_tensor({1, 3, in}, rng);
   std::vector<float> h(u, 0.f), c(u, 0.f);
-  naive_lstm(w, x.data.data(), 3, h, c, false);
+  naive_lstm(w, x.floats().data(), 3, h, c, false);
   expect_close(run_op(*op, {x})[0], Tensor({1, u}, h));
 }
 
@@ -315,9 +315,9 @@ TEST(GRU, ResetAfterAndBeforeMatchNaiveReference) {
     Tensor want({batch, steps, u});
     for (int b = 0; b < batch; ++b) {
       std::vector<float> h(u, 0.f);
-      auto hs = naive_gru(w, x.data.data() + b * steps * in, steps, h, reset_after);
+      auto hs = naive_gru(w, x.floats().data() + b * steps * in, steps, h, reset_after);
       for (int t = 0; t < steps; ++t)
-        for (int j = 0; j < u; ++j) want.data[(b * steps + t) * u + j] = hs[t][j];
+        for (int j = 0; j < u; ++j) want.floats()[(b * steps + t) * u + j] = hs[t][j];
     }
     expect_close(out[0], want);
   }
@@ -330,7 +330,7 @@ TEST(GRU, LegacyConfigWithoutResetAfterFollowsBiasShape) {
   auto op = make_op(layer("GRU", {{"units", u}}), entries(w, 3, {3 * u}));
   Tensor x = random_tensor({1, 3, in}, rng);
   std::vector<float> h(u, 0.f);
-  naive_gru(w, x.data.data(), 3, h, false);
+  naive_gru(w, x.floats().data(), 3, h, false);
   expect_close(run_op(*op, {x})[0], Tensor({1, u}, h));
 }
 
@@ -340,7 +340,7 @@ TEST(GRU, ReturnStateAndWrongBiasShape) {
   auto op = make_op(layer("GRU", {{"units", 3}, {"return_state", true}}), entries(w, 3, {2, 9}));
   auto out = run_op(*op, {random_tensor({2, 3, 2}, rng)});
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].data, out[1].data);  // the output is the state
+  EXPECT_EQ(out[0].to_floats(), out[1].to_floats());  // the output is the state
   // reset_after=True wants a (2, 3u) bias
   EXPECT_THROW(make_op(layer("GRU", {{"units", 3}, {"reset_after", true}}),
                        {{"kernel", {2, 9}, w.k}, {"recurrent_kernel", {3, 9}, w.r}, {"bias", {9}, std::vector<float>(9)}}),
@@ -362,7 +362,7 @@ TEST(RNN, StackedCellsChainAndFlattenStates) {
   auto out = run_op(*op, {x});
   ASSERT_EQ(out.size(), 4u);  // output, lstm h, lstm c, gru h
   std::vector<float> h1(u1, 0.f), c1(u1, 0.f), h2(u2, 0.f);
-  auto hs1 = naive_lstm(w1, x.data.data(), steps, h1, c1, false);
+  auto hs1 = naive_lstm(w1, x.floats().data(), steps, h1, c1, false);
   std::vector<float> mid;
   for (auto& v : hs1) mid.insert(mid.end(), v.begin(), v.end());
   auto hs2 = naive_gru(w2, mid.data(), steps, h2, true);
@@ -395,7 +395,7 @@ TEST(RNN, Keras3StackedCellGroupsAreTakenInListOrder) {
   auto op = make_op(layer("RNN", {{"cell", cells}}), w);
   Tensor x = random_tensor({1, 2, in}, rng);
   std::vector<float> h1(u1, 0.f), c1(u1, 0.f), h2(u2, 0.f), h3(u3, 0.f), c3(u3, 0.f);
-  auto hs1 = naive_lstm(w1, x.data.data(), 2, h1, c1, false);
+  auto hs1 = naive_lstm(w1, x.floats().data(), 2, h1, c1, false);
   std::vector<float> mid1, mid2;
   for (auto& v : hs1) mid1.insert(mid1.end(), v.begin(), v.end());
   auto hs2 = naive_gru(w2, mid1.data(), 2, h2, true);
@@ -410,7 +410,7 @@ TEST(RNN, Keras3StackedCellGroupsAreTakenInListOrder) {
 TEST(RNN, SingleCellAndUnknownCell) {
   auto op = make_op(layer("RNN", {{"cell", layer("SimpleRNNCell", {{"units", 1}, {"activation", "linear"}})}}),
                     scalar_rnn_weights());
-  EXPECT_EQ(run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})})[0].data, (std::vector<float>{10.25f}));
+  EXPECT_EQ(run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3})})[0].to_floats(), (std::vector<float>{10.25f}));
   EXPECT_THROW(make_op(layer("RNN", {{"cell", layer("MyCell", {{"units", 1}})}}), scalar_rnn_weights()), Error);
   EXPECT_THROW(make_op(layer("RNN", json::object()), {}), Error);
 }
@@ -424,8 +424,8 @@ TEST(ConvLSTM, Conv2DSameMatchesNaiveReference) {
          bias = random_tensor({4 * f}, rng);
   auto op = make_op(layer("ConvLSTM2D", {{"filters", f}, {"kernel_size", {k, k}}, {"padding", "same"},
                                          {"return_sequences", true}}),
-                    {{"kernel", kernel.shape, kernel.data}, {"recurrent_kernel", rec.shape, rec.data},
-                     {"bias", bias.shape, bias.data}});
+                    {{"kernel", kernel.shape, kernel.to_floats()}, {"recurrent_kernel", rec.shape, rec.to_floats()},
+                     {"bias", bias.shape, bias.to_floats()}});
   Tensor x = random_tensor({1, steps, H, W, cin}, rng);
   auto out = run_op(*op, {x});
   EXPECT_EQ(out[0].shape, (Shape{1, steps, H, W, f}));
@@ -437,19 +437,19 @@ TEST(ConvLSTM, Conv2DSameMatchesNaiveReference) {
         int y = oy + dy - 1, xx = ox + dx - 1;
         if (y < 0 || y >= H || xx < 0 || xx >= W) continue;
         for (int c = 0; c < chans; ++c)
-          s += img[(y * W + xx) * chans + c] * w.data[((dy * k + dx) * chans + c) * 4 * f + col];
+          s += img[(y * W + xx) * chans + c] * w.floats()[((dy * k + dx) * chans + c) * 4 * f + col];
       }
     return s;
   };
   std::vector<float> h(H * W * f, 0.f), c(H * W * f, 0.f), want;
   for (int t = 0; t < steps; ++t) {
-    const float* xt = x.data.data() + t * H * W * cin;
+    const float* xt = x.floats().data() + t * H * W * cin;
     std::vector<float> nh(h.size()), nc(c.size());
     for (int oy = 0; oy < H; ++oy)
       for (int ox = 0; ox < W; ++ox)
         for (int j = 0; j < f; ++j) {
           auto z = [&](int g) {
-            return bias.data[g * f + j] + conv_at(xt, cin, kernel, oy, ox, g * f + j) + conv_at(h.data(), f, rec, oy, ox, g * f + j);
+            return bias.floats()[g * f + j] + conv_at(xt, cin, kernel, oy, ox, g * f + j) + conv_at(h.data(), f, rec, oy, ox, g * f + j);
           };
           int p = (oy * W + ox) * f + j;
           nc[p] = sigm(z(1)) * c[p] + sigm(z(0)) * std::tanh(z(2));
@@ -467,8 +467,8 @@ TEST(ConvLSTM, Conv1DValidStridedShapesAndChannelsFirstAgrees) {
   Tensor kernel = random_tensor({3, cin, 4 * f}, rng), rec = random_tensor({3, f, 4 * f}, rng),
          bias = random_tensor({4 * f}, rng);
   auto weights = [&] {
-    return std::vector<Weights::Entry>{{"kernel", kernel.shape, kernel.data}, {"recurrent_kernel", rec.shape, rec.data},
-                                       {"bias", bias.shape, bias.data}};
+    return std::vector<Weights::Entry>{{"kernel", kernel.shape, kernel.to_floats()}, {"recurrent_kernel", rec.shape, rec.to_floats()},
+                                       {"bias", bias.shape, bias.to_floats()}};
   };
   json cfg = {{"filters", f}, {"kernel_size", {3}}, {"strides", {2}}, {"padding", "valid"}, {"return_state", true}};
   auto last = make_op(layer("ConvLSTM1D", cfg), weights());
@@ -482,13 +482,13 @@ TEST(ConvLSTM, Conv1DValidStridedShapesAndChannelsFirstAgrees) {
   Tensor xt({2, steps, cin, L});
   for (int b = 0; b < 2 * steps; ++b)
     for (int p = 0; p < L; ++p)
-      for (int c = 0; c < cin; ++c) xt.data[(b * cin + c) * L + p] = x.data[(b * L + p) * cin + c];
+      for (int c = 0; c < cin; ++c) xt.floats()[(b * cin + c) * L + p] = x.floats()[(b * L + p) * cin + c];
   auto bo = run_op(*first, {xt});
   ASSERT_EQ(bo[0].shape, (Shape{2, f, 3}));
   Tensor back({2, 3, f});
   for (int b = 0; b < 2; ++b)
     for (int c = 0; c < f; ++c)
-      for (int p = 0; p < 3; ++p) back.data[(b * 3 + p) * f + c] = bo[0].data[(b * f + c) * 3 + p];
+      for (int p = 0; p < 3; ++p) back.floats()[(b * 3 + p) * f + c] = bo[0].floats()[(b * f + c) * 3 + p];
   expect_close(back, a[0]);
   std::vector<Shape> wrong_channels{{-1, -1, L, cin + 1}};
   EXPECT_THROW(last->output_shapes(wrong_channels), Error);

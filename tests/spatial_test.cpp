@@ -12,7 +12,7 @@ Tensor run1(const json& l, const Tensor& x) { return run_op(*make_op(l), {x})[0]
 
 Tensor iota(Shape s) {
   Tensor t(std::move(s));
-  for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = static_cast<float>(i + 1);
+  for (size_t i = 0; i < t.floats().size(); ++i) t.floats()[i] = static_cast<float>(i + 1);
   return t;
 }
 
@@ -27,7 +27,7 @@ Tensor naive_pad2d(const Tensor& x, int top, int bottom, int left, int right) {
         for (int64_t c = 0; c < C; ++c) {
           int64_t sh = h - top, sw = w - left;
           bool in = sh >= 0 && sh < H && sw >= 0 && sw < W;
-          y.data[((b * OH + h) * OW + w) * C + c] = in ? x.data[((b * H + sh) * W + sw) * C + c] : 0.f;
+          y.floats()[((b * OH + h) * OW + w) * C + c] = in ? x.floats()[((b * H + sh) * W + sw) * C + c] : 0.f;
         }
   return y;
 }
@@ -37,10 +37,10 @@ Tensor naive_pad2d(const Tensor& x, int top, int bottom, int left, int right) {
 TEST(ZeroPadding, OneDFrontAndBack) {
   Tensor out = run1(layer("ZeroPadding1D", {{"padding", {1, 2}}}), Tensor({1, 2, 2}, {1, 2, 3, 4}));
   EXPECT_EQ(out.shape, (Shape{1, 5, 2}));
-  EXPECT_EQ(out.data, (std::vector<float>{0, 0, 1, 2, 3, 4, 0, 0, 0, 0}));
+  EXPECT_EQ(out.to_floats(), (std::vector<float>{0, 0, 1, 2, 3, 4, 0, 0, 0, 0}));
   Tensor cf = run1(layer("ZeroPadding1D", {{"padding", 1}, {"data_format", "channels_first"}}), Tensor({1, 2, 2}, {1, 2, 3, 4}));
   EXPECT_EQ(cf.shape, (Shape{1, 2, 4}));
-  EXPECT_EQ(cf.data, (std::vector<float>{0, 1, 2, 0, 0, 3, 4, 0}));
+  EXPECT_EQ(cf.to_floats(), (std::vector<float>{0, 1, 2, 0, 0, 3, 4, 0}));
 }
 
 TEST(ZeroPadding, TwoDConfigFormsAndFormats) {
@@ -57,11 +57,11 @@ TEST(ZeroPadding, TwoDConfigFormsAndFormats) {
 
 TEST(ZeroPadding, ThreeDEqualsTwoDOnASingletonAxis) {
   Tensor x2 = iota({1, 3, 2, 2});
-  Tensor x3({1, 1, 3, 2, 2}, x2.data);
+  Tensor x3({1, 1, 3, 2, 2}, x2.to_floats());
   Tensor out = run1(layer("ZeroPadding3D", {{"padding", {{0, 0}, {1, 0}, {2, 1}}}}), x3);
   Tensor ref = naive_pad2d(x2, 1, 0, 2, 1);
   EXPECT_EQ(out.shape, (Shape{1, 1, 4, 5, 2}));
-  EXPECT_EQ(out.data, ref.data);
+  EXPECT_EQ(out.to_floats(), ref.to_floats());
   Tensor all = run1(layer("ZeroPadding3D", json::object()), x3);  // default: 1 on every side
   EXPECT_EQ(all.shape, (Shape{1, 3, 5, 4, 2}));
   Shape unknown{-1, 2, -1, 3, 4};
@@ -84,7 +84,7 @@ TEST(ZeroPadding, RejectsBadPadding) {
 TEST(Cropping, OneDFrontAndBack) {
   Tensor out = run1(layer("Cropping1D", {{"cropping", {1, 2}}}), iota({1, 5, 2}));
   EXPECT_EQ(out.shape, (Shape{1, 2, 2}));
-  EXPECT_EQ(out.data, (std::vector<float>{3, 4, 5, 6}));
+  EXPECT_EQ(out.to_floats(), (std::vector<float>{3, 4, 5, 6}));
 }
 
 TEST(Cropping, TwoDIsNegativePaddingInBothFormats) {
@@ -99,11 +99,11 @@ TEST(Cropping, TwoDIsNegativePaddingInBothFormats) {
 
 TEST(Cropping, ThreeDEqualsTwoDOnAnUncroppedAxis) {
   Tensor x2 = iota({1, 5, 4, 2});
-  Tensor x3({1, 1, 5, 4, 2}, x2.data);
+  Tensor x3({1, 1, 5, 4, 2}, x2.to_floats());
   Tensor out = run1(layer("Cropping3D", {{"cropping", {{0, 0}, {2, 1}, {0, 3}}}}), x3);
   Tensor ref = naive_pad2d(x2, -2, -1, 0, -3);
   EXPECT_EQ(out.shape, (Shape{1, 1, 2, 1, 2}));
-  EXPECT_EQ(out.data, ref.data);
+  EXPECT_EQ(out.to_floats(), ref.to_floats());
 }
 
 TEST(Cropping, RejectsCroppingEverything) {
@@ -120,9 +120,9 @@ TEST(Cropping, RejectsCroppingEverything) {
 TEST(UpSampling, OneDRepeatsSteps) {
   Tensor out = run1(layer("UpSampling1D", {{"size", 3}}), Tensor({1, 2, 2}, {1, 2, 3, 4}));
   EXPECT_EQ(out.shape, (Shape{1, 6, 2}));
-  EXPECT_EQ(out.data, (std::vector<float>{1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4}));
+  EXPECT_EQ(out.to_floats(), (std::vector<float>{1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4}));
   Tensor keras1 = run1(layer("UpSampling1D", {{"length", 2}}), Tensor({1, 2, 1}, {5, 6}));
-  EXPECT_EQ(keras1.data, (std::vector<float>{5, 5, 6, 6}));
+  EXPECT_EQ(keras1.to_floats(), (std::vector<float>{5, 5, 6, 6}));
 }
 
 TEST(UpSampling, TwoDNearestInBothFormats) {
@@ -131,7 +131,7 @@ TEST(UpSampling, TwoDNearestInBothFormats) {
   for (int b = 0; b < 2; ++b)
     for (int h = 0; h < 6; ++h)
       for (int w = 0; w < 6; ++w)
-        for (int c = 0; c < 2; ++c) ref.data[((b * 6 + h) * 6 + w) * 2 + c] = x.data[((b * 3 + h / 2) * 2 + w / 3) * 2 + c];
+        for (int c = 0; c < 2; ++c) ref.floats()[((b * 6 + h) * 6 + w) * 2 + c] = x.floats()[((b * 3 + h / 2) * 2 + w / 3) * 2 + c];
   EXPECT_EQ(compare(ref, run1(layer("UpSampling2D", {{"size", {2, 3}}}), x), 0, 0), "");
   Tensor cf = run1(layer("UpSampling2D", {{"size", {2, 3}}, {"data_format", "channels_first"}, {"interpolation", "nearest"}}),
                    to_channels_first(x));
@@ -142,7 +142,7 @@ TEST(UpSampling, ThreeDRepeatsEachAxis) {
   Tensor x = iota({1, 2, 1, 2, 1});
   Tensor out = run1(layer("UpSampling3D", {{"size", {2, 1, 2}}}), x);
   EXPECT_EQ(out.shape, (Shape{1, 4, 1, 4, 1}));
-  EXPECT_EQ(out.data, (std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}));
+  EXPECT_EQ(out.to_floats(), (std::vector<float>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}));
   Shape unknown{-1, 3, -1, 2, 1};
   auto op = make_op(layer("UpSampling3D", {{"size", 2}}));
   EXPECT_EQ(op->output_shapes(std::span<const Shape>(&unknown, 1))[0], (Shape{-1, 6, -1, 4, 1}));
@@ -152,7 +152,7 @@ TEST(UpSampling, BilinearUsesHalfPixelCentresAndClampsEdges) {
   // Width 2 -> 4: source positions -0.25 (clamped to 0), 0.25, 0.75, 1.25 (past the last centre).
   Tensor out = run1(layer("UpSampling2D", {{"size", {1, 2}}, {"interpolation", "bilinear"}}), Tensor({1, 1, 2, 1}, {0, 4}));
   EXPECT_EQ(out.shape, (Shape{1, 1, 4, 1}));
-  EXPECT_EQ(out.data, (std::vector<float>{0, 1, 3, 4}));
+  EXPECT_EQ(out.to_floats(), (std::vector<float>{0, 1, 3, 4}));
 }
 
 TEST(UpSampling, BilinearIsSeparableInBothFormats) {
@@ -165,8 +165,8 @@ TEST(UpSampling, BilinearIsSeparableInBothFormats) {
     for (int c = 0; c < 4; ++c) {
       float v = 0;
       for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) v += w[h][i] * w[c][j] * x.data[i * 2 + j];
-      ref.data[h * 4 + c] = v;
+        for (int j = 0; j < 2; ++j) v += w[h][i] * w[c][j] * x.floats()[i * 2 + j];
+      ref.floats()[h * 4 + c] = v;
     }
   EXPECT_EQ(compare(ref, run1(layer("UpSampling2D", {{"size", {2, 2}}, {"interpolation", "bilinear"}}), x), 1e-6, 1e-6), "");
   Tensor cf = run1(layer("UpSampling2D", {{"size", 2}, {"interpolation", "bilinear"}, {"data_format", "channels_first"}}),
@@ -181,11 +181,11 @@ TEST(UpSampling, BicubicKeysKernel) {
   // taps clamped to (0, 0, 0, 1) with t = 0.75, so only the last weight W(1.25) multiplies a 1.
   Tensor out = run1(layer("UpSampling2D", {{"size", {1, 2}}, {"interpolation", "bicubic"}}), Tensor({1, 1, 4, 1}, {0, 1, 2, 3}));
   ASSERT_EQ(out.shape, (Shape{1, 1, 8, 1}));
-  EXPECT_NEAR(out.data[3], 0.87890625f + 2 * 0.26171875f - 3 * 0.03515625f, 1e-6);
-  EXPECT_NEAR(out.data[4], 0.26171875f + 2 * 0.87890625f - 3 * 0.10546875f, 1e-6);
-  EXPECT_NEAR(out.data[0], -0.10546875f, 1e-6);
+  EXPECT_NEAR(out.floats()[3], 0.87890625f + 2 * 0.26171875f - 3 * 0.03515625f, 1e-6);
+  EXPECT_NEAR(out.floats()[4], 0.26171875f + 2 * 0.87890625f - 3 * 0.10546875f, 1e-6);
+  EXPECT_NEAR(out.floats()[0], -0.10546875f, 1e-6);
   Tensor flat = run1(layer("UpSampling2D", {{"size", {3, 2}}, {"interpolation", "bicubic"}}), Tensor({1, 2, 2, 1}, {2, 2, 2, 2}));
-  for (float v : flat.data) EXPECT_NEAR(v, 2.f, 1e-6);
+  for (float v : flat.to_floats()) EXPECT_NEAR(v, 2.f, 1e-6);
 }
 
 TEST(UpSampling, RejectsBadConfigs) {

@@ -27,14 +27,14 @@ TEST(Bidirectional, ConcatPutsBackwardSequenceInInputOrder) {
   auto out = run_op(*op, {kSeq});
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].shape, (Shape{1, 3, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 6, 6.5f, 5, 10.25f, 3}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 6, 6.5f, 5, 10.25f, 3}));
 }
 
 TEST(Bidirectional, ElementwiseMergeModes) {
   auto run = [](const char* mode) { return run_op(*make_op(bidirectional(scalar_rnn(true), mode), both_directions()), {kSeq})[0]; };
-  EXPECT_EQ(run("sum").data, (std::vector<float>{9, 11.5f, 13.25f}));
-  EXPECT_EQ(run("mul").data, (std::vector<float>{18, 32.5f, 30.75f}));
-  EXPECT_EQ(run("ave").data, (std::vector<float>{4.5f, 5.75f, 6.625f}));
+  EXPECT_EQ(run("sum").to_floats(), (std::vector<float>{9, 11.5f, 13.25f}));
+  EXPECT_EQ(run("mul").to_floats(), (std::vector<float>{18, 32.5f, 30.75f}));
+  EXPECT_EQ(run("ave").to_floats(), (std::vector<float>{4.5f, 5.75f, 6.625f}));
   EXPECT_EQ(run("ave").shape, (Shape{1, 3, 1}));
 }
 
@@ -42,24 +42,24 @@ TEST(Bidirectional, MergeNoneGivesTwoOutputs) {
   auto op = make_op(bidirectional(scalar_rnn(true), nullptr), both_directions());
   auto out = run_op(*op, {kSeq});
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 6.5f, 10.25f}));
-  EXPECT_EQ(out[1].data, (std::vector<float>{6, 5, 3}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 6.5f, 10.25f}));
+  EXPECT_EQ(out[1].to_floats(), (std::vector<float>{6, 5, 3}));
 }
 
 TEST(Bidirectional, DefaultMergeIsConcatOfLastOutputs) {
   auto op = make_op(layer("Bidirectional", {{"layer", scalar_rnn(false)}}), both_directions());
   auto out = run_op(*op, {kSeq});
   EXPECT_EQ(out[0].shape, (Shape{1, 2}));
-  EXPECT_EQ(out[0].data, (std::vector<float>{10.25f, 6}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{10.25f, 6}));
 }
 
 TEST(Bidirectional, ReturnStateListsForwardThenBackwardStates) {
   auto op = make_op(bidirectional(scalar_rnn(false, true), "sum"), both_directions());
   auto out = run_op(*op, {kSeq});
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[0].data, (std::vector<float>{16.25f}));
-  EXPECT_EQ(out[1].data, (std::vector<float>{10.25f}));
-  EXPECT_EQ(out[2].data, (std::vector<float>{6}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{16.25f}));
+  EXPECT_EQ(out[1].to_floats(), (std::vector<float>{10.25f}));
+  EXPECT_EQ(out[2].to_floats(), (std::vector<float>{6}));
 
   auto none = make_op(bidirectional(scalar_rnn(false, true), nullptr), both_directions());
   std::vector<Shape> in{{-1, -1, 1}};
@@ -70,13 +70,13 @@ TEST(Bidirectional, MaskZeroesMaskedStepsOfSequences) {
   auto op = make_op(bidirectional(scalar_rnn(true), "concat"), both_directions(), keyword_call(0, true));
   auto out = run_op(*op, {kSeq, Tensor({1, 3}, {1, 1, 0})});
   // forward: 3, 6.5, 0 (zeroed, not repeated); backward walks masked 3 (0), 2, 1+2 -> 3, 2, 0
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 3, 6.5f, 2, 0, 0}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 3, 6.5f, 2, 0, 0}));
 }
 
 TEST(Bidirectional, InitialStatesSplitInHalves) {
   auto op = make_op(bidirectional(scalar_rnn(false), "concat"), both_directions(), keyword_call(2, false));
   auto out = run_op(*op, {Tensor({1, 1, 1}, {1}), Tensor({1, 1}, {4}), Tensor({1, 1}, {-2})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{2 + 2 + 1, 1 - 2}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{2 + 2 + 1, 1 - 2}));
   EXPECT_THROW(make_op(bidirectional(scalar_rnn(false), "concat"), both_directions(), keyword_call(1, false)), Error);
 }
 
@@ -90,7 +90,7 @@ TEST(Bidirectional, CustomBackwardLayerOfOtherWidth) {
   std::vector<Shape> in{{-1, 3, 1}};
   EXPECT_EQ(op->output_shapes(in)[0], (Shape{-1, 3, 3}));
   auto out = run_op(*op, {kSeq});
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 1, -1, 6.5f, 2, -2, 10.25f, 3, -3}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 1, -1, 6.5f, 2, -2, 10.25f, 3, -3}));
 }
 
 TEST(Bidirectional, RejectsInconsistentLayers) {
@@ -123,9 +123,9 @@ TEST(TimeDistributed, DenseOnEveryStep) {
   auto out = run_op(*op, {x});
   ASSERT_EQ(out[0].shape, (Shape{2, 3, 2}));
   for (int s = 0; s < 6; ++s) {
-    float a = x.data[s * 2], b = x.data[s * 2 + 1];
-    EXPECT_NEAR(out[0].data[s * 2], a + 2 * b + 0.5f, 1e-6);
-    EXPECT_NEAR(out[0].data[s * 2 + 1], -a - 0.5f, 1e-6);
+    float a = x.floats()[s * 2], b = x.floats()[s * 2 + 1];
+    EXPECT_NEAR(out[0].floats()[s * 2], a + 2 * b + 0.5f, 1e-6);
+    EXPECT_NEAR(out[0].floats()[s * 2 + 1], -a - 0.5f, 1e-6);
   }
   std::vector<Shape> unknown_batch{{-1, 5, 2}};
   EXPECT_EQ(op->output_shapes(unknown_batch)[0], (Shape{-1, 5, 2}));
@@ -142,7 +142,7 @@ TEST(TimeDistributed, FlattenChangesTheStepShape) {
   Tensor x({1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
   auto out = run_op(*op, {x});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 4}));
-  EXPECT_EQ(out[0].data, x.data);
+  EXPECT_EQ(out[0].to_floats(), x.to_floats());
 }
 
 TEST(TimeDistributed, MaskIsAcceptedAndOtherTensorsRefused) {
@@ -150,7 +150,7 @@ TEST(TimeDistributed, MaskIsAcceptedAndOtherTensorsRefused) {
   auto op = make_op(layer("TimeDistributed", {{"layer", layer("Dense", {{"units", 1}, {"use_bias", false}})}}),
                     {{"kernel", {1, 1}, {3}}}, c);
   auto out = run_op(*op, {Tensor({1, 2, 1}, {1, 2}), Tensor({1, 2}, {1, 0})});
-  EXPECT_EQ(out[0].data, (std::vector<float>{3, 6}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{3, 6}));
   EXPECT_THROW(make_op(layer("TimeDistributed", {{"layer", layer("Dense", {{"units", 1}, {"use_bias", false}})}}),
                        {{"kernel", {1, 1}, {3}}}, keyword_call(1, false)),
                Error);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "format/keras1_compat.hpp"
+#include "ir/infer.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::format {
@@ -166,11 +167,14 @@ std::optional<Shape> declared_batch_shape(const Json& layer_config) {
   return std::nullopt;
 }
 
-std::string declared_dtype(const Json& layer_config) {
+// The dtype an input layer declares (a name or a dtype policy); mixed policies compute in float32.
+DType declared_dtype(const Json& layer_config, const std::string& where) {
   const Json& d = field(layer_config, "dtype");
-  if (d.is_string()) return d.get<std::string>();
-  std::string n = string_field(field(d, "config"), "name");
-  return n.empty() ? "float32" : n;
+  std::string name = d.is_string() ? d.get<std::string>() : string_field(field(d, "config"), "name");
+  if (name.empty() || name.rfind("mixed_", 0) == 0) return DType::kFloat32;
+  DType t;
+  if (!parse_dtype(name, t)) throw Error(where + ": input dtype '" + name + "' is not supported");
+  return t;
 }
 
 struct Scope {
@@ -189,7 +193,7 @@ class Builder {
  public:
   Builder(const WeightSource& ws, std::string file) : weights_(ws), file_(std::move(file)) {}
 
-  model::Graph build(const Json& model_json) {
+  ir::Graph build(const Json& model_json) {
     std::string cls = string_field(model_json, "class_name");
     const Json& cfg = field(model_json, "config");
     if (!is_model_class(cls)) {
@@ -229,12 +233,12 @@ class Builder {
 
  private:
   // ---- model inputs -------------------------------------------------------------------------
-  int add_input(const std::string& name, const Shape& shape, const std::string& dtype) {
-    int t = graph_.add_tensor(shape, -1);
+  int add_input(const std::string& name, const Shape& shape, DType dtype) {
+    int v = graph_.add_value({shape, dtype}, -1);
     graph_.inputs.push_back({name, shape, dtype});
-    graph_.input_tensors.push_back(t);
-    graph_.named_tensors.emplace_back(name, t);
-    return t;
+    graph_.input_values.push_back(v);
+    graph_.named_values.emplace_back(name, v);
+    return v;
   }
 
   std::vector<int> make_model_inputs(const std::string& cls, const Json& cfg) {
@@ -253,7 +257,7 @@ class Builder {
       if (!shape)
         throw Error(file_ + ": the Sequential model declares no input shape (no InputLayer, batch_shape or build_config)");
       std::string name = string_field(first, "class_name") == "InputLayer" ? string_field(fc, "name") : "input_layer";
-      ids.push_back(add_input(name, *shape, declared_dtype(fc)));
+      ids.push_back(add_input(name, *shape, declared_dtype(fc, file_ + ", layer '" + name + "'")));
       return ids;
     }
     for (const Ref& r : parse_ref_list(field(cfg, "input_layers"), file_)) {
@@ -262,7 +266,7 @@ class Builder {
       const Json& ic = field(*entry, "config");
       std::optional<Shape> shape = declared_batch_shape(ic);
       if (!shape) throw Error(file_ + ", layer '" + r.layer + "': the input layer declares no shape");
-      ids.push_back(add_input(r.layer, *shape, declared_dtype(ic)));
+      ids.push_back(add_input(r.layer, *shape, declared_dtype(ic, file_ + ", layer '" + r.layer + "'")));
     }
     return ids;
   }
@@ -471,27 +475,29 @@ class Builder {
     } else {
       std::shared_ptr<const Op> op = layer_op(entry, cls, name, scope, archive_path);
       std::shared_ptr<const Op> bound = op->bind(call);
-      std::vector<Shape> in_shapes;
-      for (int t : args) in_shapes.push_back(graph_.tensors[t].shape);
-      std::vector<Shape> out_shapes;
+      ir::Node node{ir::OpKind::kCustom, ir::CustomAttrs{bound, cls}, {}, args, {}, scope.qualified(name)};
+      std::vector<ir::TensorType> in_types;
+      for (int v : args) in_types.push_back(graph_.values[v].type);
+      std::vector<ir::TensorType> out_types;
       try {
-        out_shapes = bound->output_shapes(in_shapes);
+        out_types = ir::infer_types(node, in_types);
       } catch (const Error& e) {
         std::string msg = e.what();
         if (msg.rfind(file_, 0) == 0) throw;
         throw Error(call.where + ": " + msg);
       }
-      int node = static_cast<int>(graph_.nodes.size());
-      for (auto& s : out_shapes) outs.push_back(graph_.add_tensor(s, node));
-      graph_.nodes.push_back({bound, args, outs, scope.qualified(name)});
+      int index = static_cast<int>(graph_.nodes.size());
+      for (auto& t : out_types) outs.push_back(graph_.add_value(std::move(t), index));
+      node.outputs = outs;
+      graph_.nodes.push_back(std::move(node));
       if (top && call_index == 0) add_row(name, cls, outs, op->param_count());
     }
     // Names predict() accepts for this call's outputs (inside a nested model, its first call only).
     if (scope.call > 0) return outs;
     std::string base = scope.qualified(name) + (call_index > 0 ? "@" + std::to_string(call_index) : "");
     output_count_[base] = outs.size();
-    if (outs.size() == 1) graph_.named_tensors.emplace_back(base, outs[0]);
-    for (size_t i = 0; i < outs.size(); ++i) graph_.named_tensors.emplace_back(base + ":" + std::to_string(i), outs[i]);
+    if (outs.size() == 1) graph_.named_values.emplace_back(base, outs[0]);
+    for (size_t i = 0; i < outs.size(); ++i) graph_.named_values.emplace_back(base + ":" + std::to_string(i), outs[i]);
     return outs;
   }
 
@@ -552,8 +558,8 @@ class Builder {
       std::string key = base;
       if (output_count_[call_name] > 1) key += ":" + std::to_string(tensor);
       if (!used.insert(key).second) key += "#" + std::to_string(i);
-      graph_.outputs.push_back({key, graph_.tensors[outs[i]].shape, "float32"});
-      graph_.output_tensors.push_back(outs[i]);
+      graph_.outputs.push_back({key, graph_.values[outs[i]].type.shape, graph_.values[outs[i]].type.dtype});
+      graph_.output_values.push_back(outs[i]);
     }
   }
 
@@ -572,7 +578,7 @@ class Builder {
   const WeightSource& weights_;
   std::string file_;
   bool keras3_ = false;
-  model::Graph graph_;
+  ir::Graph graph_;
   std::map<std::string, std::shared_ptr<const Op>> ops_;
   std::map<std::string, size_t> output_count_;
   int64_t created_params_ = 0;
@@ -580,7 +586,7 @@ class Builder {
 
 }  // namespace
 
-model::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file) {
+ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file) {
   Json current = keras3_dialect(model_json, file);
   return Builder(weights, file).build(current);
 }

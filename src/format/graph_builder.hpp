@@ -2,13 +2,13 @@
 #pragma once
 
 #include "format/weight_source.hpp"
-#include "model/graph.hpp"
+#include "ir/graph.hpp"
 
 namespace kerasrt::format {
 
 // `model_json` is the whole model object ({"class_name": "Functional"|"Model"|"Sequential",
 // "config": ...}); `file` names the source in errors.
-model::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file);
+ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file);
 
 // Keras's to_snake_case for class names, used to derive Keras 3 weight paths ("Conv2D" -> "conv2d").
 std::string snake_case(const std::string& class_name);

@@ -56,7 +56,7 @@ std::unique_ptr<WeightSource> weights_from_h5(const io::H5File& f) {
   throw Error(f.name() + ": no Keras weights found (neither Keras 3 'layers/...' groups nor a 'layer_names' attribute)");
 }
 
-model::Graph build_with_config(const Json& j, const WeightSource& ws, const std::string& name) {
+ir::Graph build_with_config(const Json& j, const WeightSource& ws, const std::string& name) {
   try {
     return build_graph(model_object(j, name), ws, name);
   } catch (const Json::exception& e) {
@@ -66,7 +66,7 @@ model::Graph build_with_config(const Json& j, const WeightSource& ws, const std:
 
 // Every failure leaves as one printable line, whatever threw it.
 template <typename F>
-model::Graph guarded(const std::string& name, F&& load) {
+ir::Graph guarded(const std::string& name, F&& load) {
   try {
     return load();
   } catch (const Error& e) {
@@ -78,9 +78,9 @@ model::Graph guarded(const std::string& name, F&& load) {
   }
 }
 
-model::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name);
+ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name);
 
-model::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
+ir::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
   if (looks_like_zip(bytes) && !io::H5File::looks_like_hdf5(bytes)) return keras_archive(bytes, name);
   io::H5File h5 = io::H5File::open_memory(bytes, name);
   io::H5Group root = h5.root();
@@ -99,7 +99,7 @@ model::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) 
   return build_with_config(j, *ws, name);
 }
 
-model::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
+ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
   // Some files named .keras are legacy HDF5 models.
   if (io::H5File::looks_like_hdf5(bytes)) return legacy_h5(bytes, name);
   io::ZipReader zip = io::ZipReader::from_memory(bytes, name);
@@ -118,7 +118,7 @@ model::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& na
   return build_with_config(j, *ws, name);
 }
 
-model::Graph config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
+ir::Graph config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
                          const std::string& weights_name) {
   Json j = parse_json(json, name);
   if (weights.empty()) {
@@ -132,20 +132,20 @@ model::Graph config_json(const std::string& json, std::span<const uint8_t> weigh
 
 }  // namespace
 
-model::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
+ir::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
   return guarded(name, [&] { return keras_archive(bytes, name); });
 }
 
-model::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
+ir::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
   return guarded(name, [&] { return legacy_h5(bytes, name); });
 }
 
-model::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
+ir::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
                               const std::string& weights_name) {
   return guarded(name, [&] { return config_json(json, weights, name, weights_name); });
 }
 
-model::Graph load_path(const std::string& path, const std::string& weights_path) {
+ir::Graph load_path(const std::string& path, const std::string& weights_path) {
   return guarded(path, [&] {
     auto bytes = io::read_file(path, kMaxModelBytes);
     auto ends_with = [&](const char* ext) {

@@ -3,15 +3,15 @@
 
 #include <span>
 
-#include "model/graph.hpp"
+#include "ir/graph.hpp"
 
 namespace kerasrt::format {
 
-model::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name);
-model::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name);
-model::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
+ir::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name);
+ir::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name);
+ir::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
                               const std::string& weights_name);
 // Picks the form from the path's extension and the file's first bytes.
-model::Graph load_path(const std::string& path, const std::string& weights_path);
+ir::Graph load_path(const std::string& path, const std::string& weights_path);
 
 }  // namespace kerasrt::format

@@ -38,12 +38,12 @@ float half_to_float(uint16_t h) {
   return sign ? -v : v;
 }
 
-template <typename T>
-void convert(const uint8_t* src, int64_t n, float* dst) {
+template <typename T, typename To>
+void convert(const uint8_t* src, int64_t n, To* dst) {
   for (int64_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, src + i * sizeof(T), sizeof(T));
-    dst[i] = static_cast<float>(v);
+    dst[i] = static_cast<To>(v);
   }
 }
 
@@ -101,27 +101,52 @@ NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& name) {
   if (offset + header_len + data_bytes > bytes.size())
     throw Error(name + ": truncated .npy data (" + std::to_string(bytes.size() - offset - header_len) +
                 " bytes for " + std::to_string(data_bytes) + ")");
-  out.tensor.shape = shape;
-  out.tensor.data.resize(static_cast<size_t>(count));
-  float* dst = out.tensor.data.data();
-  if (kind == 'f' && width == 4) convert<float>(src, count, dst);
-  else if (kind == 'f' && width == 8) convert<double>(src, count, dst);
-  else if (kind == 'f' && width == 2) {
-    for (int64_t i = 0; i < count; ++i) dst[i] = half_to_float(static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8)));
-  } else if (kind == 'i' && width == 1) convert<int8_t>(src, count, dst);
-  else if (kind == 'i' && width == 2) convert<int16_t>(src, count, dst);
-  else if (kind == 'i' && width == 4) convert<int32_t>(src, count, dst);
-  else if (kind == 'i' && width == 8) convert<int64_t>(src, count, dst);
-  else if ((kind == 'u' || kind == 'b') && width == 1) convert<uint8_t>(src, count, dst);
-  else if (kind == 'u' && width == 2) convert<uint16_t>(src, count, dst);
-  else if (kind == 'u' && width == 4) convert<uint32_t>(src, count, dst);
-  else if (kind == 'u' && width == 8) convert<uint64_t>(src, count, dst);
-  else throw Error(name + ": unsupported dtype '" + d + "'");
+  // Each array keeps its kind: floats become float32 (what kerasrt computes in), integers the
+  // narrowest of int32/int64 that holds every value of their type, bytes and bools stay bytes.
+  if (kind == 'f' && (width == 2 || width == 4 || width == 8)) {
+    out.tensor = Tensor(shape, DType::kFloat32);
+    float* dst = out.tensor.floats().data();
+    if (width == 4) convert<float>(src, count, dst);
+    else if (width == 8) convert<double>(src, count, dst);
+    else
+      for (int64_t i = 0; i < count; ++i) dst[i] = half_to_float(static_cast<uint16_t>(src[2 * i] | (src[2 * i + 1] << 8)));
+  } else if ((kind == 'i' && width <= 4) || (kind == 'u' && width == 2)) {
+    out.tensor = Tensor(shape, DType::kInt32);
+    int32_t* dst = out.tensor.values<int32_t>().data();
+    if (kind == 'u') convert<uint16_t>(src, count, dst);
+    else if (width == 1) convert<int8_t>(src, count, dst);
+    else if (width == 2) convert<int16_t>(src, count, dst);
+    else if (width == 4) convert<int32_t>(src, count, dst);
+    else throw Error(name + ": unsupported dtype '" + d + "'");
+  } else if ((kind == 'i' && width == 8) || (kind == 'u' && (width == 4 || width == 8))) {
+    out.tensor = Tensor(shape, DType::kInt64);
+    int64_t* dst = out.tensor.values<int64_t>().data();
+    if (kind == 'i') convert<int64_t>(src, count, dst);
+    else if (width == 4) convert<uint32_t>(src, count, dst);
+    else convert<uint64_t>(src, count, dst);
+  } else if ((kind == 'u' || kind == 'b') && width == 1) {
+    out.tensor = Tensor(shape, kind == 'b' ? DType::kBool : DType::kUInt8);
+    uint8_t* dst = out.tensor.values<uint8_t>().data();
+    if (kind == 'b')
+      for (int64_t i = 0; i < count; ++i) dst[i] = src[i] != 0;
+    else
+      std::memcpy(dst, src, static_cast<size_t>(count));
+  } else {
+    throw Error(name + ": unsupported dtype '" + d + "'");
+  }
   return out;
 }
 
 std::vector<uint8_t> encode_npy(const Tensor& t) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  const char* descr = "<f4";
+  switch (t.dtype) {
+    case DType::kFloat32: descr = "<f4"; break;
+    case DType::kInt32: descr = "<i4"; break;
+    case DType::kInt64: descr = "<i8"; break;
+    case DType::kUInt8: descr = "|u1"; break;
+    case DType::kBool: descr = "|b1"; break;
+  }
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < t.shape.size(); ++i) {
     header += std::to_string(t.shape[i]);
     if (t.shape.size() == 1 || i + 1 < t.shape.size()) header += ",";
@@ -135,8 +160,8 @@ std::vector<uint8_t> encode_npy(const Tensor& t) {
                               static_cast<uint8_t>(header.size() & 0xff), static_cast<uint8_t>(header.size() >> 8)};
   out.insert(out.end(), header.begin(), header.end());
   static_assert(std::endian::native == std::endian::little);
-  const auto* p = reinterpret_cast<const uint8_t*>(t.data.data());
-  out.insert(out.end(), p, p + t.data.size() * sizeof(float));
+  const auto* p = static_cast<const uint8_t*>(t.raw());
+  out.insert(out.end(), p, p + t.nbytes());
   return out;
 }
 

@@ -12,14 +12,14 @@
 namespace kerasrt::io {
 
 struct NpyArray {
-  Tensor tensor;      // values converted to float32
+  Tensor tensor;      // float arrays as float32, integers as int32/int64, bytes as uint8, bools as bool
   std::string dtype;  // numpy descr as stored, e.g. "<f4", "<i4", "|b1"
 };
 
 // Parses one .npy file. Supports little-endian bool, int8..int64, uint8..uint64, float16/32/64,
 // C order. `name` is used in errors.
 NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& name);
-std::vector<uint8_t> encode_npy(const Tensor& t);  // float32, C order
+std::vector<uint8_t> encode_npy(const Tensor& t);  // its own dtype, C order
 
 // Reads all arrays of an .npz (keys without the ".npy" suffix), in archive order.
 std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path);

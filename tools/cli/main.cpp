@@ -33,13 +33,41 @@ std::map<std::string, kerasrt::Tensor> read_inputs(const kerasrt::Model& model, 
   return inputs;
 }
 
-int cmd_info(const std::string& model_path, const std::string& weights) {
+// The declared input shapes with unknown dimensions (the batch) set to 1.
+std::vector<kerasrt::Shape> unit_shapes(const kerasrt::Model& model) {
+  std::vector<kerasrt::Shape> shapes;
+  for (const auto& i : model.inputs()) {
+    kerasrt::Shape s = i.shape;
+    for (auto& d : s) d = d < 0 ? 1 : d;
+    shapes.push_back(s);
+  }
+  return shapes;
+}
+
+int cmd_info(const std::string& model_path, const std::string& weights, bool ir) {
   auto model = kerasrt::Model::load(model_path, weights);
+  if (ir) {
+    std::vector<kerasrt::Shape> shapes = unit_shapes(model);
+    try {
+      std::cout << model.ir_json(shapes) << "\n";
+    } catch (const kerasrt::Error&) {
+      std::cout << model.ir_json() << "\n";  // no plan at batch 1 (inputs with unknown sizes): no kernels
+    }
+    return 0;
+  }
   std::cout << model.summary();
   std::cout << "Inputs:\n";
-  for (const auto& i : model.inputs()) std::cout << "  " << i.name << " " << kerasrt::shape_to_string(i.shape) << " " << i.dtype << "\n";
+  for (const auto& i : model.inputs())
+    std::cout << "  " << i.name << " " << kerasrt::shape_to_string(i.shape) << " " << kerasrt::dtype_name(i.dtype) << "\n";
   std::cout << "Outputs:\n";
-  for (const auto& o : model.outputs()) std::cout << "  " << o.name << " " << kerasrt::shape_to_string(o.shape) << "\n";
+  for (const auto& o : model.outputs())
+    std::cout << "  " << o.name << " " << kerasrt::shape_to_string(o.shape) << " " << kerasrt::dtype_name(o.dtype) << "\n";
+  try {
+    auto session = model.session(unit_shapes(model));
+    std::printf("Arena at batch 1: %.2f MB\n", static_cast<double>(session.arena_bytes()) / 1e6);
+  } catch (const kerasrt::Error&) {
+    // Inputs with unknown sizes besides the batch: there is no plan without a call's shapes.
+  }
   return 0;
 }
 
@@ -70,15 +98,15 @@ int cmd_example(const std::string& dir) {
   std::cout << model.summary() << "\n";
   auto inputs = read_inputs(model, dir + "/digits_cnn.inputs.npz");
   auto labels = kerasrt::io::read_npz(dir + "/digits_cnn.labels.npz");
-  const kerasrt::Tensor& truth = labels.at(0).second.tensor;
+  const kerasrt::Tensor truth = labels.at(0).second.tensor.cast(kerasrt::DType::kFloat32);
   auto out = model.predict(inputs);
   const kerasrt::Tensor& probs = out.begin()->second;
   int64_t n = probs.shape[0], classes = probs.shape[1], correct = 0;
   std::cout << "digit  predicted  true  confidence\n";
   for (int64_t i = 0; i < n; ++i) {
-    const float* p = probs.data.data() + i * classes;
+    const float* p = probs.floats().data() + i * classes;
     int64_t best = std::max_element(p, p + classes) - p;
-    int64_t label = static_cast<int64_t>(truth.data[i]);
+    int64_t label = static_cast<int64_t>(truth.floats()[i]);
     correct += best == label;
     if (i < 20 || best != label)
       std::printf("%5lld  %9lld  %4lld  %9.3f%s\n", static_cast<long long>(i), static_cast<long long>(best),
@@ -100,6 +128,8 @@ int main(int argc, char** argv) {
   auto* info = app.add_subcommand("info", "print the model summary");
   info->add_option("MODEL", model_path, "model file")->required();
   info->add_option("--weights", weights, "weights file for a .json model");
+  bool ir = false;
+  info->add_flag("--ir", ir, "print the typed ir as JSON instead of the summary");
 
   auto* run = app.add_subcommand("run", "run the model on inputs from an .npz (or .npy)");
   run->add_option("MODEL", model_path, "model file")->required();
@@ -117,7 +147,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (*info) return cmd_info(model_path, weights);
+    if (*info) return cmd_info(model_path, weights, ir);
     if (*run) return cmd_run(model_path, weights, input, output, layers);
     if (*example) return cmd_example(dir);
   } catch (const kerasrt::Error& e) {

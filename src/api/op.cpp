@@ -1,27 +1,8 @@
 // Shared pieces of the layer interface (include/kerasrt/op.hpp).
 #include <kerasrt/op.hpp>
 
-#include <numeric>
 
 namespace kerasrt {
-
-Tensor::Tensor(Shape s) : shape(std::move(s)), data(static_cast<size_t>(element_count(shape)), 0.f) {}
-
-int64_t element_count(std::span<const int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-std::string shape_to_string(std::span<const int64_t> shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += shape[i] < 0 ? "None" : std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) s += ",";
-  return s + ")";
-}
 
 int Call::positional_count() const {
   int n = 0;

@@ -1,0 +1,80 @@
+// `kerasrt info --ir`: the ir as JSON (schema: docs/ir.schema.json).
+#include <nlohmann/json.hpp>
+
+#include "api/model_impl.hpp"
+
+namespace kerasrt {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json shape_json(const Shape& s) {
+  Json a = Json::array();
+  for (int64_t d : s) a.push_back(d < 0 ? Json(nullptr) : Json(d));
+  return a;
+}
+
+// One overload per attribute struct: adding an op family without one does not compile.
+Json attrs_json(const ir::CustomAttrs& a) { return {{"class", a.class_name}}; }
+
+}  // namespace
+
+std::string Model::ir_json(const std::vector<Shape>& kernels_for) const {
+  const ir::Graph& g = impl_->graph;
+  std::shared_ptr<const plan::Plan> plan;
+  if (!kernels_for.empty()) {
+    if (kernels_for.size() != g.inputs.size())
+      throw Error("the model takes " + std::to_string(g.inputs.size()) + " inputs, got " +
+                  std::to_string(kernels_for.size()) + " shapes");
+    std::vector<int> wanted;
+    for (const auto& [name, v] : g.named_values) wanted.push_back(v);  // every node runs
+    plan = impl_->plan_for(kernels_for, wanted);
+  }
+  Json j;
+  j["format"] = "kerasrt-ir";
+  j["version"] = 1;
+  j["name"] = g.name;
+  auto io = [&](const std::vector<TensorInfo>& infos, const std::vector<int>& ids) {
+    Json a = Json::array();
+    for (size_t i = 0; i < infos.size(); ++i) a.push_back({{"name", infos[i].name}, {"value", ids[i]}});
+    return a;
+  };
+  j["inputs"] = io(g.inputs, g.input_values);
+  j["outputs"] = io(g.outputs, g.output_values);
+  std::vector<Json> names(g.values.size(), Json::array());
+  for (const auto& [name, v] : g.named_values) names[v].push_back(name);
+  Json values = Json::array();
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const ir::Value& val = g.values[v];
+    values.push_back({{"id", v},
+                      {"shape", shape_json(val.type.shape)},
+                      {"dtype", dtype_name(val.type.dtype)},
+                      {"producer", val.producer < 0 ? Json(nullptr) : Json(val.producer)},
+                      {"names", names[v]}});
+  }
+  j["values"] = values;
+  std::vector<const plan::Step*> step_of(g.nodes.size(), nullptr);
+  if (plan)
+    for (const plan::Step& s : plan->steps) step_of[s.node] = &s;
+  Json nodes = Json::array();
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    const ir::Node& node = g.nodes[n];
+    Json weights = Json::array();
+    for (const ir::Weight& w : node.weights)
+      weights.push_back({{"name", w.name}, {"shape", shape_json(w.value->shape)}, {"dtype", dtype_name(w.value->dtype)}});
+    Json e = {{"id", n},
+              {"op", ir::op_kind_name(node.kind)},
+              {"layer", node.layer},
+              {"inputs", node.inputs},
+              {"outputs", node.outputs},
+              {"attrs", std::visit([](const auto& a) { return attrs_json(a); }, node.attrs)},
+              {"weights", weights}};
+    if (step_of[n]) e["kernel"] = step_of[n]->kernel->name;
+    nodes.push_back(std::move(e));
+  }
+  j["nodes"] = nodes;
+  if (plan) j["arena_bytes"] = plan->arena_bytes;
+  return j.dump(1);
+}
+
+}  // namespace kerasrt

@@ -1,0 +1,26 @@
+// Typed attributes, one struct per op family. Filled by a format reader (format/keras), read by
+// shape inference, the kernels and the exporters. No file or framework knowledge lives here.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "ir/op_kind.hpp"
+
+namespace kerasrt {
+class Op;
+}
+
+namespace kerasrt::ir {
+
+// A layer computed by a kerasrt::Op (include/kerasrt/op.hpp): the custom-layer API's seam.
+// Its tensors travel as float32.
+struct CustomAttrs {
+  std::shared_ptr<const Op> op;
+  std::string class_name;  // the layer class the Op implements, for printing
+};
+
+using Attrs = std::variant<CustomAttrs>;
+
+}  // namespace kerasrt::ir

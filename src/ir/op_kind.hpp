@@ -1,0 +1,16 @@
+// The kinds of operation the ir knows. One kind per piece of math users think in (a convolution,
+// a dense layer, an element-wise function), shared by every Keras class that computes it.
+#pragma once
+
+#include <cstdint>
+
+namespace kerasrt::ir {
+
+enum class OpKind : uint8_t {
+  kCustom,  // a layer implemented as a kerasrt::Op (user registrations; built-ins not yet typed)
+  kCount,
+};
+
+const char* op_kind_name(OpKind k);  // "custom", ... (what `info --ir` prints)
+
+}  // namespace kerasrt::ir

@@ -1,0 +1,49 @@
+// The explicit resolver: for each op kind, its kernels in order of preference, reference last.
+#include <array>
+#include <cstdlib>
+#include <string>
+
+#include "kernels/kernel.hpp"
+#include "kernels/ref/ref.hpp"
+
+namespace kerasrt::kernels {
+namespace {
+
+struct Table {
+  std::array<std::vector<const Kernel*>, static_cast<size_t>(ir::OpKind::kCount)> by_kind;
+
+  Table() {
+    add({&ref::kCustom});
+  }
+
+  void add(std::initializer_list<const Kernel*> kernels) {
+    for (const Kernel* k : kernels) by_kind[static_cast<size_t>(k->kind)].push_back(k);
+  }
+};
+
+const Table& table() {
+  static const Table t;
+  return t;
+}
+
+}  // namespace
+
+std::span<const Kernel* const> kernels_for(ir::OpKind kind) { return table().by_kind.at(static_cast<size_t>(kind)); }
+
+const Kernel& choose_kernel(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType> out,
+                            KernelChoice choice) {
+  std::span<const Kernel* const> list = kernels_for(node.kind);
+  if (list.empty()) throw Error(std::string("no kernel for op kind '") + ir::op_kind_name(node.kind) + "'");
+  if (choice == KernelChoice::kReference) return *list.back();
+  for (const Kernel* k : list)
+    if (!k->supports || k->supports(node, in, out)) return *k;
+  return *list.back();
+}
+
+KernelChoice kernel_choice_from_env(KernelChoice fallback) {
+  const char* env = std::getenv("KERASRT_KERNELS");
+  if (!env || !*env) return fallback;
+  return std::string(env) == "ref" ? KernelChoice::kReference : KernelChoice::kFastest;
+}
+
+}  // namespace kerasrt::kernels

@@ -1,0 +1,199 @@
+#include "plan/plan.hpp"
+
+#include <algorithm>
+
+#include "ir/infer.hpp"
+
+namespace kerasrt::plan {
+namespace {
+
+constexpr size_t kAlign = 64;  // cache line, and the widest vector load
+
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// First-fit allocator over one growing arena; freed blocks coalesce with their neighbours.
+class ArenaAllocator {
+ public:
+  size_t allocate(size_t bytes) {
+    bytes = align_up(std::max<size_t>(bytes, 1));
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      if (it->second < bytes) continue;
+      size_t at = it->first;
+      if (it->second == bytes) free_.erase(it);
+      else {
+        free_.emplace(at + bytes, it->second - bytes);
+        free_.erase(it);
+      }
+      return at;
+    }
+    // Grow: extend a free block at the end if there is one.
+    if (!free_.empty()) {
+      auto last = std::prev(free_.end());
+      if (last->first + last->second == size_) {
+        size_t at = last->first;
+        free_.erase(last);
+        size_ = at + bytes;
+        return at;
+      }
+    }
+    size_t at = size_;
+    size_ += bytes;
+    return at;
+  }
+
+  void release(size_t at, size_t bytes) {
+    bytes = align_up(std::max<size_t>(bytes, 1));
+    auto it = free_.emplace(at, bytes).first;
+    if (auto next = std::next(it); next != free_.end() && at + bytes == next->first) {
+      it->second += next->second;
+      free_.erase(next);
+    }
+    if (it != free_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second == it->first) {
+        prev->second += it->second;
+        free_.erase(it);
+      }
+    }
+  }
+
+  size_t size() const { return size_; }
+
+ private:
+  std::map<size_t, size_t> free_;  // offset -> size
+  size_t size_ = 0;
+};
+
+size_t byte_size(const ir::TensorType& t) {
+  return static_cast<size_t>(element_count(t.shape)) * dtype_size(t.dtype);
+}
+
+}  // namespace
+
+std::shared_ptr<const void> PreparedCache::get(const ir::Node& node, int node_index, const kernels::Kernel& kernel) {
+  if (!kernel.prepare) return nullptr;
+  std::lock_guard lock(mutex_);
+  auto key = std::make_pair(node_index, &kernel);
+  if (auto it = made_.find(key); it != made_.end()) return it->second;
+  return made_.emplace(key, kernel.prepare(node)).first->second;
+}
+
+Plan make_plan(const ir::Graph& graph, const std::vector<Shape>& input_shapes, const std::vector<int>& wanted,
+               kernels::KernelChoice choice, PreparedCache& prepared) {
+  Plan plan;
+  const size_t value_count = graph.values.size();
+  plan.types.resize(value_count);
+  plan.where.resize(value_count);
+  plan.wanted = wanted;
+  for (size_t i = 0; i < graph.input_values.size(); ++i) {
+    int v = graph.input_values[i];
+    plan.types[v] = {input_shapes.at(i), graph.inputs[i].dtype};
+    plan.where[v] = {Location::kInput, i};
+  }
+
+  // Only nodes that lead to a wanted value run.
+  std::vector<char> needed(value_count, 0), run_node(graph.nodes.size(), 0);
+  for (int v : wanted) needed[v] = 1;
+  for (size_t n = graph.nodes.size(); n-- > 0;) {
+    const ir::Node& node = graph.nodes[n];
+    bool need = false;
+    for (int v : node.outputs) need |= needed[v] != 0;
+    if (!need) continue;
+    run_node[n] = 1;
+    for (int v : node.inputs) needed[v] = 1;
+  }
+
+  // Concrete types, kernels, and the last step reading each value.
+  std::vector<int> last_read(value_count, -1);
+  std::vector<ir::TensorType> in_types, out_types;
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    if (!run_node[n]) continue;
+    const ir::Node& node = graph.nodes[n];
+    in_types.clear();
+    for (int v : node.inputs) {
+      in_types.push_back(plan.types[v]);
+      last_read[v] = static_cast<int>(plan.steps.size());
+    }
+    try {
+      out_types = ir::infer_types(node, in_types);
+      if (out_types.size() != node.outputs.size())
+        throw Error("yields " + std::to_string(out_types.size()) + " outputs for these shapes, expected " +
+                    std::to_string(node.outputs.size()));
+      for (const ir::TensorType& t : out_types) {
+        // Shapes come from the model file: refuse unknown, overflowing or absurd sizes before allocating.
+        int64_t count = 1;
+        for (int64_t d : t.shape) {
+          if (d < 0) throw Error("output shape " + shape_to_string(t.shape) + " is not fully known");
+          if (d > 0 && count > kMaxTensorElements / d)
+            throw Error("output shape " + shape_to_string(t.shape) + " is too large to allocate");
+          count *= d;
+        }
+      }
+    } catch (const Error& e) {
+      throw Error("layer '" + node.layer + "': " + e.what());
+    }
+    for (size_t i = 0; i < out_types.size(); ++i) plan.types[node.outputs[i]] = out_types[i];
+    Step step;
+    step.node = static_cast<int>(n);
+    step.kernel = &kernels::choose_kernel(node, in_types, out_types, choice);
+    if (step.kernel->scratch_bytes) step.scratch_bytes = step.kernel->scratch_bytes(node, in_types, out_types);
+    step.prepared = prepared.get(node, static_cast<int>(n), *step.kernel);
+    plan.view_count += node.inputs.size() + node.outputs.size();
+    plan.steps.push_back(std::move(step));
+  }
+
+  // Wanted values go straight to the caller's output buffers; a value wanted twice, or a model input
+  // wanted as an output, is copied after the run.
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    Location& w = plan.where[wanted[i]];
+    if (w.kind == Location::kNone) w = {Location::kOutput, i};
+    else plan.copied_outputs.emplace_back(i, wanted[i]);
+  }
+
+  // Arena offsets: a value takes memory when its step runs and gives it back after its last reader.
+  ArenaAllocator arena;
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    Step& step = plan.steps[s];
+    const ir::Node& node = graph.nodes[step.node];
+    bool reused_input = false;
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      int v = node.outputs[i];
+      if (plan.where[v].kind != Location::kNone) continue;
+      // In place: output 0 takes input 0's block when this step is its last reader.
+      if (i == 0 && step.kernel->in_place && !node.inputs.empty()) {
+        int src = node.inputs[0];
+        if (plan.where[src].kind == Location::kArena && last_read[src] == static_cast<int>(s) &&
+            byte_size(plan.types[src]) == byte_size(plan.types[v]) &&
+            std::count(node.inputs.begin(), node.inputs.end(), src) == 1) {
+          plan.where[v] = plan.where[src];
+          reused_input = true;
+          continue;
+        }
+      }
+      plan.where[v] = {Location::kArena, arena.allocate(byte_size(plan.types[v]))};
+    }
+    if (step.scratch_bytes) {
+      step.scratch_offset = arena.allocate(step.scratch_bytes);
+      arena.release(step.scratch_offset, step.scratch_bytes);
+    }
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      int v = node.inputs[i];
+      if (i == 0 && reused_input) continue;
+      if (plan.where[v].kind != Location::kArena || last_read[v] != static_cast<int>(s)) continue;
+      if (std::find(node.inputs.begin(), node.inputs.begin() + static_cast<long>(i), v) !=
+          node.inputs.begin() + static_cast<long>(i))
+        continue;  // the same value twice: release once
+      arena.release(plan.where[v].index, byte_size(plan.types[v]));
+    }
+    // Outputs nobody reads (a layer's extra outputs) are dead at once.
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      int v = node.outputs[i];
+      if (plan.where[v].kind == Location::kArena && last_read[v] < 0)
+        arena.release(plan.where[v].index, byte_size(plan.types[v]));
+    }
+  }
+  plan.arena_bytes = arena.size();
+  return plan;
+}
+
+}  // namespace kerasrt::plan

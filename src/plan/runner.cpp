@@ -1,0 +1,51 @@
+#include "plan/runner.hpp"
+
+#include <cstring>
+
+namespace kerasrt::plan {
+
+Runner::Runner(const ir::Graph& graph, std::shared_ptr<const Plan> plan) : graph_(graph), plan_(std::move(plan)) {
+  for (const Step& step : plan_->steps) {
+    const ir::Node& node = graph_.nodes[step.node];
+    for (int v : node.inputs) in_views_.emplace_back(nullptr, plan_->types[v].shape, plan_->types[v].dtype);
+    for (int v : node.outputs) out_views_.push_back({nullptr, plan_->types[v].shape, plan_->types[v].dtype});
+  }
+}
+
+void Runner::run(std::byte* arena, std::span<const void* const> inputs, std::span<void* const> outputs,
+                 kernels::ThreadPool* pool) {
+  const Plan& plan = *plan_;
+  auto address = [&](int v) -> void* {
+    const Location& w = plan.where[v];
+    switch (w.kind) {
+      case Location::kArena: return arena + w.index;
+      case Location::kInput: return const_cast<void*>(inputs[w.index]);
+      case Location::kOutput: return outputs[w.index];
+      case Location::kNone: break;
+    }
+    return nullptr;
+  };
+  size_t in_at = 0, out_at = 0;
+  for (const Step& step : plan.steps) {
+    const ir::Node& node = graph_.nodes[step.node];
+    size_t in_begin = in_at, out_begin = out_at;
+    for (int v : node.inputs) in_views_[in_at++].data = address(v);
+    for (int v : node.outputs) out_views_[out_at++].data = address(v);
+    kernels::ExecContext ctx{pool, {arena + step.scratch_offset, step.scratch_bytes}};
+    kernels::KernelCall call{node,
+                             {in_views_.data() + in_begin, node.inputs.size()},
+                             {out_views_.data() + out_begin, node.outputs.size()},
+                             ctx,
+                             step.prepared.get()};
+    try {
+      step.kernel->run(call);
+    } catch (const Error& e) {
+      throw Error("layer '" + node.layer + "': " + e.what());
+    }
+  }
+  for (const auto& [index, v] : plan.copied_outputs)
+    std::memcpy(outputs[index], address(v), static_cast<size_t>(element_count(plan.types[v].shape)) *
+                                                dtype_size(plan.types[v].dtype));
+}
+
+}  // namespace kerasrt::plan
