@@ -296,8 +296,10 @@ IsaImpl impl_for(GemmIsa isa) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Below this many multiply-adds a call runs on the calling thread: waking the pool costs more.
-constexpr int64_t kMinParallelWork = int64_t{1} << 19;
+// Below this many multiply-adds (~40 us on one Zen 5 core) a call runs on the calling thread: waking
+// a sleeping pool worker costs tens of microseconds, and measured 2-thread GEMV (1x1000x1024) was
+// slower than 1 thread.
+constexpr int64_t kMinParallelWork = int64_t{1} << 21;
 
 // Splits C into tiles of mc rows x ncp panels and runs them on the pool. get_b(panel, k0, kc,
 // width, buffer) returns that panel's K block laid out kc x width; buffer is a 64-byte aligned
