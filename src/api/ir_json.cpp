@@ -16,6 +16,18 @@ Json shape_json(const Shape& s) {
 
 // One overload per attribute struct: adding an op family without one does not compile.
 Json attrs_json(const ir::CustomAttrs& a) { return {{"class", a.class_name}}; }
+Json attrs_json(const ir::UnaryAttrs& a) {
+  Json j = {{"fn", ir::unary_fn_name(a.fn)}};
+  if (a.alpha != 0.f) j["alpha"] = a.alpha;
+  if (a.beta != 0.f) j["beta"] = a.beta;
+  return j;
+}
+Json attrs_json(const ir::BinaryAttrs& a) { return {{"fn", ir::binary_fn_name(a.fn)}}; }
+Json attrs_json(const ir::CastAttrs& a) { return {{"to", dtype_name(a.to)}}; }
+Json attrs_json(const ir::DenseAttrs& a) {
+  return {{"in", a.in}, {"units", a.units}, {"has_bias", a.has_bias}, {"activation", attrs_json(a.activation)},
+          {"bfloat16_compute", a.bfloat16_compute}};
+}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "format/keras/typed_layer.hpp"
 #include "format/keras1_compat.hpp"
 #include "ir/infer.hpp"
 #include "layers/registry.hpp"
@@ -473,24 +474,15 @@ class Builder {
       outs = build_model(cls, field(entry, "config"), inner, args, nullptr);
       if (top && call_index == 0) add_row(name, cls, outs, created_params_ - params_before);
     } else {
-      std::shared_ptr<const Op> op = layer_op(entry, cls, name, scope, archive_path);
-      std::shared_ptr<const Op> bound = op->bind(call);
-      ir::Node node{ir::OpKind::kCustom, ir::CustomAttrs{bound, cls}, {}, args, {}, scope.qualified(name)};
-      std::vector<ir::TensorType> in_types;
-      for (int v : args) in_types.push_back(graph_.values[v].type);
-      std::vector<ir::TensorType> out_types;
-      try {
-        out_types = ir::infer_types(node, in_types);
-      } catch (const Error& e) {
-        std::string msg = e.what();
-        if (msg.rfind(file_, 0) == 0) throw;
-        throw Error(call.where + ": " + msg);
+      const ParsedLayer& layer = parsed_layer(entry, cls, name, scope, archive_path);
+      CallSink sink(graph_, call.where, file_, scope.qualified(name));
+      if (layer.typed) {
+        outs = layer.typed->call(sink, call, args);
+      } else {
+        std::shared_ptr<const Op> bound = layer.op->bind(call);
+        outs = sink.add(ir::OpKind::kCustom, ir::CustomAttrs{bound, cls}, {}, args);
       }
-      int index = static_cast<int>(graph_.nodes.size());
-      for (auto& t : out_types) outs.push_back(graph_.add_value(std::move(t), index));
-      node.outputs = outs;
-      graph_.nodes.push_back(std::move(node));
-      if (top && call_index == 0) add_row(name, cls, outs, op->param_count());
+      if (top && call_index == 0) add_row(name, cls, outs, layer.params);
     }
     // Names predict() accepts for this call's outputs (inside a nested model, its first call only).
     if (scope.call > 0) return outs;
@@ -505,10 +497,50 @@ class Builder {
     graph_.rows.push_back({name, cls, outs, params});
   }
 
-  std::shared_ptr<const Op> layer_op(const Json& entry, const std::string& cls, const std::string& name,
-                                     const Scope& scope, const std::string& archive_path) {
+  // A layer parsed once, shared by its calls: typed when format/keras has a parser for its class
+  // (and no register_layer() call replaced it), else the kerasrt::Op its factory makes.
+  struct ParsedLayer {
+    std::shared_ptr<const TypedLayer> typed;
+    std::shared_ptr<const Op> op;
+    int64_t params = 0;
+  };
+
+  // Adds one call's nodes to the graph; shape errors name the call.
+  class CallSink : public NodeSink {
+   public:
+    CallSink(ir::Graph& g, const std::string& where, const std::string& file, std::string layer)
+        : g_(g), where_(where), file_(file), layer_(std::move(layer)) {}
+    std::vector<int> add(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights,
+                         std::vector<int> inputs) override {
+      ir::Node node{kind, std::move(attrs), std::move(weights), std::move(inputs), {}, layer_};
+      std::vector<ir::TensorType> in_types;
+      for (int v : node.inputs) in_types.push_back(g_.values[v].type);
+      std::vector<ir::TensorType> out_types;
+      try {
+        out_types = ir::infer_types(node, in_types);
+      } catch (const Error& e) {
+        std::string msg = e.what();
+        if (msg.rfind(file_, 0) == 0) throw;
+        throw Error(where_ + ": " + msg);
+      }
+      int index = static_cast<int>(g_.nodes.size());
+      for (auto& t : out_types) node.outputs.push_back(g_.add_value(std::move(t), index));
+      g_.nodes.push_back(std::move(node));
+      return g_.nodes.back().outputs;
+    }
+    const ir::TensorType& type(int value) const override { return g_.values[value].type; }
+
+   private:
+    ir::Graph& g_;
+    const std::string& where_;
+    const std::string& file_;
+    std::string layer_;
+  };
+
+  const ParsedLayer& parsed_layer(const Json& entry, const std::string& cls, const std::string& name,
+                                  const Scope& scope, const std::string& archive_path) {
     std::string key = scope.qualified(name);
-    if (auto it = ops_.find(key); it != ops_.end()) return it->second;
+    if (auto it = parsed_.find(key); it != parsed_.end()) return it->second;
     LayerLocation loc{scope.names, archive_path, cls};
     loc.names.push_back(name);
     std::string where = file_ + ", layer '" + key + "' (" + cls + ")";
@@ -517,9 +549,18 @@ class Builder {
     if (!stored.empty()) adapt_legacy_weights(entry, stored, weights_.writer(), where);
     bool had_weights = !stored.empty();
     Weights w(std::move(stored), where);
-    std::shared_ptr<Op> op;
+    ParsedLayer layer;
     try {
-      op = layers::make_layer(entry, w, file_);
+      layers::LayerKey lookup = layers::layer_key(entry);
+      TypedParser parser = layers::user_registered(lookup) ? nullptr : typed_parser(lookup.key);
+      if (parser) {
+        layer.typed = parser(layers::layer_spec(entry, w, file_));
+        layer.params = layer.typed->param_count();
+      } else {
+        std::shared_ptr<Op> op = layers::make_layer(entry, w, file_);
+        layer.params = op->param_count();
+        layer.op = std::move(op);
+      }
     } catch (const Error& e) {
       // A missing array is more likely a missing weights file than a broken one.
       std::string msg = e.what();
@@ -534,9 +575,8 @@ class Builder {
     if (w.remaining() > 0)
       throw Error(where + ": " + weights_.file() + " holds " + std::to_string(w.remaining()) +
                   " more weight arrays than the layer uses (next: '" + w.peek()->name + "')");
-    created_params_ += op->param_count();
-    ops_.emplace(key, op);
-    return op;
+    created_params_ += layer.params;
+    return parsed_.emplace(key, std::move(layer)).first->second;
   }
 
   // ---- outputs ----------------------------------------------------------------------------------
@@ -579,7 +619,7 @@ class Builder {
   std::string file_;
   bool keras3_ = false;
   ir::Graph graph_;
-  std::map<std::string, std::shared_ptr<const Op>> ops_;
+  std::map<std::string, ParsedLayer> parsed_;
   std::map<std::string, size_t> output_count_;
   int64_t created_params_ = 0;
 };

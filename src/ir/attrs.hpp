@@ -6,6 +6,8 @@
 #include <string>
 #include <variant>
 
+#include "ir/dense.hpp"
+#include "ir/elementwise.hpp"
 #include "ir/op_kind.hpp"
 
 namespace kerasrt {
@@ -21,6 +23,6 @@ struct CustomAttrs {
   std::string class_name;  // the layer class the Op implements, for printing
 };
 
-using Attrs = std::variant<CustomAttrs>;
+using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs>;
 
 }  // namespace kerasrt::ir

@@ -2,6 +2,8 @@
 
 #include <kerasrt/op.hpp>
 
+#include "ir/rules.hpp"
+
 namespace kerasrt::ir {
 namespace {
 
@@ -16,9 +18,18 @@ std::vector<TensorType> infer_custom(const Node& node, std::span<const TensorTyp
 
 }  // namespace
 
+void expect_inputs(std::span<const TensorType> in, size_t n) {
+  if (in.size() != n)
+    throw Error("takes " + std::to_string(n) + " input" + (n == 1 ? "" : "s") + ", got " + std::to_string(in.size()));
+}
+
 const char* op_kind_name(OpKind k) {
   switch (k) {
     case OpKind::kCustom: return "custom";
+    case OpKind::kUnary: return "unary";
+    case OpKind::kBinary: return "binary";
+    case OpKind::kCast: return "cast";
+    case OpKind::kDense: return "dense";
     case OpKind::kCount: break;
   }
   return "?";
@@ -27,6 +38,10 @@ const char* op_kind_name(OpKind k) {
 std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType> inputs) {
   switch (node.kind) {
     case OpKind::kCustom: return infer_custom(node, inputs);
+    case OpKind::kUnary: return infer_unary(node, inputs);
+    case OpKind::kBinary: return infer_binary(node, inputs);
+    case OpKind::kCast: return infer_cast(node, inputs);
+    case OpKind::kDense: return infer_dense(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

@@ -8,6 +8,10 @@ namespace kerasrt::ir {
 
 enum class OpKind : uint8_t {
   kCustom,  // a layer implemented as a kerasrt::Op (user registrations; built-ins not yet typed)
+  kUnary,   // UnaryAttrs: activations and math functions
+  kBinary,  // BinaryAttrs: arithmetic, comparison and logic with broadcasting
+  kCast,    // CastAttrs
+  kDense,   // DenseAttrs
   kCount,
 };
 

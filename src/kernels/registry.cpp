@@ -5,6 +5,7 @@
 
 #include "kernels/kernel.hpp"
 #include "kernels/ref/ref.hpp"
+#include "kernels/x86/x86.hpp"
 
 namespace kerasrt::kernels {
 namespace {
@@ -14,6 +15,10 @@ struct Table {
 
   Table() {
     add({&ref::kCustom});
+    add({&x86::kUnaryLoop, &ref::kUnary});
+    add({&x86::kBinaryLoop, &ref::kBinary});
+    add({&ref::kCast});
+    add({&x86::kDenseGemm, &ref::kDense});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -1,6 +1,7 @@
 #include "layers/registry.hpp"
 
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 namespace kerasrt {
@@ -8,6 +9,10 @@ namespace layers {
 namespace {
 
 std::mutex g_mutex;
+std::set<std::string>& user_keys() {
+  static std::set<std::string> keys;
+  return keys;
+}
 
 std::unordered_map<std::string, LayerFactory>& builtins() {
   static std::unordered_map<std::string, LayerFactory> t = [] {
@@ -90,6 +95,35 @@ std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const s
   return op;
 }
 
+LayerKey layer_key(const Json& layer_json) {
+  std::string class_name = str_or_empty(layer_json, "class_name");
+  std::string registered = str_or_empty(layer_json, "registered_name");
+  std::string module = str_or_empty(layer_json, "module");
+  static const Json kEmpty = Json::object();
+  const Json& config = layer_json.contains("config") && layer_json["config"].is_object() ? layer_json["config"] : kEmpty;
+  bool op_node = module.rfind("keras.src.ops", 0) == 0 || module.rfind("keras.ops", 0) == 0;
+  // Legacy .h5 files drop "module"; an op node still shows by its config: a name but not the
+  // "trainable" key every saved layer config carries.
+  if (module.empty() && config.contains("name") && !config.contains("trainable") && find(op_node_key(class_name)))
+    op_node = true;
+  return {op_node ? op_node_key(class_name) : class_name, registered != class_name ? registered : ""};
+}
+
+bool user_registered(const LayerKey& key) {
+  std::lock_guard lock(g_mutex);
+  return user_keys().count(key.key) > 0 || (!key.registered.empty() && user_keys().count(key.registered) > 0);
+}
+
+LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file) {
+  std::string class_name = str_or_empty(layer_json, "class_name");
+  static const Json kEmpty = Json::object();
+  const Json& config = layer_json.contains("config") && layer_json["config"].is_object() ? layer_json["config"] : kEmpty;
+  std::string name = str_or_empty(config, "name");
+  if (name.empty()) name = str_or_empty(layer_json, "name");
+  return LayerSpec{class_name, str_or_empty(layer_json, "registered_name"), name, config, weights,
+                   file + ", layer '" + name + "' (" + class_name + ")"};
+}
+
 }  // namespace layers
 
 std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
@@ -98,11 +132,13 @@ std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
 
 void register_layer(const std::string& class_or_registered_name, LayerFactory factory) {
   std::lock_guard lock(layers::g_mutex);
+  layers::user_keys().insert(class_or_registered_name);
   layers::table()[class_or_registered_name] = std::move(factory);
 }
 
 void unregister_layer(const std::string& class_or_registered_name) {
   std::lock_guard lock(layers::g_mutex);
+  layers::user_keys().erase(class_or_registered_name);
   auto& t = layers::table();
   auto b = layers::builtins().find(class_or_registered_name);
   if (b != layers::builtins().end()) t[class_or_registered_name] = b->second;

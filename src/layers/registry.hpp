@@ -16,6 +16,18 @@ inline std::string op_node_key(const std::string& class_name) { return "ops:" + 
 // Refuses Lambda layers and unknown classes with an Error that says why.
 std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file);
 
+// What a layer entry is looked up under: its registered name when it has one of its own, and the
+// class name (op_node_key for keras.ops nodes).
+struct LayerKey {
+  std::string key;
+  std::string registered;  // "package>Class" for custom classes, else empty
+};
+LayerKey layer_key(const Json& layer_json);
+// Whether register_layer() supplied the implementation for this entry (it then wins over typed parsers).
+bool user_registered(const LayerKey& key);
+// The LayerSpec make_layer builds for an entry; `layer_json` must outlive it.
+LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file);
+
 // The families (one per file in src/layers/).
 void register_core(const AddLayer& add);
 void register_activations(const AddLayer& add);

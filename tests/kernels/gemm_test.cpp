@@ -2,6 +2,8 @@
 // run (portable, AVX2, AVX-512), with 1 and 2 threads, on seeded random shapes.
 #include "kernels/gemm.hpp"
 
+#include "support/alloc_counter.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,27 +14,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-// Counts heap allocations in this test binary so a warmed-up GEMM call can be checked to make none.
-// Forwards to malloc/aligned_alloc, which is what libstdc++'s default operator delete frees with.
-namespace {
-std::atomic<long> g_allocations{0};
-}
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t al) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t a = static_cast<std::size_t>(al);
-  if (void* p = std::aligned_alloc(a, (n + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace kerasrt::kernels {
 namespace {
@@ -222,9 +203,9 @@ TEST_F(Gemm, WarmedUpCallsDoNotAllocate) {
           gemm(c.M, c.N, c.K, A.data(), c.lda, B.data(), c.ldb, C.data(), c.ldc, c.accumulate, ctx);
         };
         run();  // warm-up
-        const long before = g_allocations.load();
+        const long before = ::kerasrt::testing::heap_allocations();
         run();
-        EXPECT_EQ(g_allocations.load() - before, 0) << describe(c) << " threads=" << threads;
+        EXPECT_EQ(::kerasrt::testing::heap_allocations() - before, 0) << describe(c) << " threads=" << threads;
       }
     }
   }

@@ -5,6 +5,15 @@
 
 namespace kerasrt::kernels::ref {
 
+// A float32 unary function over `n` values (rows of `last_len` for the last-axis functions), `y`
+// may be `x`. Sparsemax needs `last_len` floats of scratch. Used by producers with an activation.
+void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, int64_t last_len, float* scratch);
+size_t activation_scratch_bytes(const ir::Activation& a, int64_t last_len);
+
 extern const Kernel kCustom;
+extern const Kernel kUnary;
+extern const Kernel kBinary;
+extern const Kernel kCast;
+extern const Kernel kDense;
 
 }  // namespace kerasrt::kernels::ref

@@ -1,0 +1,66 @@
+// keras.activations and the activation layers: Activation, LeakyReLU, ELU.
+#include <map>
+
+#include "format/keras/typed_layer.hpp"
+#include "layers/common.hpp"  // Config: typed reads of a layer config
+
+namespace kerasrt::format {
+
+ir::Activation parse_activation(const Json& j, const std::string& where) {
+  std::string name;
+  if (j.is_null()) return {};
+  if (j.is_string()) {
+    name = j.get<std::string>();
+  } else if (j.is_object()) {
+    // Keras 3 serializes functions as {"class_name": "function", "config": "relu", ...} and
+    // activation objects as {"class_name": "ReLU", "config": {...}}.
+    const Json& c = j.contains("config") ? j["config"] : Json();
+    if (c.is_string()) name = c.get<std::string>();
+    else if (j.contains("class_name") && j["class_name"].is_string()) name = j["class_name"].get<std::string>();
+  }
+  using F = ir::UnaryFn;
+  static const std::map<std::string, F> fns = {
+      {"linear", F::kIdentity}, {"relu", F::kRelu}, {"relu6", F::kRelu6}, {"sigmoid", F::kSigmoid},
+      {"hard_sigmoid", F::kHardSigmoid}, {"tanh", F::kTanh}, {"softmax", F::kSoftmax},
+      {"log_softmax", F::kLogSoftmax}, {"elu", F::kElu}, {"selu", F::kSelu}, {"softplus", F::kSoftplus},
+      {"softsign", F::kSoftsign}, {"silu", F::kSilu}, {"swish", F::kSilu}, {"hard_silu", F::kHardSilu},
+      {"hard_swish", F::kHardSilu}, {"gelu", F::kGelu}, {"exponential", F::kExp},
+      {"leaky_relu", F::kLeakyRelu}, {"mish", F::kMish}, {"celu", F::kCelu}, {"log_sigmoid", F::kLogSigmoid},
+      {"tanh_shrink", F::kTanhShrink}, {"soft_shrink", F::kSoftShrink}, {"hard_shrink", F::kHardShrink},
+      {"hard_tanh", F::kHardTanh}, {"sparse_plus", F::kSparsePlus}, {"sparse_sigmoid", F::kSparseSigmoid},
+      {"squareplus", F::kSquarePlus}, {"threshold", F::kThreshold}, {"glu", F::kGlu}, {"sparsemax", F::kSparsemax},
+  };
+  auto it = fns.find(name);
+  if (it == fns.end()) throw Error(where + ": unsupported activation " + (name.empty() ? j.dump() : "'" + name + "'"));
+  ir::Activation a{it->second, 0.f, 0.f};
+  switch (a.fn) {  // defaults of the keras.activations functions (Keras 3)
+    case F::kHardSigmoid: a.alpha = 1.f / 6.f, a.beta = 0.5f; break;  // relu6(x + 3) / 6
+    case F::kLeakyRelu: a.alpha = 0.2f; break;
+    case F::kElu: case F::kCelu: a.alpha = 1.f; break;
+    case F::kSoftShrink: case F::kHardShrink: a.alpha = 0.5f; break;
+    case F::kSquarePlus: a.alpha = 4.f; break;
+    default: break;
+  }
+  return a;
+}
+
+std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec) {
+  layers::Config c(spec);
+  ir::Activation a = c.has("activation") ? parse_activation(c.raw("activation"), spec.where) : ir::Activation{};
+  if (a.fn == ir::UnaryFn::kGlu) spec.fail("activation 'glu' is not supported as a layer yet");
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, a);
+}
+
+std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec) {
+  layers::Config c(spec);
+  // Keras 3 calls the slope negative_slope (default 0.3); Keras 2 called it alpha.
+  float slope = static_cast<float>(c.number("negative_slope", c.number("alpha", 0.3)));
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kLeakyRelu, slope, 0.f});
+}
+
+std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec) {
+  float alpha = static_cast<float>(layers::Config(spec).number("alpha", 1.0));
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kElu, alpha, 0.f});
+}
+
+}  // namespace kerasrt::format

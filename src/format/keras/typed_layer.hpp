@@ -1,0 +1,65 @@
+// Keras layers read into typed ir nodes. Each layer family has one file here that parses its Keras
+// config and stored weights once (the TypedLayer) and emits ir nodes for each call of the layer.
+// Classes without a parser here still run through their kerasrt::Op (src/layers/).
+#pragma once
+
+#include <kerasrt/op.hpp>
+
+#include <span>
+
+#include "ir/graph.hpp"
+
+namespace kerasrt::format {
+
+// Where a layer call's nodes go. add() infers the new node's output types (errors name the call).
+class NodeSink {
+ public:
+  virtual ~NodeSink() = default;
+  virtual std::vector<int> add(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights,
+                               std::vector<int> inputs) = 0;
+  virtual const ir::TensorType& type(int value) const = 0;
+  // `value` as `to`: itself when it already is, else through a cast node.
+  int cast(int value, DType to);
+};
+
+class TypedLayer {
+ public:
+  virtual ~TypedLayer() = default;
+  virtual int64_t param_count() const { return 0; }
+  // Emits the nodes of one call whose tensors are `inputs` (in the call's order, see Call::roles);
+  // returns the values the call yields.
+  virtual std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const = 0;
+};
+
+// A layer that is one node taking the call's positional tensors.
+class SingleNodeLayer : public TypedLayer {
+ public:
+  SingleNodeLayer(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights = {});
+  int64_t param_count() const override;
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override;
+
+ private:
+  ir::OpKind kind_;
+  ir::Attrs attrs_;
+  std::vector<ir::Weight> weights_;
+};
+
+using TypedParser = std::shared_ptr<const TypedLayer> (*)(const LayerSpec& spec);
+
+// The parser for a layer class, or for a keras.ops node under its op node key ("ops:Add"); null
+// when the class has none yet.
+TypedParser typed_parser(const std::string& key);
+
+// Weights of a layer as ir weights (float32, shared between its calls).
+ir::Weight weight(std::string name, std::vector<float> values, Shape shape);
+
+// Parsers, one group per family file.
+std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec);
+
+// keras.activations by name or serialized object, as an ir activation; errors name the layer.
+ir::Activation parse_activation(const Json& j, const std::string& where);
+
+}  // namespace kerasrt::format

@@ -1,0 +1,65 @@
+// Element-wise ops: unary functions (activations and math), binary arithmetic/comparison/logic with
+// NumPy broadcasting, and casts. Also the Activation a producer (dense, conv) applies to its output.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include <kerasrt/kerasrt.hpp>
+
+namespace kerasrt::ir {
+
+enum class UnaryFn : uint8_t {
+  // activations (keras.activations), float32
+  kIdentity, kRelu, kRelu6, kSigmoid, kHardSigmoid, kTanh, kElu, kSelu, kSoftplus, kSoftsign, kSilu, kHardSilu,
+  kGelu, kGeluTanh, kExp, kLeakyRelu, kMish, kCelu, kLogSigmoid, kTanhShrink, kSoftShrink, kHardShrink,
+  kHardTanh, kSparsePlus, kSparseSigmoid, kSquarePlus, kThreshold,
+  // over the last axis (not element-wise): softmax, log_softmax, sparsemax, glu (halves the last axis)
+  kSoftmax, kLogSoftmax, kSparsemax, kGlu,
+  // math (keras.ops); abs, negative, square, sign also on integers; logical_not on bool
+  kAbs, kNeg, kSquare, kSign, kSqrt, kRsqrt, kReciprocal, kLog, kLog1p, kExpm1, kSin, kCos, kTan, kErf,
+  kFloor, kCeil, kRound, kLogicalNot, kIsNan, kIsInf, kIsFinite,
+  kCount,
+};
+
+// alpha/beta by function: leaky_relu slope; elu/celu alpha; shrink threshold; squareplus b;
+// threshold's threshold (alpha) and default value (beta); hard_sigmoid y = clip(alpha*x + beta, 0, 1).
+struct UnaryAttrs {
+  UnaryFn fn = UnaryFn::kIdentity;
+  float alpha = 0.f, beta = 0.f;
+};
+
+// What a producer applies to its output (Dense(..., activation=...)): any unary function.
+using Activation = UnaryAttrs;
+
+enum class BinaryFn : uint8_t {
+  kAdd, kSub, kMul, kDiv, kFloorDiv, kMod, kPow, kMax, kMin,
+  kEqual, kNotEqual, kLess, kLessEqual, kGreater, kGreaterEqual,
+  kLogicalAnd, kLogicalOr, kLogicalXor,
+  kCount,
+};
+
+struct BinaryAttrs {
+  BinaryFn fn = BinaryFn::kAdd;
+};
+
+struct CastAttrs {
+  DType to = DType::kFloat32;
+};
+
+const char* unary_fn_name(UnaryFn f);    // "relu", "abs", ...
+const char* binary_fn_name(BinaryFn f);  // "add", "less_equal", ...
+bool is_elementwise(UnaryFn f);          // false for the last-axis functions
+bool is_comparison(BinaryFn f);
+bool is_logical(BinaryFn f);
+
+// The dtype both inputs of a binary op are computed in (the format reader casts to it first), and
+// the dtype of its result: Keras's promotion (bool < uint8 < int32 < int64 < float32; division is
+// float; comparisons give bool; logic works on bool).
+DType binary_compute_dtype(BinaryFn f, DType a, DType b);
+DType binary_result_dtype(BinaryFn f, DType compute);
+
+// NumPy broadcasting of two shapes (-1 unknown); throws Error when they cannot broadcast.
+Shape broadcast_shapes(std::span<const int64_t> a, std::span<const int64_t> b);
+
+}  // namespace kerasrt::ir

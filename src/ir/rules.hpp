@@ -1,0 +1,18 @@
+// Shape rules per op family (one .cpp each), dispatched by infer_types, and the checks they share.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "ir/graph.hpp"
+
+namespace kerasrt::ir {
+
+std::vector<TensorType> infer_unary(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_binary(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_cast(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_dense(const Node& node, std::span<const TensorType> in);
+
+void expect_inputs(std::span<const TensorType> in, size_t n);
+
+}  // namespace kerasrt::ir

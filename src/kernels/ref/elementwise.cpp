@@ -1,0 +1,269 @@
+// Reference element-wise kernels: one element at a time, indices computed from scratch.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <type_traits>
+
+#include "kernels/ref/ref.hpp"
+#include "kernels/unary_math.hpp"
+
+namespace kerasrt::kernels::ref {
+namespace {
+
+constexpr size_t kMaxRank = 8;
+
+// ---- unary ------------------------------------------------------------------------------------
+template <class T>
+T integer_unary(ir::UnaryFn fn, T x) {
+  switch (fn) {
+    case ir::UnaryFn::kAbs: return x < 0 ? static_cast<T>(-x) : x;
+    case ir::UnaryFn::kNeg: return static_cast<T>(-x);
+    case ir::UnaryFn::kSquare: return static_cast<T>(x * x);
+    case ir::UnaryFn::kSign: return static_cast<T>((x > 0) - (x < 0));
+    default: return x;
+  }
+}
+
+// softmax, log_softmax, sparsemax and glu over the last axis of `rows` rows of `len`.
+void last_axis(const ir::UnaryAttrs& u, const float* x, float* y, int64_t rows, int64_t len, float* sorted) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p = x + r * len;
+    switch (u.fn) {
+      case ir::UnaryFn::kGlu: {
+        int64_t half = len / 2;
+        for (int64_t i = 0; i < half; ++i) y[r * half + i] = p[i] * sigmoid(p[half + i]);
+        break;
+      }
+      case ir::UnaryFn::kSparsemax: {
+        float* q = y + r * len;
+        std::copy(p, p + len, sorted);
+        std::sort(sorted, sorted + len, std::greater<float>());
+        float cum = 0, tau_sum = 0;
+        int64_t k = 0;
+        for (int64_t i = 0; i < len; ++i) {
+          cum += sorted[i];
+          if (1.f + static_cast<float>(i + 1) * sorted[i] > cum) {
+            k = i + 1;
+            tau_sum = cum;
+          }
+        }
+        float tau = (tau_sum - 1.f) / static_cast<float>(k);
+        for (int64_t i = 0; i < len; ++i) q[i] = std::max(p[i] - tau, 0.f);
+        break;
+      }
+      default: {  // softmax / log_softmax, max-shifted, summed in double
+        float* q = y + r * len;
+        float mx = -INFINITY;
+        for (int64_t i = 0; i < len; ++i) mx = std::max(mx, p[i]);
+        double sum = 0;
+        for (int64_t i = 0; i < len; ++i) sum += std::exp(static_cast<double>(p[i] - mx));
+        if (u.fn == ir::UnaryFn::kLogSoftmax) {
+          float ls = static_cast<float>(std::log(sum));
+          for (int64_t i = 0; i < len; ++i) q[i] = p[i] - mx - ls;
+        } else {
+          for (int64_t i = 0; i < len; ++i) q[i] = static_cast<float>(std::exp(static_cast<double>(p[i] - mx)) / sum);
+        }
+      }
+    }
+  }
+}
+
+size_t unary_scratch(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType>) {
+  if (node.as<ir::UnaryAttrs>().fn != ir::UnaryFn::kSparsemax || in[0].shape.empty()) return 0;
+  return static_cast<size_t>(in[0].shape.back()) * sizeof(float);
+}
+
+void run_unary(const KernelCall& c) {
+  const auto& u = c.node.as<ir::UnaryAttrs>();
+  const int64_t n = element_count(c.in[0].shape);
+  if (!ir::is_elementwise(u.fn))
+    return apply_unary(u, static_cast<const float*>(c.in[0].data), static_cast<float*>(c.out[0].data), n,
+                       c.in[0].shape.back(), reinterpret_cast<float*>(c.ctx.scratch.data()));
+  auto integers = [&](auto* x, auto* y) {
+    for (int64_t i = 0; i < n; ++i) y[i] = integer_unary(u.fn, x[i]);
+  };
+  auto to_bool = [&](auto* x) {
+    uint8_t* y = static_cast<uint8_t*>(c.out[0].data);
+    for (int64_t i = 0; i < n; ++i) y[i] = unary_value(u, static_cast<float>(x[i])) != 0.f;
+  };
+  const DType in_t = c.in[0].dtype, out_t = c.out[0].dtype;
+  const void* x = c.in[0].data;
+  void* y = c.out[0].data;
+  if (out_t == DType::kBool) {
+    switch (in_t) {
+      case DType::kFloat32: return to_bool(static_cast<const float*>(x));
+      case DType::kInt32: return to_bool(static_cast<const int32_t*>(x));
+      case DType::kInt64: return to_bool(static_cast<const int64_t*>(x));
+      case DType::kUInt8: case DType::kBool: return to_bool(static_cast<const uint8_t*>(x));
+    }
+  }
+  switch (in_t) {
+    case DType::kFloat32: {
+      const float* xf = static_cast<const float*>(x);
+      float* yf = static_cast<float*>(y);
+      for (int64_t i = 0; i < n; ++i) yf[i] = unary_value(u, xf[i]);
+      return;
+    }
+    case DType::kInt32: return integers(static_cast<const int32_t*>(x), static_cast<int32_t*>(y));
+    case DType::kInt64: return integers(static_cast<const int64_t*>(x), static_cast<int64_t*>(y));
+    case DType::kUInt8: case DType::kBool: return integers(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y));
+  }
+}
+
+// ---- binary -----------------------------------------------------------------------------------
+template <class T>
+T arithmetic(ir::BinaryFn fn, T a, T b) {
+  using F = ir::BinaryFn;
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (fn) {
+      case F::kAdd: return a + b;
+      case F::kSub: return a - b;
+      case F::kMul: return a * b;
+      case F::kDiv: return a / b;
+      case F::kFloorDiv: return std::floor(a / b);
+      case F::kMod: {  // Python's modulo: the sign of the divisor
+        T r = std::fmod(a, b);
+        return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+      }
+      case F::kPow: return std::pow(a, b);
+      case F::kMax: return a != a || b != b ? NAN : std::max(a, b);  // NaN wins, as in NumPy
+      case F::kMin: return a != a || b != b ? NAN : std::min(a, b);
+      default: return 0;
+    }
+  } else {
+    using U = std::make_unsigned_t<T>;  // integer arithmetic wraps, as in NumPy (signed overflow would be UB)
+    switch (fn) {
+      case F::kAdd: return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+      case F::kSub: return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+      case F::kMul: return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+      case F::kFloorDiv: {  // floor, and 0 for a zero divisor rather than a trap
+        if (b == 0) return 0;
+        if constexpr (std::is_signed_v<T>)
+          if (b == -1) return static_cast<T>(U{0} - static_cast<U>(a));
+        T q = static_cast<T>(a / b);
+        return (a % b != 0 && ((a < 0) != (b < 0))) ? static_cast<T>(q - 1) : q;
+      }
+      case F::kMod: {
+        if (b == 0) return 0;
+        if constexpr (std::is_signed_v<T>)
+          if (b == -1) return 0;
+        T r = static_cast<T>(a % b);
+        return r != 0 && ((r < 0) != (b < 0)) ? static_cast<T>(r + b) : r;
+      }
+      case F::kMax: return std::max(a, b);
+      case F::kMin: return std::min(a, b);
+      default: return 0;
+    }
+  }
+}
+
+template <class T>
+bool predicate(ir::BinaryFn fn, T a, T b) {
+  using F = ir::BinaryFn;
+  switch (fn) {
+    case F::kEqual: return a == b;
+    case F::kNotEqual: return a != b;
+    case F::kLess: return a < b;
+    case F::kLessEqual: return a <= b;
+    case F::kGreater: return a > b;
+    case F::kGreaterEqual: return a >= b;
+    case F::kLogicalAnd: return a && b;
+    case F::kLogicalOr: return a || b;
+    case F::kLogicalXor: return (a != 0) != (b != 0);
+    default: return false;
+  }
+}
+
+// Element offset into an input of `shape` (right-aligned, broadcast axes fixed at 0) for an
+// output multi-index.
+int64_t broadcast_offset(std::span<const int64_t> shape, const int64_t* index, size_t out_rank) {
+  int64_t offset = 0;
+  size_t skip = out_rank - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i) offset = offset * shape[i] + (shape[i] == 1 ? 0 : index[skip + i]);
+  return offset;
+}
+
+template <class T>
+void binary_typed(const KernelCall& c) {
+  const auto fn = c.node.as<ir::BinaryAttrs>().fn;
+  const T* a = static_cast<const T*>(c.in[0].data);
+  const T* b = static_cast<const T*>(c.in[1].data);
+  std::span<const int64_t> out_shape = c.out[0].shape;
+  const size_t rank = out_shape.size();
+  if (rank > kMaxRank) throw Error("binary ops take at most 8 axes");
+  int64_t index[kMaxRank] = {};
+  const int64_t n = element_count(out_shape);
+  const bool boolean = c.out[0].dtype == DType::kBool;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i;
+    for (size_t d = rank; d-- > 0;) {
+      index[d] = rest % out_shape[d];
+      rest /= out_shape[d];
+    }
+    T x = a[broadcast_offset(c.in[0].shape, index, rank)], y = b[broadcast_offset(c.in[1].shape, index, rank)];
+    if (boolean) static_cast<uint8_t*>(c.out[0].data)[i] = predicate(fn, x, y);
+    else static_cast<T*>(c.out[0].data)[i] = arithmetic(fn, x, y);
+  }
+}
+
+void run_binary(const KernelCall& c) {
+  switch (c.in[0].dtype) {
+    case DType::kFloat32: return binary_typed<float>(c);
+    case DType::kInt32: return binary_typed<int32_t>(c);
+    case DType::kInt64: return binary_typed<int64_t>(c);
+    case DType::kUInt8: case DType::kBool: return binary_typed<uint8_t>(c);
+  }
+}
+
+// ---- cast -------------------------------------------------------------------------------------
+template <class From>
+void cast_from(const From* x, int64_t n, const TensorView& out) {
+  auto each = [&](auto* y, auto convert) {
+    for (int64_t i = 0; i < n; ++i) y[i] = convert(x[i]);
+  };
+  auto saturate = [](auto* y) {
+    using To = std::remove_pointer_t<decltype(y)>;
+    return [](From v) -> To {
+      if constexpr (std::is_floating_point_v<From>) {  // truncate; NaN and out of range saturate
+        if (!(v == v)) return 0;
+        if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
+        if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+      }
+      return static_cast<To>(v);
+    };
+  };
+  switch (out.dtype) {
+    case DType::kFloat32: return each(static_cast<float*>(out.data), [](From v) { return static_cast<float>(v); });
+    case DType::kInt32: { auto* y = static_cast<int32_t*>(out.data); return each(y, saturate(y)); }
+    case DType::kInt64: { auto* y = static_cast<int64_t*>(out.data); return each(y, saturate(y)); }
+    case DType::kUInt8: { auto* y = static_cast<uint8_t*>(out.data); return each(y, saturate(y)); }
+    case DType::kBool: return each(static_cast<uint8_t*>(out.data), [](From v) -> uint8_t { return v != From{0}; });
+  }
+}
+
+void run_cast(const KernelCall& c) {
+  const int64_t n = element_count(c.in[0].shape);
+  switch (c.in[0].dtype) {
+    case DType::kFloat32: return cast_from(static_cast<const float*>(c.in[0].data), n, c.out[0]);
+    case DType::kInt32: return cast_from(static_cast<const int32_t*>(c.in[0].data), n, c.out[0]);
+    case DType::kInt64: return cast_from(static_cast<const int64_t*>(c.in[0].data), n, c.out[0]);
+    case DType::kUInt8: case DType::kBool: return cast_from(static_cast<const uint8_t*>(c.in[0].data), n, c.out[0]);
+  }
+}
+
+}  // namespace
+
+void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, int64_t last_len, float* scratch) {
+  if (ir::is_elementwise(u.fn)) {
+    for (int64_t i = 0; i < n; ++i) y[i] = unary_value(u, x[i]);
+    return;
+  }
+  last_axis(u, x, y, last_len ? n / last_len : 0, last_len, scratch);
+}
+
+const Kernel kUnary{"ref", ir::OpKind::kUnary, nullptr, unary_scratch, nullptr, run_unary};
+const Kernel kBinary{"ref", ir::OpKind::kBinary, nullptr, nullptr, nullptr, run_binary};
+const Kernel kCast{"ref", ir::OpKind::kCast, nullptr, nullptr, nullptr, run_cast};
+
+}  // namespace kerasrt::kernels::ref

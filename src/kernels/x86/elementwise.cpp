@@ -1,0 +1,183 @@
+// Element-wise kernels as tight loops the compiler vectorises: the function is a template argument,
+// so no switch or indirect call runs per element; broadcasting is reduced to one inner loop whose
+// input strides are 0 or 1.
+#include <array>
+#include <cmath>
+#include <utility>
+
+#include "kernels/ref/ref.hpp"
+#include "kernels/unary_math.hpp"
+#include "kernels/x86/x86.hpp"
+
+namespace kerasrt::kernels::x86 {
+namespace {
+
+constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
+
+// ---- unary ------------------------------------------------------------------------------------
+template <ir::UnaryFn F>
+void unary_loop(const float* x, float* y, int64_t n, float alpha, float beta) {
+  const ir::UnaryAttrs u{F, alpha, beta};  // F is a constant: unary_value's switch folds away
+  for (int64_t i = 0; i < n; ++i) y[i] = unary_value(u, x[i]);
+}
+
+using UnaryLoop = void (*)(const float*, float*, int64_t, float, float);
+
+template <size_t... I>
+constexpr std::array<UnaryLoop, sizeof...(I)> unary_table(std::index_sequence<I...>) {
+  return {&unary_loop<static_cast<ir::UnaryFn>(I)>...};
+}
+constexpr auto kUnaryLoops = unary_table(std::make_index_sequence<static_cast<size_t>(ir::UnaryFn::kCount)>());
+
+bool unary_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType> out) {
+  return in[0].dtype == DType::kFloat32 && out[0].dtype == DType::kFloat32 &&
+         ir::is_elementwise(node.as<ir::UnaryAttrs>().fn);
+}
+
+void run_unary(const KernelCall& c) {
+  apply_unary(c.node.as<ir::UnaryAttrs>(), static_cast<const float*>(c.in[0].data), static_cast<float*>(c.out[0].data),
+              element_count(c.in[0].shape), c.in[0].shape.empty() ? 1 : c.in[0].shape.back(), nullptr, c.ctx);
+}
+
+// ---- binary -----------------------------------------------------------------------------------
+constexpr size_t kMaxRank = 8;
+
+// The output as [outer..., inner] with each input's element stride per axis (0 where broadcast),
+// adjacent axes merged where both inputs continue contiguously.
+struct Broadcast {
+  int rank = 0;  // axes in `size`, the last one is the inner loop
+  std::array<int64_t, kMaxRank> size{}, stride_a{}, stride_b{};
+};
+
+Broadcast plan_broadcast(std::span<const int64_t> out, std::span<const int64_t> a, std::span<const int64_t> b) {
+  Broadcast bc;
+  auto strides = [&](std::span<const int64_t> s, std::array<int64_t, kMaxRank>& st) {
+    int64_t step = 1;
+    for (size_t i = out.size(); i-- > 0;) {
+      size_t skip = out.size() - s.size();
+      int64_t d = i < skip ? 1 : s[i - skip];
+      st[i] = d == 1 ? 0 : step;
+      step *= d;
+    }
+  };
+  std::array<int64_t, kMaxRank> sa{}, sb{};
+  strides(a, sa);
+  strides(b, sb);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == 1) continue;
+    if (bc.rank > 0) {
+      int p = bc.rank - 1;
+      bool merge_a = sa[i] == 0 ? bc.stride_a[p] == 0 : bc.stride_a[p] == sa[i] * out[i];
+      bool merge_b = sb[i] == 0 ? bc.stride_b[p] == 0 : bc.stride_b[p] == sb[i] * out[i];
+      if (merge_a && merge_b) {
+        bc.size[p] *= out[i];
+        bc.stride_a[p] = sa[i];
+        bc.stride_b[p] = sb[i];
+        continue;
+      }
+    }
+    bc.size[bc.rank] = out[i];
+    bc.stride_a[bc.rank] = sa[i];
+    bc.stride_b[bc.rank] = sb[i];
+    ++bc.rank;
+  }
+  if (bc.rank == 0) {  // a scalar result
+    bc.rank = 1;
+    bc.size[0] = 1;
+  }
+  return bc;
+}
+
+template <class T, class Out, class Op>
+void inner(const T* a, int64_t sa, const T* b, int64_t sb, Out* y, int64_t n, Op op) {
+  if (sa == 1 && sb == 1)
+    for (int64_t i = 0; i < n; ++i) y[i] = op(a[i], b[i]);
+  else if (sa == 1)
+    for (int64_t i = 0; i < n; ++i) y[i] = op(a[i], b[0]);
+  else if (sb == 1)
+    for (int64_t i = 0; i < n; ++i) y[i] = op(a[0], b[i]);
+  else
+    for (int64_t i = 0; i < n; ++i) y[i] = op(a[0], b[0]);
+}
+
+template <class T, class Out, class Op>
+void broadcast_loop(const Broadcast& bc, const T* a, const T* b, Out* y, Op op, const ExecContext& ctx) {
+  const int last = bc.rank - 1;
+  const int64_t len = bc.size[last];
+  int64_t rows = 1;
+  for (int i = 0; i < last; ++i) rows *= bc.size[i];
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(len, 1));
+  ctx.parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      int64_t rest = r, oa = 0, ob = 0;
+      for (int i = last - 1; i >= 0; --i) {
+        int64_t idx = rest % bc.size[i];
+        rest /= bc.size[i];
+        oa += idx * bc.stride_a[i];
+        ob += idx * bc.stride_b[i];
+      }
+      inner(a + oa, bc.stride_a[last], b + ob, bc.stride_b[last], y + r * len, len, op);
+    }
+  });
+}
+
+template <class T>
+void binary_typed(const KernelCall& c) {
+  using F = ir::BinaryFn;
+  const Broadcast bc = plan_broadcast(c.out[0].shape, c.in[0].shape, c.in[1].shape);
+  const T* a = static_cast<const T*>(c.in[0].data);
+  const T* b = static_cast<const T*>(c.in[1].data);
+  T* y = static_cast<T*>(c.out[0].data);
+  uint8_t* yb = static_cast<uint8_t*>(c.out[0].data);
+  switch (c.node.as<ir::BinaryAttrs>().fn) {
+    case F::kAdd: return broadcast_loop(bc, a, b, y, [](T p, T q) { return static_cast<T>(p + q); }, c.ctx);
+    case F::kSub: return broadcast_loop(bc, a, b, y, [](T p, T q) { return static_cast<T>(p - q); }, c.ctx);
+    case F::kMul: return broadcast_loop(bc, a, b, y, [](T p, T q) { return static_cast<T>(p * q); }, c.ctx);
+    case F::kDiv: return broadcast_loop(bc, a, b, y, [](T p, T q) { return static_cast<T>(p / q); }, c.ctx);
+    case F::kMax: return broadcast_loop(bc, a, b, y, [](T p, T q) { return p != p || q != q ? static_cast<T>(NAN) : p > q ? p : q; }, c.ctx);
+    case F::kMin: return broadcast_loop(bc, a, b, y, [](T p, T q) { return p != p || q != q ? static_cast<T>(NAN) : p < q ? p : q; }, c.ctx);
+    case F::kEqual: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p == q; }, c.ctx);
+    case F::kNotEqual: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p != q; }, c.ctx);
+    case F::kLess: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p < q; }, c.ctx);
+    case F::kLessEqual: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p <= q; }, c.ctx);
+    case F::kGreater: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p > q; }, c.ctx);
+    case F::kGreaterEqual: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p >= q; }, c.ctx);
+    default: break;
+  }
+}
+
+bool binary_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType> out) {
+  using F = ir::BinaryFn;
+  F fn = node.as<ir::BinaryAttrs>().fn;
+  if (out[0].shape.size() > kMaxRank) return false;
+  // Integer arithmetic stays with the reference (it wraps overflow explicitly); these loops cover
+  // float32 arithmetic and comparisons of every type.
+  bool arithmetic = fn == F::kAdd || fn == F::kSub || fn == F::kMul || fn == F::kDiv || fn == F::kMax || fn == F::kMin;
+  if (arithmetic) return in[0].dtype == DType::kFloat32;
+  return ir::is_comparison(fn);
+}
+
+void run_binary(const KernelCall& c) {
+  switch (c.in[0].dtype) {
+    case DType::kFloat32: return binary_typed<float>(c);
+    case DType::kInt32: return binary_typed<int32_t>(c);
+    case DType::kInt64: return binary_typed<int64_t>(c);
+    case DType::kUInt8: case DType::kBool: return binary_typed<uint8_t>(c);
+  }
+}
+
+}  // namespace
+
+void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, int64_t last_len, float* scratch,
+                 const ExecContext& ctx) {
+  if (!ir::is_elementwise(u.fn)) return ref::apply_unary(u, x, y, n, last_len, scratch);
+  if (u.fn == ir::UnaryFn::kIdentity && x == y) return;
+  UnaryLoop loop = kUnaryLoops[static_cast<size_t>(u.fn)];
+  ctx.parallel_for(n, kGrain, [&](int64_t begin, int64_t end) { loop(x + begin, y + begin, end - begin, u.alpha, u.beta); });
+}
+
+const Kernel kUnaryLoop{"loop", ir::OpKind::kUnary, unary_supports, nullptr, nullptr, run_unary, /*in_place=*/true};
+// In place is safe: an output the size of input 0 has its shape, so each element is read before written.
+const Kernel kBinaryLoop{"loop", ir::OpKind::kBinary, binary_supports, nullptr, nullptr, run_binary, /*in_place=*/true};
+
+}  // namespace kerasrt::kernels::x86

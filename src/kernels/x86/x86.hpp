@@ -1,0 +1,18 @@
+// Faster kernels, each beside its reference in kernels/ref/ and checked against it by
+// tests/kernels/differential_test.cpp.
+#pragma once
+
+#include "kernels/kernel.hpp"
+
+namespace kerasrt::kernels::x86 {
+
+// Element-wise float32 unary function with the switch hoisted out of the loop, split over the pool.
+// Last-axis functions fall back to the reference. `y` may be `x`.
+void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, int64_t last_len, float* scratch,
+                 const ExecContext& ctx);
+
+extern const Kernel kUnaryLoop;
+extern const Kernel kBinaryLoop;
+extern const Kernel kDenseGemm;
+
+}  // namespace kerasrt::kernels::x86

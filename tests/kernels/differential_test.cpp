@@ -1,0 +1,216 @@
+// The differential test: every kernel other than the reference, on seeded random attributes, shapes
+// and data, against the reference kernel of its op kind. Float results within 1e-5 rel + 1e-6 abs
+// (unless a case says why it needs more), integer and bool results exactly. A new kernel for an
+// existing op kind needs no code here; a new op kind needs only a generator below.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <random>
+
+#include "harness.hpp"
+#include "ir/infer.hpp"
+#include "kernels/kernel.hpp"
+
+namespace kerasrt::kernels {
+namespace {
+
+using testing::compare;
+
+struct Case {
+  ir::Node node;
+  std::vector<Tensor> inputs;
+  std::string what;
+};
+
+using Rng = std::mt19937;
+
+int64_t pick(Rng& rng, int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
+
+Shape random_shape(Rng& rng, int max_rank, int64_t max_dim) {
+  Shape s(static_cast<size_t>(pick(rng, 0, max_rank)));
+  for (auto& d : s) d = pick(rng, 1, max_dim);
+  return s;
+}
+
+// Values of each dtype: floats in [lo, hi], sometimes exact multiples of 1/8 so that every sum of
+// products is exact and any summation order gives the same bits.
+Tensor random_values(Rng& rng, const Shape& shape, DType t, float lo = -3.f, float hi = 3.f, bool dyadic = false) {
+  Tensor out(shape, t);
+  switch (t) {
+    case DType::kFloat32:
+      for (float& v : out.floats()) {
+        v = std::uniform_real_distribution<float>(lo, hi)(rng);
+        if (dyadic) v = std::round(v * 8.f) / 8.f;
+      }
+      break;
+    case DType::kInt32:
+      for (auto& v : out.values<int32_t>()) v = static_cast<int32_t>(pick(rng, -20, 20));
+      break;
+    case DType::kInt64:
+      for (auto& v : out.values<int64_t>()) v = pick(rng, -20, 20) * ((int64_t{1} << 40) + 1);
+      break;
+    case DType::kUInt8:
+    case DType::kBool:
+      for (auto& v : out.values<uint8_t>()) v = static_cast<uint8_t>(t == DType::kBool ? pick(rng, 0, 1) : pick(rng, 0, 255));
+      break;
+  }
+  return out;
+}
+
+ir::Node node_of(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights = {}) {
+  ir::Node n;
+  n.kind = kind;
+  n.attrs = std::move(attrs);
+  n.weights = std::move(weights);
+  n.layer = "test";
+  return n;
+}
+
+// ---- generators, one per op kind with more than one kernel --------------------------------------
+std::vector<Case> unary_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 400; ++i) {
+    ir::UnaryAttrs a;
+    a.fn = static_cast<ir::UnaryFn>(pick(rng, 0, static_cast<int64_t>(ir::UnaryFn::kCount) - 1));
+    a.alpha = std::uniform_real_distribution<float>(0.1f, 2.f)(rng);
+    a.beta = std::uniform_real_distribution<float>(-1.f, 1.f)(rng);
+    if (a.fn == ir::UnaryFn::kGlu) continue;
+    Shape s = i % 50 == 0 ? Shape{3, 20000} : random_shape(rng, 4, 9);  // some large enough to thread
+    if (!ir::is_elementwise(a.fn) && s.empty()) s = {4};
+    out.push_back({node_of(ir::OpKind::kUnary, a), {random_values(rng, s, DType::kFloat32)}, ir::unary_fn_name(a.fn)});
+  }
+  return out;
+}
+
+std::vector<Case> binary_cases(Rng& rng) {
+  std::vector<Case> out;
+  const DType types[] = {DType::kFloat32, DType::kInt32, DType::kInt64, DType::kUInt8, DType::kBool};
+  for (int i = 0; i < 600; ++i) {
+    ir::BinaryAttrs a{static_cast<ir::BinaryFn>(pick(rng, 0, static_cast<int64_t>(ir::BinaryFn::kCount) - 1))};
+    DType t = types[pick(rng, 0, 4)];
+    if (ir::binary_compute_dtype(a.fn, t, t) != t) continue;
+    Shape full = i % 60 == 0 ? Shape{2, 300, 64} : random_shape(rng, 5, 6);
+    // Each input: the output shape with some axes set to 1 and some leading axes dropped.
+    auto derive = [&] {
+      Shape s = full;
+      for (auto& d : s)
+        if (pick(rng, 0, 3) == 0) d = 1;
+      s.erase(s.begin(), s.begin() + pick(rng, 0, static_cast<int64_t>(s.size())));
+      return s;
+    };
+    Shape sa = derive(), sb = derive();
+    if (pick(rng, 0, 2) == 0) sa = full;
+    out.push_back({node_of(ir::OpKind::kBinary, a), {random_values(rng, sa, t), random_values(rng, sb, t)},
+                   std::string(ir::binary_fn_name(a.fn)) + " " + dtype_name(t)});
+  }
+  return out;
+}
+
+std::vector<Case> dense_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 60; ++i) {
+    ir::DenseAttrs a;
+    a.in = pick(rng, 1, 300);
+    a.units = pick(rng, 1, 130);
+    a.has_bias = pick(rng, 0, 1) == 1;
+    a.bfloat16_compute = pick(rng, 0, 9) == 0;
+    const ir::UnaryFn acts[] = {ir::UnaryFn::kIdentity, ir::UnaryFn::kRelu, ir::UnaryFn::kSigmoid, ir::UnaryFn::kTanh,
+                                ir::UnaryFn::kSoftmax, ir::UnaryFn::kGelu};
+    a.activation.fn = acts[pick(rng, 0, 5)];
+    // Dyadic data keeps every dot product exact, so the GEMM's blocking cannot change a bit; the
+    // GEMM's own test covers real-valued data with an error bound.
+    std::vector<ir::Weight> w{{"kernel", std::make_shared<Tensor>(random_values(rng, {a.in, a.units}, DType::kFloat32, -1, 1, true))}};
+    if (a.has_bias) w.push_back({"bias", std::make_shared<Tensor>(random_values(rng, {a.units}, DType::kFloat32, -1, 1, true))});
+    Shape x = random_shape(rng, 2, 5);
+    x.insert(x.begin(), pick(rng, 1, 40));
+    x.push_back(a.in);
+    out.push_back({node_of(ir::OpKind::kDense, a, std::move(w)), {random_values(rng, x, DType::kFloat32, -1, 1, true)},
+                   "dense " + std::to_string(a.in) + "->" + std::to_string(a.units) + " " + ir::unary_fn_name(a.activation.fn)});
+  }
+  return out;
+}
+
+const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
+  static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
+      {ir::OpKind::kUnary, unary_cases},
+      {ir::OpKind::kBinary, binary_cases},
+      {ir::OpKind::kDense, dense_cases},
+  };
+  return g;
+}
+
+// ---- running one kernel ---------------------------------------------------------------------
+std::vector<Tensor> run(const Kernel& k, const Case& c, std::span<const ir::TensorType> in_types,
+                        std::span<const ir::TensorType> out_types, ThreadPool& pool, bool in_place) {
+  std::vector<Tensor> outs;
+  for (const auto& t : out_types) outs.emplace_back(t.shape, t.dtype);
+  std::vector<Tensor> inputs = c.inputs;
+  std::vector<ConstTensorView> in;
+  for (const Tensor& t : inputs) in.push_back(t.view());
+  std::vector<TensorView> out;
+  for (Tensor& t : outs) out.push_back(t.view());
+  if (in_place) out[0].data = const_cast<void*>(in[0].data);
+  std::vector<std::byte> scratch(k.scratch_bytes ? k.scratch_bytes(c.node, in_types, out_types) : 0);
+  std::shared_ptr<const void> prepared = k.prepare ? k.prepare(c.node) : nullptr;
+  ExecContext ctx{&pool, scratch};
+  k.run({c.node, in, out, ctx, prepared.get()});
+  if (in_place) {
+    size_t bytes = outs[0].nbytes();
+    std::memcpy(outs[0].raw(), inputs[0].raw(), bytes);
+  }
+  return outs;
+}
+
+TEST(Differential, EveryKernelMatchesTheReference) {
+  Rng rng(20261130);
+  ThreadPool one(1), two(2);
+  int compared_kernels = 0;
+  for (int kind = 0; kind < static_cast<int>(ir::OpKind::kCount); ++kind) {
+    auto list = kernels_for(static_cast<ir::OpKind>(kind));
+    if (list.size() < 2) continue;
+    const char* kind_name = ir::op_kind_name(static_cast<ir::OpKind>(kind));
+    auto gen = generators().find(static_cast<ir::OpKind>(kind));
+    ASSERT_NE(gen, generators().end()) << "op kind '" << kind_name << "' has fast kernels but no generator";
+    std::vector<Case> cases = gen->second(rng);
+    const Kernel& ref = *list.back();
+    ASSERT_STREQ(ref.name, "ref") << kind_name;
+    for (size_t k = 0; k + 1 < list.size(); ++k) {
+      const Kernel& fast = *list[k];
+      int covered = 0;
+      for (const Case& c : cases) {
+        std::vector<ir::TensorType> in_types;
+        for (const Tensor& t : c.inputs) in_types.push_back({t.shape, t.dtype});
+        std::vector<ir::TensorType> out_types = ir::infer_types(c.node, in_types);
+        if (fast.supports && !fast.supports(c.node, in_types, out_types)) continue;
+        ++covered;
+        std::vector<Tensor> want = run(ref, c, in_types, out_types, one, false);
+        bool can_alias = fast.in_place && out_types[0].dtype == in_types[0].dtype && out_types[0].shape == in_types[0].shape;
+        for (int variant = 0; variant < (can_alias ? 3 : 2); ++variant) {
+          std::vector<Tensor> got = run(fast, c, in_types, out_types, variant == 1 ? two : one, variant == 2);
+          for (size_t o = 0; o < want.size(); ++o)
+            EXPECT_EQ(compare(want[o], got[o], 1e-6, 1e-5), "")
+                << kind_name << " kernel '" << fast.name << "' on " << c.what << " input "
+                << shape_to_string(c.inputs[0].shape) << (variant == 1 ? " (2 threads)" : variant == 2 ? " (in place)" : "");
+          if (::testing::Test::HasFailure()) return;
+        }
+      }
+      EXPECT_GT(covered, 10) << kind_name << " kernel '" << fast.name << "' supported too few generated cases";
+      ++compared_kernels;
+    }
+  }
+  EXPECT_GE(compared_kernels, 3);
+}
+
+// Every op kind has a reference kernel, and it is last in its list.
+TEST(Differential, EveryOpKindHasAReference) {
+  for (int kind = 0; kind < static_cast<int>(ir::OpKind::kCount); ++kind) {
+    auto list = kernels_for(static_cast<ir::OpKind>(kind));
+    ASSERT_FALSE(list.empty()) << ir::op_kind_name(static_cast<ir::OpKind>(kind));
+    EXPECT_STREQ(list.back()->name, "ref");
+    EXPECT_EQ(list.back()->supports, nullptr) << "the reference takes everything";
+  }
+}
+
+}  // namespace
+}  // namespace kerasrt::kernels
