@@ -2,7 +2,7 @@
 # Installs the Debian packages kerasrt needs to build and test; does nothing when all are present.
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config libhdf5-dev libzip-dev nlohmann-json3-dev libcli11-dev
-          libgtest-dev python3-numpy)
+          libgtest-dev python3-numpy python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
