@@ -38,9 +38,7 @@ std::string Model::ir_json(const std::vector<Shape>& kernels_for) const {
     if (kernels_for.size() != g.inputs.size())
       throw Error("the model takes " + std::to_string(g.inputs.size()) + " inputs, got " +
                   std::to_string(kernels_for.size()) + " shapes");
-    std::vector<int> wanted;
-    for (const auto& [name, v] : g.named_values) wanted.push_back(v);  // every node runs
-    plan = impl_->plan_for(kernels_for, wanted);
+    plan = impl_->plan_for(kernels_for, g.output_values);  // nodes off the way to the outputs get no kernel
   }
   Json j;
   j["format"] = "kerasrt-ir";

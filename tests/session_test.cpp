@@ -1,0 +1,107 @@
+// Sessions: a model bound to input shapes, running into caller-owned buffers; the plan's arena;
+// no heap allocation in a warmed-up call.
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "io/npy.hpp"
+#include "support/alloc_counter.hpp"
+
+namespace kerasrt::testing {
+namespace {
+
+std::string example(const std::string& file) { return std::string(KERASRT_SOURCE_DIR) + "/examples/" + file; }
+
+std::map<std::string, Tensor> corpus_inputs(const std::string& name) {
+  std::map<std::string, Tensor> in;
+  for (auto& [k, a] : io::read_npz((corpus_dir() / (name + ".inputs.npz")).string())) in[k] = a.tensor;
+  return in;
+}
+
+TEST(Session, WritesIntoCallerBuffersAndMatchesPredict) {
+  Model m = Model::load(example("digits_cnn.keras"));
+  Tensor x = io::read_npz(example("digits_cnn.inputs.npz")).at(0).second.tensor;
+  Session s = m.session({x.shape}, {"conv1"});
+  ASSERT_EQ(s.outputs().size(), 2u);
+  EXPECT_EQ(s.outputs()[0].name, "probs");
+  EXPECT_EQ(s.outputs()[1].name, "conv1");
+  Tensor probs(s.outputs()[0].shape), conv1(s.outputs()[1].shape);
+  ConstTensorView in[] = {x.view()};
+  TensorView out[] = {probs.view(), conv1.view()};
+  s.run(in, out);
+  auto want = m.predict({{"digits", x}}, {"conv1"});
+  EXPECT_EQ(probs.to_floats(), want.at("probs").to_floats());
+  EXPECT_EQ(conv1.to_floats(), want.at("conv1").to_floats());
+  EXPECT_GT(s.arena_bytes(), 0u);
+}
+
+TEST(Session, RefusesOtherShapesAndDtypes) {
+  Model m = Model::load(example("digits_cnn.keras"));
+  Session s = m.session({{4, 8, 8, 1}});
+  Tensor out(s.outputs()[0].shape);
+  Tensor x5({5, 8, 8, 1}), x_int({4, 8, 8, 1}, DType::kInt32), x({4, 8, 8, 1});
+  TensorView o[] = {out.view()};
+  ConstTensorView wrong_shape[] = {x5.view()}, wrong_dtype[] = {x_int.view()}, right[] = {x.view()};
+  EXPECT_THROW(s.run(wrong_shape, o), Error);
+  EXPECT_THROW(s.run(wrong_dtype, o), Error);
+  Tensor small_out({3, 10});
+  TensorView wrong_out[] = {small_out.view()};
+  EXPECT_THROW(s.run(right, wrong_out), Error);
+  EXPECT_NO_THROW(s.run(right, o));
+  EXPECT_THROW(m.session({{4, 8, 8, 2}}), Error);
+}
+
+// Models whose every node has a typed kernel: their calls must not touch the heap once warm.
+// (Layers still running through a kerasrt::Op allocate inside their run(); each family joins this
+// list as it moves to typed kernels.)
+class ZeroAllocation : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ZeroAllocation, WarmCallAllocatesNothing) {
+  KERASRT_REQUIRE_CORPUS();
+  for (int threads : {1, 2}) {
+    Model m = Model::load((corpus_dir() / (GetParam() + ".keras")).string(), "", LoadOptions{threads});
+    auto inputs = corpus_inputs(GetParam());
+    std::vector<Tensor> ordered;
+    std::vector<Shape> shapes;
+    for (const auto& info : m.inputs()) {
+      ordered.push_back(inputs.at(info.name).cast(info.dtype));
+      shapes.push_back(ordered.back().shape);
+    }
+    Session s = m.session(shapes);
+    std::vector<Tensor> outs;
+    for (const auto& info : s.outputs()) outs.emplace_back(info.shape, info.dtype);
+    std::vector<ConstTensorView> in;
+    for (const Tensor& t : ordered) in.push_back(t.view());
+    std::vector<TensorView> out;
+    for (Tensor& t : outs) out.push_back(t.view());
+    s.run(in, out);  // warm-up
+    long before = heap_allocations();
+    for (int i = 0; i < 3; ++i) s.run(in, out);
+    EXPECT_EQ(heap_allocations() - before, 0) << GetParam() << " with " << threads << " thread(s)";
+    auto want = m.predict(inputs);
+    for (size_t i = 0; i < outs.size(); ++i)
+      EXPECT_EQ(outs[i].to_floats(), want.at(s.outputs()[i].name).to_floats());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
+                         ::testing::Values("activation_layers", "dense_act_softmax", "dense_act_gelu", "dense_act_log_softmax"));
+
+// The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
+TEST(Session, ArenaReusesMemory) {
+  KERASRT_REQUIRE_CORPUS();
+  Model m = Model::load((corpus_dir() / "app_densenet121.keras").string());
+  Session s = m.session({{1, 224, 224, 3}});
+  auto ir = nlohmann::json::parse(m.ir_json({{1, 224, 224, 3}}));
+  double all_values = 0;
+  for (const auto& v : ir["values"]) {
+    double n = 4;
+    for (const auto& d : v["shape"]) n *= d.is_null() ? 1 : d.get<double>();
+    all_values += n;
+  }
+  EXPECT_EQ(ir["arena_bytes"].get<size_t>(), s.arena_bytes());
+  EXPECT_LT(static_cast<double>(s.arena_bytes()), 0.1 * all_values)
+      << "arena " << s.arena_bytes() << " bytes for " << all_values << " bytes of values";
+}
+
+}  // namespace
+}  // namespace kerasrt::testing
