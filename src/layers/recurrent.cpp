@@ -438,23 +438,6 @@ class ConvLSTMCell : public Cell {
   Activation activation_, recurrent_activation_;
 };
 
-// Keras's naming.to_snake_case for class names ("SimpleRNNCell" -> "simple_rnn_cell").
-std::string snake_case(const std::string& name) {
-  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
-  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
-  std::string a;
-  for (size_t i = 0; i < name.size(); ++i) {
-    if (i > 0 && upper(name[i]) && i + 1 < name.size() && lower(name[i + 1])) a += '_';
-    a += name[i];
-  }
-  std::string b;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (i > 0 && lower(a[i - 1]) && upper(a[i])) b += '_';
-    b += static_cast<char>(std::tolower(static_cast<unsigned char>(a[i])));
-  }
-  return b;
-}
-
 std::string class_of(const Json& j) {
   return j.is_object() && j.contains("class_name") && j["class_name"].is_string() ? j["class_name"].get<std::string>()
                                                                                  : std::string();
