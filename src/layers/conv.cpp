@@ -46,32 +46,6 @@ struct AxisMap {
   }
 };
 
-// Element strides of a (batch, spatial..., channels) tensor in either data format.
-struct Layout {
-  int64_t batch_stride = 0, channel_stride = 0;
-  Dims size{1, 1, 1}, stride{0, 0, 0};
-};
-
-Layout layout_of(std::span<const int64_t> shape, int rank, bool channels_first) {
-  Layout l;
-  int64_t channels = channels_first ? shape[1] : shape.back();
-  int first_spatial = channels_first ? 2 : 1;
-  int64_t spatial = 1;
-  for (int d = 0; d < rank; ++d) {
-    l.size[d] = shape[first_spatial + d];
-    spatial *= l.size[d];
-  }
-  // Innermost spatial axis first when building strides.
-  int64_t step = channels_first ? 1 : channels;
-  for (int d = rank - 1; d >= 0; --d) {
-    l.stride[d] = step;
-    step *= l.size[d];
-  }
-  l.channel_stride = channels_first ? spatial : 1;
-  l.batch_stride = spatial * channels;
-  return l;
-}
-
 // The settings every layer of the family reads from its config.
 struct Window {
   int rank = 0;
@@ -177,21 +151,26 @@ class ConvCore {
   }
 
   void run(const ConstView& x, const MutView& y) const {
-    const int rank = window_.rank;
-    const Layout lx = layout_of(x.shape, rank, window_.channels_first);
-    const Layout ly = layout_of(y.shape, rank, window_.channels_first);
+    // The layouts put the spatial axes in the last `rank` of three slots; the leading slots have
+    // size 1, and so does the kernel along them.
+    const int rank = window_.rank, first_slot = kMaxRank - rank;
+    const SpatialLayout lx = spatial_layout(x.shape, window_.channels_first);
+    const SpatialLayout ly = spatial_layout(y.shape, window_.channels_first);
     std::array<AxisMap, kMaxRank> axes;
-    for (int d = 0; d < kMaxRank; ++d) axes[d] = d < rank ? axis_map(d, lx.size[d]) : AxisMap{};
+    Dims k{1, 1, 1};
+    for (int d = 0; d < rank; ++d) {
+      axes[first_slot + d] = axis_map(d, lx.dims[first_slot + d]);
+      k[first_slot + d] = window_.kernel[d];
+    }
     const int64_t batch = x.shape[0];
     const int64_t cpg = in_channels_ / groups_, fpg = filters_ / groups_;
-    const Dims& k = window_.kernel;
     std::vector<float> acc(static_cast<size_t>(filters_));
     for (int64_t b = 0; b < batch; ++b) {
       const float* xb = x.data + b * lx.batch_stride;
       float* yb = y.data + b * ly.batch_stride;
-      for (int64_t o0 = 0; o0 < ly.size[0]; ++o0)
-        for (int64_t o1 = 0; o1 < ly.size[1]; ++o1)
-          for (int64_t o2 = 0; o2 < ly.size[2]; ++o2) {
+      for (int64_t o0 = 0; o0 < ly.dims[0]; ++o0)
+        for (int64_t o1 = 0; o1 < ly.dims[1]; ++o1)
+          for (int64_t o2 = 0; o2 < ly.dims[2]; ++o2) {
             if (bias_.empty()) std::fill(acc.begin(), acc.end(), 0.f);
             else std::copy(bias_.begin(), bias_.end(), acc.begin());
             for (int64_t k0 = 0; k0 < k[0]; ++k0) {
@@ -203,7 +182,7 @@ class ConvCore {
                 for (int64_t k2 = 0; k2 < k[2]; ++k2) {
                   int64_t i2 = axes[2].source(o2, k2);
                   if (i2 < 0) continue;
-                  const float* xp = xb + i0 * lx.stride[0] + i1 * lx.stride[1] + i2 * lx.stride[2];
+                  const float* xp = xb + i0 * lx.strides[0] + i1 * lx.strides[1] + i2 * lx.strides[2];
                   const float* w_tap = kernel_.data() + ((k0 * k[1] + k1) * k[2] + k2) * cpg * filters_;
                   for (int64_t g = 0; g < groups_; ++g)
                     for (int64_t c = 0; c < cpg; ++c) {
@@ -215,7 +194,7 @@ class ConvCore {
                 }
               }
             }
-            float* yp = yb + o0 * ly.stride[0] + o1 * ly.stride[1] + o2 * ly.stride[2];
+            float* yp = yb + o0 * ly.strides[0] + o1 * ly.strides[1] + o2 * ly.strides[2];
             for (int64_t f = 0; f < filters_; ++f) yp[f * ly.channel_stride] = acc[f];
           }
     }
