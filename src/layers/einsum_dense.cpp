@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "layers/common.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -423,19 +424,24 @@ class TernaryDense : public Op {
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
     int64_t d = in[0].shape.back();
     int64_t rows = d == 0 ? 0 : in[0].size() / d;
+    if (packed_rows_ < 0)
+      matmul(1, rows, d, units_, row_major(in[0].data, d), row_major(kernel_.data(), units_),
+             row_major(out[0].data, units_), MatmulSum::kDouble);
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = in[0].data + r * d;
       float* y = out[0].data + r * units_;
       for (int64_t u = 0; u < units_; ++u) {
-        // The packed form sums the +1 and -1 columns separately, as Keras does.
-        double plus = 0, minus = 0;
-        for (int64_t k = 0; k < d; ++k) {
-          float w = kernel_[k * units_ + u];
-          if (packed_rows_ < 0) plus += static_cast<double>(x[k]) * w;
-          else if (w > 0) plus += x[k];
-          else if (w < 0) minus += x[k];
+        float v = y[u];
+        if (packed_rows_ >= 0) {
+          // The packed form sums the +1 and -1 columns separately, as Keras does.
+          double plus = 0, minus = 0;
+          for (int64_t k = 0; k < d; ++k) {
+            float w = kernel_[k * units_ + u];
+            if (w > 0) plus += x[k];
+            else if (w < 0) minus += x[k];
+          }
+          v = static_cast<float>(plus) - static_cast<float>(minus);
         }
-        float v = static_cast<float>(plus) - static_cast<float>(minus);
         if (apply_scale_) v *= scale_;
         y[u] = v + (bias_.empty() ? 0.f : bias_[u]);
       }

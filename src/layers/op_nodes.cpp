@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "layers/common.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -992,15 +993,8 @@ class Matmul : public Op {
         oa += idx[i] * stride_a[i];
         ob += idx[i] * stride_b[i];
       }
-      const float* A = in[a_].data + oa * mat_a;
-      const float* B = in[b_].data + ob * mat_b;
-      float* C = out[0].data + bt * p.n * p.m;
-      for (int64_t r = 0; r < p.n; ++r)
-        for (int64_t c = 0; c < p.m; ++c) {
-          double acc = 0;
-          for (int64_t t = 0; t < p.k; ++t) acc += static_cast<double>(A[r * p.k + t]) * B[t * p.m + c];
-          C[r * p.m + c] = static_cast<float>(acc);
-        }
+      matmul(1, p.n, p.k, p.m, row_major(in[a_].data + oa * mat_a, p.k), row_major(in[b_].data + ob * mat_b, p.m),
+             row_major(out[0].data + bt * p.n * p.m, p.m), MatmulSum::kDouble);
       next_index(idx, p.batch);
     }
   }

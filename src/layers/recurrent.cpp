@@ -12,6 +12,7 @@
 
 #include "layers/common.hpp"
 #include "layers/conv_core.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -20,15 +21,8 @@ namespace {
 // out[r, j] += sum_k a[r, k] * w[k, col0 + j] for r < rows, j < n; w has row length w_ld.
 void add_matmul(const float* a, int64_t rows, int64_t kdim, const float* w, int64_t w_ld, int64_t col0, int64_t n,
                 float* out, int64_t out_ld) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* ar = a + r * kdim;
-    float* orow = out + r * out_ld;
-    for (int64_t k = 0; k < kdim; ++k) {
-      const float av = ar[k];
-      const float* wk = w + k * w_ld + col0;
-      for (int64_t j = 0; j < n; ++j) orow[j] += av * wk[j];
-    }
-  }
+  matmul(1, rows, kdim, n, row_major(a, kdim), row_major(w + col0, w_ld), row_major(out, out_ld),
+         MatmulSum::kFloatOntoC);
 }
 
 // Copies columns [col0, col0 + n) of a (rows, ld) matrix into a dense (rows, n) one.
