@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "layers/common.hpp"
+#include "layers/einsum.hpp"
 #include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
@@ -1027,169 +1028,27 @@ class Matmul : public Op {
   size_t inputs_;
 };
 
-// A general einsum by direct summation: explicit or implicit output, "..." broadcasting, repeated
-// labels within an operand (diagonals) and size-1 broadcasting of a label, as torch.einsum allows.
-class Einsum : public Op {
+// einsum(subscripts, *operands) through the shared einsum (einsum.hpp).
+class EinsumNode : public Op {
  public:
-  static constexpr int kEllipsis = -1;
-  static constexpr int kLetters = 52;  // labels 0..51 are A-Z then a-z; ellipsis axes follow
-
-  Einsum(std::vector<std::vector<int>> terms, std::optional<std::vector<int>> output, std::vector<int> operands,
-         size_t inputs)
-      : terms_(std::move(terms)), output_(std::move(output)), operands_(std::move(operands)), inputs_(inputs) {}
-
-  static int label_of(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return 26 + (c - 'a');
-    return -2;
-  }
-
-  // Parses one side of the subscripts ("ij", "...ij"); false on a malformed term.
-  static bool parse_term(const std::string& t, std::vector<int>& out) {
-    for (size_t i = 0; i < t.size(); ++i) {
-      if (t[i] == '.') {
-        if (t.compare(i, 3, "...") != 0 || std::count(out.begin(), out.end(), kEllipsis)) return false;
-        out.push_back(kEllipsis);
-        i += 2;
-        continue;
-      }
-      int l = label_of(t[i]);
-      if (l < 0) return false;
-      out.push_back(l);
-    }
-    return true;
-  }
+  EinsumNode(EinsumSubscripts subscripts, std::vector<int> operands, size_t inputs)
+      : einsum_(std::move(subscripts)), operands_(std::move(operands)), inputs_(inputs) {}
 
   std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
     expect_inputs(in, inputs_);
-    Plan p = plan(in);
-    Shape out;
-    for (int l : p.out_labels) out.push_back(p.sizes[l]);
-    return {out};
+    std::vector<Shape> shapes;
+    for (int o : operands_) shapes.push_back(in[o]);
+    return {einsum_.output_shape(shapes)};
   }
 
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    std::vector<Shape> shapes;
-    for (const ConstView& v : in) shapes.emplace_back(v.shape.begin(), v.shape.end());
-    Plan p = plan(shapes);
-    // Every label, output ones first; per operand, the offset step each label's index moves it by.
-    std::vector<int> labels = p.out_labels;
-    for (size_t l = 0; l < p.sizes.size(); ++l)
-      if (p.used[l] && std::find(labels.begin(), labels.end(), static_cast<int>(l)) == labels.end())
-        labels.push_back(static_cast<int>(l));
-    Shape out_sizes, sum_sizes;
-    for (size_t i = 0; i < labels.size(); ++i)
-      (i < p.out_labels.size() ? out_sizes : sum_sizes).push_back(p.sizes[labels[i]]);
-    size_t k = operands_.size();
-    std::vector<std::vector<int64_t>> step(k, std::vector<int64_t>(labels.size(), 0));
-    for (size_t o = 0; o < k; ++o) {
-      std::span<const int64_t> s = in[operands_[o]].shape;
-      std::vector<int64_t> strides = row_major_strides(s);
-      for (size_t d = 0; d < s.size(); ++d) {
-        if (s[d] == 1 && p.sizes[p.dims[o][d]] != 1) continue;  // broadcast along this axis
-        size_t pos = std::find(labels.begin(), labels.end(), p.dims[o][d]) - labels.begin();
-        step[o][pos] += strides[d];
-      }
-    }
-    int64_t n_out = element_count(out_sizes), n_sum = element_count(sum_sizes);
-    std::vector<int64_t> out_idx(out_sizes.size(), 0);
-    for (int64_t e = 0; e < n_out; ++e) {
-      std::vector<int64_t> base(k, 0);
-      for (size_t o = 0; o < k; ++o)
-        for (size_t i = 0; i < out_idx.size(); ++i) base[o] += out_idx[i] * step[o][i];
-      std::vector<int64_t> sum_idx(sum_sizes.size(), 0);
-      double acc = 0;
-      for (int64_t t = 0; t < n_sum; ++t) {
-        double prod = 1;
-        for (size_t o = 0; o < k; ++o) {
-          int64_t off = base[o];
-          for (size_t i = 0; i < sum_idx.size(); ++i) off += sum_idx[i] * step[o][out_idx.size() + i];
-          prod *= in[operands_[o]].data[off];
-        }
-        acc += prod;
-        next_index(sum_idx, sum_sizes);
-      }
-      out[0].data[e] = static_cast<float>(acc);
-      next_index(out_idx, out_sizes);
-    }
+    std::vector<ConstView> views;
+    for (int o : operands_) views.push_back(in[o]);
+    einsum_.run(views, out[0]);
   }
 
  private:
-  struct Plan {
-    std::vector<std::vector<int>> dims;  // per operand, the label of each axis
-    std::vector<int64_t> sizes;          // per label (-1 unknown)
-    std::vector<bool> used;
-    std::vector<int> out_labels;
-  };
-
-  Plan plan(std::span<const Shape> in) const {
-    Plan p;
-    size_t ell = 0;
-    std::vector<size_t> own_ell(terms_.size(), 0);
-    for (size_t o = 0; o < terms_.size(); ++o) {
-      const Shape& s = in[operands_[o]];
-      bool has_ell = std::count(terms_[o].begin(), terms_[o].end(), kEllipsis) > 0;
-      size_t letters = terms_[o].size() - (has_ell ? 1 : 0);
-      if (s.size() < letters || (!has_ell && s.size() != letters))
-        throw Error("einsum operand " + std::to_string(o) + " of shape " + shape_to_string(s) +
-                    " does not match its subscripts");
-      own_ell[o] = s.size() - letters;
-      ell = std::max(ell, own_ell[o]);
-    }
-    p.sizes.assign(kLetters + ell, 1);
-    std::vector<bool> sized(p.sizes.size(), false);
-    p.used.assign(p.sizes.size(), false);
-    std::vector<int> counts(p.sizes.size(), 0);
-    for (size_t o = 0; o < terms_.size(); ++o) {
-      const Shape& s = in[operands_[o]];
-      std::vector<int> dims;
-      for (int l : terms_[o]) {
-        if (l != kEllipsis) {
-          dims.push_back(l);
-          continue;
-        }
-        for (size_t j = 0; j < own_ell[o]; ++j) dims.push_back(static_cast<int>(kLetters + ell - own_ell[o] + j));
-      }
-      for (size_t d = 0; d < dims.size(); ++d) {
-        int l = dims[d];
-        int64_t sz = s[d];
-        p.used[l] = true;
-        ++counts[l];
-        if (!sized[l] || p.sizes[l] == 1) {
-          if (!sized[l] || sz != 1) p.sizes[l] = sz;
-          sized[l] = true;
-        } else if (sz != 1 && sz >= 0 && p.sizes[l] >= 0 && sz != p.sizes[l]) {
-          throw Error("einsum sizes " + std::to_string(sz) + " and " + std::to_string(p.sizes[l]) +
-                      " of one subscript do not match");
-        } else if (p.sizes[l] < 0 && sz > 1) {
-          p.sizes[l] = sz;
-        }
-      }
-      p.dims.push_back(std::move(dims));
-    }
-    if (output_) {
-      for (int l : *output_) {
-        if (l == kEllipsis) {
-          for (size_t j = 0; j < ell; ++j) p.out_labels.push_back(static_cast<int>(kLetters + j));
-          continue;
-        }
-        if (!p.used[l]) throw Error("einsum output subscript does not appear in the inputs");
-        if (std::find(p.out_labels.begin(), p.out_labels.end(), l) != p.out_labels.end())
-          throw Error("einsum output repeats a subscript");
-        p.out_labels.push_back(l);
-      }
-      if (ell > 0 && std::count(output_->begin(), output_->end(), kEllipsis) == 0)
-        throw Error("einsum output must keep '...' when the inputs have it");
-    } else {  // implicit: broadcast axes, then labels seen once, in alphabetical order
-      for (size_t j = 0; j < ell; ++j) p.out_labels.push_back(static_cast<int>(kLetters + j));
-      for (int l = 0; l < kLetters; ++l)
-        if (counts[l] == 1) p.out_labels.push_back(l);
-    }
-    return p;
-  }
-
-  std::vector<std::vector<int>> terms_;
-  std::optional<std::vector<int>> output_;
+  Einsum einsum_;
   std::vector<int> operands_;
   size_t inputs_;
 };
@@ -1201,29 +1060,12 @@ std::shared_ptr<const Op> bind_einsum(const std::string& subscripts, CallArgs& a
   std::string s;
   for (char c : subscripts)
     if (c != ' ') s += c;
-  std::optional<std::vector<int>> output;
-  size_t arrow = s.find("->");
-  std::string lhs = s.substr(0, arrow);
-  if (arrow != std::string::npos) {
-    output.emplace();
-    if (!Einsum::parse_term(s.substr(arrow + 2), *output))
-      args.fail("malformed einsum subscripts '" + subscripts + "'");
-  }
-  std::vector<std::vector<int>> terms;
-  size_t start = 0;
-  while (true) {
-    size_t comma = lhs.find(',', start);
-    terms.emplace_back();
-    if (!Einsum::parse_term(lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start),
-                            terms.back()))
-      args.fail("malformed einsum subscripts '" + subscripts + "'");
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  if (terms.size() != operands.size())
-    args.fail("einsum subscripts '" + subscripts + "' name " + std::to_string(terms.size()) +
+  std::optional<EinsumSubscripts> parsed = parse_einsum(s);
+  if (!parsed) args.fail("malformed einsum subscripts '" + subscripts + "'");
+  if (parsed->inputs.size() != operands.size())
+    args.fail("einsum subscripts '" + subscripts + "' name " + std::to_string(parsed->inputs.size()) +
               " operands, the call passes " + std::to_string(operands.size()));
-  return std::make_shared<Einsum>(std::move(terms), std::move(output), std::move(operands), args.input_count());
+  return std::make_shared<EinsumNode>(std::move(*parsed), std::move(operands), args.input_count());
 }
 
 // ---- Masking layer ----------------------------------------------------------------------------
