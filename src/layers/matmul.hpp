@@ -1,6 +1,6 @@
 // The one matrix product of the layer kernels (Dense, TernaryDense, attention projections, the Dot
-// merge layer, the recurrent cells, ReversibleEmbedding, the matmul op node, the mel filterbank): plain loops over
-// strided matrices, nothing clever, every output element summed in index order.
+// merge layer, the recurrent cells, ReversibleEmbedding, the matmul op node, the mel filterbank):
+// plain loops over strided matrices, nothing clever, every output element summed in index order.
 #pragma once
 
 #include <cstdint>

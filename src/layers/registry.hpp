@@ -16,7 +16,7 @@ inline std::string op_node_key(const std::string& class_name) { return "ops:" + 
 // Refuses Lambda layers and unknown classes with an Error that says why.
 std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file);
 
-// The families (one per file in src/layers/).
+// The families (one per file in src/layers/; the op nodes span op_nodes_*.cpp).
 void register_core(const AddLayer& add);
 void register_activations(const AddLayer& add);
 void register_dense(const AddLayer& add);
@@ -28,7 +28,12 @@ void register_merge(const AddLayer& add);
 void register_embedding(const AddLayer& add);
 void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
-void register_op_nodes(const AddLayer& add);
+void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
+void register_op_nodes_elementwise(const AddLayer& add);
+void register_op_nodes_nn(const AddLayer& add);
+void register_op_nodes_reduce(const AddLayer& add);
+void register_op_nodes_shape(const AddLayer& add);
+void register_op_nodes_linalg(const AddLayer& add);
 void register_attention(const AddLayer& add);
 void register_einsum_dense(const AddLayer& add);
 void register_preprocessing(const AddLayer& add);
