@@ -111,7 +111,8 @@ class ReversibleEmbedding : public Embedding {
     matmul(1, rows, output_dim_, input_dim_, row_major(in[0].data, output_dim_), row_major(reverse_.data(), input_dim_),
            row_major(y, input_dim_), MatmulSum::kFloatOntoC);
     if (soft_cap_)
-      for (int64_t i = 0; i < rows * input_dim_; ++i) y[i] = static_cast<float>(std::tanh(y[i] / *soft_cap_) * *soft_cap_);
+      for (int64_t i = 0; i < rows * input_dim_; ++i)
+        y[i] = static_cast<float>(std::tanh(y[i] / *soft_cap_) * *soft_cap_);
   }
 
   int64_t param_count() const override { return Embedding::param_count() + untied_params_; }
