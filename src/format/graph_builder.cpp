@@ -7,31 +7,10 @@
 #include "format/keras/typed_layer.hpp"
 #include "format/keras1_compat.hpp"
 #include "ir/infer.hpp"
+#include "layers/common.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::format {
-
-std::string snake_case(const std::string& class_name) {
-  // Mirrors keras.src.utils.naming.to_snake_case: drop non-word chars, then split
-  // "(.)([A-Z][a-z]+)" and "([a-z])([A-Z])" with underscores, then lowercase.
-  std::string s;
-  for (char c : class_name)
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
-  auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
-  auto is_lower = [](char c) { return c >= 'a' && c <= 'z'; };
-  std::string a;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i > 0 && is_upper(s[i]) && i + 1 < s.size() && is_lower(s[i + 1])) a += '_';
-    a += s[i];
-  }
-  std::string b;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (i > 0 && is_lower(a[i - 1]) && is_upper(a[i])) b += '_';
-    b += a[i];
-  }
-  for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return b;
-}
 
 namespace {
 
@@ -218,7 +197,7 @@ class Builder {
     }
     graph_.name = string_field(cfg, "name");
     if (graph_.name.empty()) graph_.name = string_field(model_json, "name");
-    if (graph_.name.empty()) graph_.name = snake_case(cls);  // Keras 2.0-2.2 Sequential lists carry no name
+    if (graph_.name.empty()) graph_.name = layers::snake_case(cls);  // Keras 2.0-2.2 Sequential lists carry no name
     std::vector<int> inputs = make_model_inputs(cls, cfg);
     Scope top;
     std::vector<Ref> out_refs;
@@ -306,7 +285,7 @@ class Builder {
       if (cls == "Model") cls = "Functional";
       // Groups are named after the Python class, which an export alias in the config can hide.
       if (cls == "GroupQueryAttention") cls = "GroupedQueryAttention";
-      std::string base = snake_case(cls);
+      std::string base = layers::snake_case(cls);
       auto [it, fresh] = used.try_emplace(base, 0);
       out[&e] = fresh ? base : base + "_" + std::to_string(++it->second);
     }

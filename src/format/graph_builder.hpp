@@ -10,7 +10,4 @@ namespace kerasrt::format {
 // "config": ...}); `file` names the source in errors.
 ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file);
 
-// Keras's to_snake_case for class names, used to derive Keras 3 weight paths ("Conv2D" -> "conv2d").
-std::string snake_case(const std::string& class_name);
-
 }  // namespace kerasrt::format

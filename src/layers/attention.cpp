@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "layers/common.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -70,15 +71,10 @@ struct Projection {
   std::vector<float> kernel, bias;
 
   void apply(const float* x, int64_t rows, float* y) const {
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * in;
-      float* yr = y + r * cols;
-      for (int64_t j = 0; j < cols; ++j) {
-        double acc = 0;
-        for (int64_t d = 0; d < in; ++d) acc += static_cast<double>(xr[d]) * kernel[d * cols + j];
-        yr[j] = static_cast<float>(acc) + (bias.empty() ? 0.f : bias[j]);
-      }
-    }
+    matmul(1, rows, in, cols, row_major(x, in), row_major(kernel.data(), cols), row_major(y, cols), MatmulSum::kDouble);
+    if (bias.empty()) return;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < cols; ++j) y[r * cols + j] += bias[j];
   }
   int64_t params() const { return static_cast<int64_t>(kernel.size() + bias.size()); }
 };
@@ -651,12 +647,9 @@ class SequenceAttention : public Op {
         for (float& x : row) x = static_cast<float>(std::exp(static_cast<double>(x - mx)) / sum);
         if (return_scores_) std::copy(row.begin(), row.end(), out[1].data + (b * tq + t) * tv);
         float* o = out[0].data + (b * tq + t) * dv;
-        bool zero = q_mask && !is_true(q_mask[b * tq + t]);
-        for (int64_t c = 0; c < dv; ++c) {
-          double acc = 0;
-          for (int64_t s = 0; s < tv; ++s) acc += static_cast<double>(row[s]) * v.data[(b * tv + s) * dv + c];
-          o[c] = zero ? 0.f : static_cast<float>(acc);
-        }
+        if (q_mask && !is_true(q_mask[b * tq + t])) std::fill(o, o + dv, 0.f);
+        else matmul(1, 1, tv, dv, row_major(row.data(), tv), row_major(v.data + b * tv * dv, dv), row_major(o, dv),
+                    MatmulSum::kDouble);
       }
   }
 

@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "layers/common.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -122,11 +123,8 @@ class MelSpectrogram : public Op {
           spec[k] = std::pow(mag, mag_exp_);
         }
         float* row = mel.data() + (b * frames + t) * mel_bins_;
-        for (int64_t m = 0; m < mel_bins_; ++m) {
-          double acc = 0;
-          for (int64_t k = 0; k < bins_; ++k) acc += static_cast<double>(spec[k]) * filterbank_[k * mel_bins_ + m];
-          row[m] = static_cast<float>(acc);
-        }
+        matmul(1, 1, bins_, mel_bins_, row_major(spec.data(), bins_), row_major(filterbank_.data(), mel_bins_),
+               row_major(row, mel_bins_), MatmulSum::kDouble);
       }
     }
     if (power_to_db_) to_db(mel);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <numeric>
@@ -241,6 +242,30 @@ float round_to_bfloat16(float x) {
   uint32_t bits = std::bit_cast<uint32_t>(x);
   bits += 0x7FFFu + ((bits >> 16) & 1u);
   return std::bit_cast<float>(bits & 0xFFFF0000u);
+}
+
+// ---- names -------------------------------------------------------------------------------------
+
+std::string snake_case(const std::string& class_name) {
+  // Mirrors keras.src.utils.naming.to_snake_case: drop non-word chars, then split
+  // "(.)([A-Z][a-z]+)" and "([a-z])([A-Z])" with underscores, then lowercase.
+  std::string s;
+  for (char c : class_name)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
+  auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto is_lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  std::string a;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i > 0 && is_upper(s[i]) && i + 1 < s.size() && is_lower(s[i + 1])) a += '_';
+    a += s[i];
+  }
+  std::string b;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (i > 0 && is_lower(a[i - 1]) && is_upper(a[i])) b += '_';
+    b += a[i];
+  }
+  for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return b;
 }
 
 // ---- activations ------------------------------------------------------------------------------

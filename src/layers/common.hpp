@@ -138,6 +138,11 @@ struct RecurrentCallTensors {
 };
 RecurrentCallTensors recurrent_call_tensors(const Call& call, const std::string& layer);
 
+// ---- names -------------------------------------------------------------------------------------
+// Keras's naming.to_snake_case for class names, as Keras 3 derives weight paths from them
+// ("Conv2D" -> "conv2d", "SimpleRNNCell" -> "simple_rnn_cell").
+std::string snake_case(const std::string& class_name);
+
 // ---- number formats ----------------------------------------------------------------------------
 // The nearest bfloat16 value (ties to even), kept in a float; NaN and infinities pass through.
 float round_to_bfloat16(float x);

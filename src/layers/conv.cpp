@@ -1,10 +1,7 @@
 // Convolutions: Conv1D/2D/3D, DepthwiseConv1D/2D, SeparableConv1D/2D and Conv1D/2D/3DTranspose.
 //
-// All of them run through one reference kernel, `ConvCore`, that works on 1 to 3 spatial dims
-// (missing dims are treated as size 1) in either data format:
-//   y[b, o, g*fpg + f] = bias[g*fpg + f] + sum_{tap, c} x[b, src(o, tap), g*cpg + c] * w[tap, c, g*fpg + f]
-// where cpg/fpg are input channels/filters per group and `src` maps an output position and a
-// kernel tap to an input position (or to padding) per axis, for a forward or a transposed conv.
+// All of them run through one reference kernel, `ConvCore` (conv_core.hpp), that works on 1 to 3
+// spatial dims (missing dims are treated as size 1) in either data format, forward or transposed.
 // Depthwise is a grouped conv with one group per input channel (its Keras kernel (k..., in, mult)
 // is already laid out as (k..., 1, in*mult)); separable is depthwise followed by a 1x1 conv.
 #include <algorithm>
@@ -12,73 +9,13 @@
 #include <cctype>
 
 #include "layers/common.hpp"
+#include "layers/conv_core.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
 namespace {
 
-constexpr int kMaxRank = 3;
 constexpr int64_t kMaxWindowValue = 1 << 16;  // bound on strides/dilation so index arithmetic cannot overflow
-
-using Dims = std::array<int64_t, kMaxRank>;
-
-enum class Padding { kValid, kSame, kCausal };
-
-// How one spatial axis maps output positions and kernel taps to input positions.
-struct AxisMap {
-  int64_t in = 1, out = 1, kernel = 1, stride = 1, dilation = 1;
-  // Forward conv: input = o*stride - offset + k*dilation.
-  // Transposed conv: the full (uncropped) output position o + offset receives input i from tap k
-  // when it equals i*stride + k*dilation.
-  int64_t offset = 0;
-  bool transposed = false;
-
-  // The input index for output index `o` and tap `k`, or -1 when the tap reads padding.
-  int64_t source(int64_t o, int64_t k) const {
-    if (!transposed) {
-      int64_t i = o * stride - offset + k * dilation;
-      return i >= 0 && i < in ? i : -1;
-    }
-    int64_t q = o + offset - k * dilation;
-    if (q < 0 || q % stride != 0) return -1;
-    int64_t i = q / stride;
-    return i < in ? i : -1;
-  }
-};
-
-// Element strides of a (batch, spatial..., channels) tensor in either data format.
-struct Layout {
-  int64_t batch_stride = 0, channel_stride = 0;
-  Dims size{1, 1, 1}, stride{0, 0, 0};
-};
-
-Layout layout_of(std::span<const int64_t> shape, int rank, bool channels_first) {
-  Layout l;
-  int64_t channels = channels_first ? shape[1] : shape.back();
-  int first_spatial = channels_first ? 2 : 1;
-  int64_t spatial = 1;
-  for (int d = 0; d < rank; ++d) {
-    l.size[d] = shape[first_spatial + d];
-    spatial *= l.size[d];
-  }
-  // Innermost spatial axis first when building strides.
-  int64_t step = channels_first ? 1 : channels;
-  for (int d = rank - 1; d >= 0; --d) {
-    l.stride[d] = step;
-    step *= l.size[d];
-  }
-  l.channel_stride = channels_first ? spatial : 1;
-  l.batch_stride = spatial * channels;
-  return l;
-}
-
-// The settings every layer of the family reads from its config.
-struct Window {
-  int rank = 0;
-  Dims kernel{1, 1, 1}, stride{1, 1, 1}, dilation{1, 1, 1};
-  Padding padding = Padding::kValid;
-  bool channels_first = false;
-};
 
 std::string lower(std::string s) {
   for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -129,140 +66,6 @@ Shape peek_kernel_shape(const LayerSpec& spec, int rank, const char* what) {
               std::to_string(rank + 2));
   return k->shape;
 }
-
-// The reference convolution: a forward (possibly grouped, strided, dilated, padded) or a
-// transposed convolution with an optional bias. The kernel is (taps..., in/groups, filters).
-class ConvCore {
- public:
-  ConvCore() = default;
-  ConvCore(Window window, bool transposed, int64_t in_channels, int64_t filters, int64_t groups,
-           std::vector<float> kernel, std::vector<float> bias, Dims output_padding = {-1, -1, -1})
-      : window_(window),
-        transposed_(transposed),
-        in_channels_(in_channels),
-        filters_(filters),
-        groups_(groups),
-        output_padding_(output_padding),
-        kernel_(std::move(kernel)),
-        bias_(std::move(bias)) {}
-
-  const Window& window() const { return window_; }
-  int64_t in_channels() const { return in_channels_; }
-  int64_t filters() const { return filters_; }
-  int64_t param_count() const { return static_cast<int64_t>(kernel_.size() + bias_.size()); }
-
-  // Checks rank and channels of an input shape (-1 allowed) and returns the output shape.
-  Shape output_shape(const Shape& in, const char* layer) const {
-    const int rank = window_.rank;
-    if (in.size() != static_cast<size_t>(rank + 2))
-      throw Error(std::string(layer) + " expects a rank-" + std::to_string(rank + 2) + " input, got " +
-                  shape_to_string(in));
-    int64_t channels = window_.channels_first ? in[1] : in.back();
-    if (channels >= 0 && channels != in_channels_)
-      throw Error(std::string(layer) + " expects " + std::to_string(in_channels_) + " input channels, got input " +
-                  shape_to_string(in));
-    int first_spatial = window_.channels_first ? 2 : 1;
-    Shape out = in;
-    out[window_.channels_first ? 1 : in.size() - 1] = filters_;
-    for (int d = 0; d < rank; ++d) {
-      int64_t n = in[first_spatial + d];
-      if (n < 0) continue;
-      int64_t len = axis_map(d, n).out;
-      if (len <= 0)
-        throw Error(std::string(layer) + ": input " + shape_to_string(in) +
-                    " is too small for the kernel (output size would be " + std::to_string(len) + ")");
-      out[first_spatial + d] = len;
-    }
-    return out;
-  }
-
-  void run(const ConstView& x, const MutView& y) const {
-    const int rank = window_.rank;
-    const Layout lx = layout_of(x.shape, rank, window_.channels_first);
-    const Layout ly = layout_of(y.shape, rank, window_.channels_first);
-    std::array<AxisMap, kMaxRank> axes;
-    for (int d = 0; d < kMaxRank; ++d) axes[d] = d < rank ? axis_map(d, lx.size[d]) : AxisMap{};
-    const int64_t batch = x.shape[0];
-    const int64_t cpg = in_channels_ / groups_, fpg = filters_ / groups_;
-    const Dims& k = window_.kernel;
-    std::vector<float> acc(static_cast<size_t>(filters_));
-    for (int64_t b = 0; b < batch; ++b) {
-      const float* xb = x.data + b * lx.batch_stride;
-      float* yb = y.data + b * ly.batch_stride;
-      for (int64_t o0 = 0; o0 < ly.size[0]; ++o0)
-        for (int64_t o1 = 0; o1 < ly.size[1]; ++o1)
-          for (int64_t o2 = 0; o2 < ly.size[2]; ++o2) {
-            if (bias_.empty()) std::fill(acc.begin(), acc.end(), 0.f);
-            else std::copy(bias_.begin(), bias_.end(), acc.begin());
-            for (int64_t k0 = 0; k0 < k[0]; ++k0) {
-              int64_t i0 = axes[0].source(o0, k0);
-              if (i0 < 0) continue;
-              for (int64_t k1 = 0; k1 < k[1]; ++k1) {
-                int64_t i1 = axes[1].source(o1, k1);
-                if (i1 < 0) continue;
-                for (int64_t k2 = 0; k2 < k[2]; ++k2) {
-                  int64_t i2 = axes[2].source(o2, k2);
-                  if (i2 < 0) continue;
-                  const float* xp = xb + i0 * lx.stride[0] + i1 * lx.stride[1] + i2 * lx.stride[2];
-                  const float* w_tap = kernel_.data() + ((k0 * k[1] + k1) * k[2] + k2) * cpg * filters_;
-                  for (int64_t g = 0; g < groups_; ++g)
-                    for (int64_t c = 0; c < cpg; ++c) {
-                      const float xv = xp[(g * cpg + c) * lx.channel_stride];
-                      const float* w = w_tap + c * filters_ + g * fpg;
-                      float* a = acc.data() + g * fpg;
-                      for (int64_t f = 0; f < fpg; ++f) a[f] += xv * w[f];
-                    }
-                }
-              }
-            }
-            float* yp = yb + o0 * ly.stride[0] + o1 * ly.stride[1] + o2 * ly.stride[2];
-            for (int64_t f = 0; f < filters_; ++f) yp[f * ly.channel_stride] = acc[f];
-          }
-    }
-  }
-
- private:
-  // Geometry of spatial axis `d` for an input of length `in`.
-  AxisMap axis_map(int d, int64_t in) const {
-    AxisMap m;
-    m.in = in;
-    m.kernel = window_.kernel[d];
-    m.stride = window_.stride[d];
-    m.dilation = window_.dilation[d];
-    const int64_t effective = (m.kernel - 1) * m.dilation + 1;
-    if (!transposed_) {
-      m.out = conv_output_length(in, m.kernel, m.stride, m.dilation,
-                                 window_.padding == Padding::kValid ? "valid" : "same");
-      if (window_.padding == Padding::kSame) m.offset = same_pad_front(in, m.kernel, m.stride, m.dilation);
-      if (window_.padding == Padding::kCausal) m.offset = effective - 1;
-      return m;
-    }
-    // Keras pads the stride-dilated input by (left, right) and correlates with the flipped kernel;
-    // equivalently the full transposed output, (in-1)*stride + effective long, is cropped by
-    // effective-1-left at the front (a negative crop pads with zeros).
-    m.transposed = true;
-    const int64_t s = m.stride, op = output_padding_[d];
-    int64_t left = 0, right = 0;
-    if (window_.padding == Padding::kValid) {
-      left = effective - 1;
-      right = effective - 1 + (op < 0 ? std::max(effective, s) - effective : op);
-    } else {
-      int64_t total = op < 0 ? s + effective - 2 : effective + effective % 2 - 2 + op;
-      left = std::min(total / 2 + total % 2, effective - 1);
-      right = total - left;
-    }
-    m.out = (in - 1) * s + left + right - effective + 2;
-    m.offset = effective - 1 - left;
-    return m;
-  }
-
-  Window window_;
-  bool transposed_ = false;
-  int64_t in_channels_ = 0, filters_ = 0, groups_ = 1;
-  Dims output_padding_{-1, -1, -1};  // transposed only; -1 = Keras's None
-  std::vector<float> kernel_;        // (taps..., in/groups, filters)
-  std::vector<float> bias_;          // (filters) or empty
-};
 
 Activation read_activation(const Config& c) {
   Activation a = activation_from(c);

@@ -1,5 +1,6 @@
 // Dense: y = activation(x · kernel + bias) over the last axis.
 #include "layers/common.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -54,13 +55,9 @@ class Dense : public Op {
       float* yr = y + r * units_;
       if (!bias_.empty()) std::copy(bias_.begin(), bias_.end(), yr);
       else std::fill(yr, yr + units_, 0.f);
-      const float* xr = x + r * in_;
-      for (int64_t k = 0; k < in_; ++k) {
-        const float xv = xr[k];
-        const float* wk = kernel_.data() + k * units_;
-        for (int64_t u = 0; u < units_; ++u) yr[u] += xv * wk[u];
-      }
     }
+    matmul(1, rows, in_, units_, row_major(x, in_), row_major(kernel_.data(), units_), row_major(y, units_),
+           MatmulSum::kFloatOntoC);
     activation_.apply(y, out[0].shape);
   }
 

@@ -5,19 +5,21 @@
 #include <numeric>
 
 #include "layers/common.hpp"
+#include "layers/einsum.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
 namespace {
 
-// ---- a reference einsum of one input tensor and one kernel ----------------------------------------
+// ---- the equation of one input tensor and one kernel ----------------------------------------------
 //
-// Labels are letters (ids 0..51); the input's "..." expands to fresh ids, one per dimension it covers,
-// and the output's "..." names the same dimensions in the same order. A label repeated within one
-// operand reads its diagonal; labels missing from the output are summed over.
+// Parsed and evaluated by the shared einsum (einsum.hpp); this class checks what EinsumDense takes
+// and works out shapes. The input's "..." expands to fresh labels, one per dimension it covers, and
+// the output's "..." names the same dimensions in the same order.
 class EinsumEquation {
  public:
-  static constexpr int kEllipsis = -1;
+  static constexpr int kEllipsis = kEinsumEllipsis;
 
   static EinsumEquation parse(const std::string& equation, const std::string& where) {
     auto bad = [&](const std::string& why) -> EinsumEquation {
@@ -25,14 +27,17 @@ class EinsumEquation {
     };
     size_t arrow = equation.find("->");
     if (arrow == std::string::npos) bad("has no '->'");
-    std::string lhs = equation.substr(0, arrow), rhs = equation.substr(arrow + 2);
+    std::string lhs = equation.substr(0, arrow);
     size_t comma = lhs.find(',');
     if (comma == std::string::npos || lhs.find(',', comma + 1) != std::string::npos)
       bad("should name exactly two operands (input and kernel)");
+    std::optional<EinsumSubscripts> parsed = parse_einsum(equation);
+    if (!parsed) bad("is malformed (letters and at most one '...' per term)");
     EinsumEquation e;
-    if (!parse_term(lhs.substr(0, comma), e.input_) || !parse_term(lhs.substr(comma + 1), e.kernel_) ||
-        !parse_term(rhs, e.output_))
-      bad("is malformed (letters and at most one '...' per term)");
+    e.input_ = parsed->inputs[0];
+    e.kernel_ = parsed->inputs[1];
+    e.output_ = *parsed->output;
+    e.einsum_ = std::make_shared<Einsum>(std::move(*parsed));
     if (std::count(e.kernel_.begin(), e.kernel_.end(), kEllipsis)) bad("uses '...' in the kernel term");
     bool in_dots = std::count(e.input_.begin(), e.input_.end(), kEllipsis) > 0;
     bool out_dots = std::count(e.output_.begin(), e.output_.end(), kEllipsis) > 0;
@@ -74,74 +79,12 @@ class EinsumEquation {
 
   // out = einsum(x, k); `out` has the shape output_shape() gave.
   void run(ConstView x, const float* k, const Shape& kshape, MutView out) const {
-    size_t n_ell = ellipsis_dims(x.shape.size());
-    const std::vector<int> in_l = expand(input_, n_ell), out_l = expand(output_, n_ell);
-    std::vector<int64_t> sizes = label_sizes(Shape(x.shape.begin(), x.shape.end()), kshape);
-    size_t n_labels = sizes.size();
-    std::vector<int64_t> in_stride(n_labels, 0), k_stride(n_labels, 0);
-    accumulate_strides(in_l, x.shape, in_stride);
-    accumulate_strides(kernel_, kshape, k_stride);
-
-    std::vector<int> summed;
-    for (const std::vector<int>* term : {&in_l, &kernel_})
-      for (int l : *term)
-        if (std::find(out_l.begin(), out_l.end(), l) == out_l.end() &&
-            std::find(summed.begin(), summed.end(), l) == summed.end())
-          summed.push_back(l);
-    Shape out_sizes, sum_sizes;
-    for (int l : out_l) out_sizes.push_back(sizes[l]);
-    for (int l : summed) sum_sizes.push_back(sizes[l]);
-    const int64_t n_sum = element_count(sum_sizes);
-
-    std::vector<int64_t> out_idx(out_l.size(), 0), sum_idx(summed.size(), 0);
-    const int64_t n_out = out.size();
-    for (int64_t o = 0; o < n_out; ++o) {
-      int64_t x_base = 0, k_base = 0;
-      for (size_t a = 0; a < out_l.size(); ++a) {
-        x_base += out_idx[a] * in_stride[out_l[a]];
-        k_base += out_idx[a] * k_stride[out_l[a]];
-      }
-      double acc = 0;
-      std::fill(sum_idx.begin(), sum_idx.end(), 0);
-      for (int64_t s = 0; s < n_sum; ++s) {
-        int64_t xo = x_base, ko = k_base;
-        for (size_t a = 0; a < summed.size(); ++a) {
-          xo += sum_idx[a] * in_stride[summed[a]];
-          ko += sum_idx[a] * k_stride[summed[a]];
-        }
-        acc += static_cast<double>(x.data[xo]) * k[ko];
-        next_index(sum_idx, sum_sizes);
-      }
-      out.data[o] = static_cast<float>(acc);
-      next_index(out_idx, out_sizes);
-    }
-  }
-
-  static int label_of(char c) {
-    if (c >= 'a' && c <= 'z') return c - 'a';
-    if (c >= 'A' && c <= 'Z') return 26 + (c - 'A');
-    return -2;
+    const ConstView operands[] = {x, ConstView{k, kshape}};
+    einsum_->run(operands, out);
   }
 
  private:
-  static constexpr int kFirstEllipsisLabel = 52;
-
-  static bool parse_term(const std::string& s, std::vector<int>& out) {
-    bool dots = false;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s.compare(i, 3, "...") == 0) {
-        if (dots) return false;
-        dots = true;
-        out.push_back(kEllipsis);
-        i += 2;
-        continue;
-      }
-      int l = label_of(s[i]);
-      if (l < 0) return false;
-      out.push_back(l);
-    }
-    return true;
-  }
+  static constexpr int kFirstEllipsisLabel = kEinsumLetters;
 
   static size_t letters(const std::vector<int>& t) {
     return static_cast<size_t>(std::count_if(t.begin(), t.end(), [](int l) { return l != kEllipsis; }));
@@ -155,15 +98,6 @@ class EinsumEquation {
         for (size_t i = 0; i < n_ellipsis; ++i) out.push_back(kFirstEllipsisLabel + static_cast<int>(i));
     }
     return out;
-  }
-
-  static void accumulate_strides(const std::vector<int>& labels, std::span<const int64_t> shape,
-                                 std::vector<int64_t>& stride) {
-    int64_t s = 1;
-    for (size_t i = labels.size(); i-- > 0;) {
-      stride[labels[i]] += s;
-      s *= shape[i];
-    }
   }
 
   // Size of every label (index = label id); -1 where unknown. Throws on disagreement.
@@ -190,6 +124,7 @@ class EinsumEquation {
   }
 
   std::vector<int> input_, kernel_, output_;
+  std::shared_ptr<const Einsum> einsum_;
 };
 
 // Tensor dtypes are stored in configs as a name or a DTypePolicy object; a quantized policy
@@ -265,7 +200,7 @@ class EinsumDense : public Op {
     std::string bias_axes = c.str("bias_axes", "");
     if (!bias_axes.empty()) {
       for (char ch : bias_axes) {
-        int l = EinsumEquation::label_of(ch);
+        int l = einsum_label(ch);
         if (l < 0 || std::find(eq_.output().begin(), eq_.output().end(), l) == eq_.output().end())
           c.fail("bias axis '" + std::string(1, ch) + "' is not in the equation's output");
         bias_labels_.push_back(l);
@@ -423,19 +358,24 @@ class TernaryDense : public Op {
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
     int64_t d = in[0].shape.back();
     int64_t rows = d == 0 ? 0 : in[0].size() / d;
+    if (packed_rows_ < 0)
+      matmul(1, rows, d, units_, row_major(in[0].data, d), row_major(kernel_.data(), units_),
+             row_major(out[0].data, units_), MatmulSum::kDouble);
     for (int64_t r = 0; r < rows; ++r) {
       const float* x = in[0].data + r * d;
       float* y = out[0].data + r * units_;
       for (int64_t u = 0; u < units_; ++u) {
-        // The packed form sums the +1 and -1 columns separately, as Keras does.
-        double plus = 0, minus = 0;
-        for (int64_t k = 0; k < d; ++k) {
-          float w = kernel_[k * units_ + u];
-          if (packed_rows_ < 0) plus += static_cast<double>(x[k]) * w;
-          else if (w > 0) plus += x[k];
-          else if (w < 0) minus += x[k];
+        float v = y[u];
+        if (packed_rows_ >= 0) {
+          // The packed form sums the +1 and -1 columns separately, as Keras does.
+          double plus = 0, minus = 0;
+          for (int64_t k = 0; k < d; ++k) {
+            float w = kernel_[k * units_ + u];
+            if (w > 0) plus += x[k];
+            else if (w < 0) minus += x[k];
+          }
+          v = static_cast<float>(plus) - static_cast<float>(minus);
         }
-        float v = static_cast<float>(plus) - static_cast<float>(minus);
         if (apply_scale_) v *= scale_;
         y[u] = v + (bias_.empty() ? 0.f : bias_[u]);
       }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "layers/common.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -105,18 +106,13 @@ class ReversibleEmbedding : public Embedding {
   void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
     if (!reverse_mode_) return Embedding::run(in, out);
     const int64_t rows = in[0].size() / output_dim_;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* x = in[0].data + r * output_dim_;
-      float* y = out[0].data + r * input_dim_;
-      std::fill(y, y + input_dim_, 0.f);
-      for (int64_t d = 0; d < output_dim_; ++d) {
-        const float* k = reverse_.data() + d * input_dim_;
-        for (int64_t v = 0; v < input_dim_; ++v) y[v] += x[d] * k[v];
-      }
-      if (soft_cap_)
-        for (int64_t v = 0; v < input_dim_; ++v)
-          y[v] = static_cast<float>(std::tanh(y[v] / *soft_cap_) * *soft_cap_);
-    }
+    float* y = out[0].data;
+    std::fill(y, y + rows * input_dim_, 0.f);
+    matmul(1, rows, output_dim_, input_dim_, row_major(in[0].data, output_dim_), row_major(reverse_.data(), input_dim_),
+           row_major(y, input_dim_), MatmulSum::kFloatOntoC);
+    if (soft_cap_)
+      for (int64_t i = 0; i < rows * input_dim_; ++i)
+        y[i] = static_cast<float>(std::tanh(y[i] / *soft_cap_) * *soft_cap_);
   }
 
   int64_t param_count() const override { return Embedding::param_count() + untied_params_; }

@@ -1,8 +1,10 @@
 // Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot. Each takes its
 // tensors as positional inputs.
+#include <algorithm>
 #include <cmath>
 
 #include "layers/common.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -203,13 +205,11 @@ class Dot : public Op {
         l2_normalize_rows(xs.data(), rest_x, depth);
         l2_normalize_rows(ys.data(), rest_y, depth);
       }
+      // o (rest_x, rest_y) = xs · ys^T, summed in float from zero
       float* o = out[0].data + b * rest_x * rest_y;
-      for (int64_t i = 0; i < rest_x; ++i)
-        for (int64_t j = 0; j < rest_y; ++j) {
-          float s = 0.f;
-          for (int64_t k = 0; k < depth; ++k) s += xs[i * depth + k] * ys[j * depth + k];
-          o[i * rest_y + j] = s;
-        }
+      std::fill(o, o + rest_x * rest_y, 0.f);
+      matmul(1, rest_x, depth, rest_y, row_major(xs.data(), depth), transposed(ys.data(), depth), row_major(o, rest_y),
+             MatmulSum::kFloatOntoC);
     }
   }
 

@@ -11,6 +11,8 @@
 #include <optional>
 
 #include "layers/common.hpp"
+#include "layers/conv_core.hpp"
+#include "layers/matmul.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
@@ -19,15 +21,8 @@ namespace {
 // out[r, j] += sum_k a[r, k] * w[k, col0 + j] for r < rows, j < n; w has row length w_ld.
 void add_matmul(const float* a, int64_t rows, int64_t kdim, const float* w, int64_t w_ld, int64_t col0, int64_t n,
                 float* out, int64_t out_ld) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* ar = a + r * kdim;
-    float* orow = out + r * out_ld;
-    for (int64_t k = 0; k < kdim; ++k) {
-      const float av = ar[k];
-      const float* wk = w + k * w_ld + col0;
-      for (int64_t j = 0; j < n; ++j) orow[j] += av * wk[j];
-    }
-  }
+  matmul(1, rows, kdim, n, row_major(a, kdim), row_major(w + col0, w_ld), row_major(out, out_ld),
+         MatmulSum::kFloatOntoC);
 }
 
 // Copies columns [col0, col0 + n) of a (rows, ld) matrix into a dense (rows, n) one.
@@ -293,10 +288,24 @@ class ConvLSTMCell : public Cell {
     Shape kshape(kernel_size_.begin(), kernel_size_.end());
     kshape.push_back(input_dim_);
     kshape.push_back(4 * filters_);
-    kernel_ = spec.weights.take("kernel", kshape);
+    std::vector<float> kernel = spec.weights.take("kernel", kshape);
     kshape[rank_] = filters_;
-    recurrent_ = spec.weights.take("recurrent_kernel", kshape);
-    if (c.flag("use_bias", true)) bias_ = spec.weights.take("bias", {4 * filters_});
+    std::vector<float> recurrent = spec.weights.take("recurrent_kernel", kshape);
+    std::vector<float> bias;
+    if (c.flag("use_bias", true)) bias = spec.weights.take("bias", {4 * filters_});
+    // The gates are computed channels-last: the input convolution (with the bias) and the recurrent
+    // one (stride and dilation 1, "same" padding) add into one running sum per gate value.
+    Window in_window, rec_window;
+    in_window.rank = rec_window.rank = rank_;
+    in_window.padding = padding_ == "same" ? Padding::kSame : Padding::kValid;
+    rec_window.padding = Padding::kSame;
+    for (int i = 0; i < rank_; ++i) {
+      in_window.kernel[i] = rec_window.kernel[i] = kernel_size_[i];
+      in_window.stride[i] = strides_[i];
+      in_window.dilation[i] = dilation_[i];
+    }
+    input_conv_ = ConvCore(in_window, false, input_dim_, 4 * filters_, 1, std::move(kernel), std::move(bias));
+    recurrent_conv_ = ConvCore(rec_window, false, filters_, 4 * filters_, 1, std::move(recurrent), {});
   }
 
   size_t state_count() const override { return 2; }
@@ -344,20 +353,17 @@ class ConvLSTMCell : public Cell {
       to_channels_last(prev[1], batch, f, out_pos, c_cl);
       xs = x_cl, hs = h_cl, cs = c_cl;
     }
-    for (int64_t p = 0; p < batch * out_pos; ++p) {
-      if (bias_.empty()) std::fill(z + p * g, z + (p + 1) * g, 0.f);
-      else std::copy(bias_.begin(), bias_.end(), z + p * g);
-    }
-    std::vector<int64_t> in_pad(rank_), rec_pad(rank_), ones(rank_, 1);
-    for (int i = 0; i < rank_; ++i) {
-      in_pad[i] = padding_ == "same" ? same_pad_front(in_sp[i], kernel_size_[i], strides_[i], dilation_[i]) : 0;
-      rec_pad[i] = same_pad_front(out_sp[i], kernel_size_[i], 1, 1);
-    }
-    conv_add(xs, batch, in_sp, input_dim_, kernel_.data(), strides_, dilation_, in_pad, out_sp, z);
-    conv_add(hs, batch, out_sp, f, recurrent_.data(), ones, ones, rec_pad, out_sp, z);
-    Shape act_shape{batch};
-    act_shape.insert(act_shape.end(), out_sp.begin(), out_sp.end());
-    act_shape.push_back(f);
+    auto channels_last = [batch](const Shape& spatial, int64_t channels) {
+      Shape s{batch};
+      s.insert(s.end(), spatial.begin(), spatial.end());
+      s.push_back(channels);
+      return s;
+    };
+    const Shape x_shape = channels_last(in_sp, input_dim_), h_shape = channels_last(out_sp, f),
+                z_shape = channels_last(out_sp, g);
+    input_conv_.run(ConstView{xs, x_shape}, MutView{z, z_shape});
+    recurrent_conv_.run(ConstView{hs, h_shape}, MutView{z, z_shape}, /*accumulate=*/true);
+    const Shape& act_shape = h_shape;
     float* gate[4];
     for (int k = 0; k < 4; ++k) {
       gate[k] = gates + k * n;
@@ -380,9 +386,7 @@ class ConvLSTMCell : public Cell {
     }
   }
 
-  int64_t param_count() const override {
-    return static_cast<int64_t>(kernel_.size() + recurrent_.size() + bias_.size());
-  }
+  int64_t param_count() const override { return input_conv_.param_count() + recurrent_conv_.param_count(); }
 
  private:
   static void to_channels_last(const float* src, int64_t batch, int64_t ch, int64_t pos, float* dst) {
@@ -396,64 +400,14 @@ class ConvLSTMCell : public Cell {
         for (int64_t p = 0; p < pos; ++p) dst[(b * ch + c) * pos + p] = src[(b * pos + p) * ch + c];
   }
 
-  // out (batch, out_sp..., 4f) += conv(x (batch, in_sp..., cin), w (k..., cin, 4f)), zero padding.
-  void conv_add(const float* x, int64_t batch, const Shape& in_sp, int64_t cin, const float* w,
-                const std::vector<int64_t>& stride, const std::vector<int64_t>& dil, const std::vector<int64_t>& pad,
-                const Shape& out_sp, float* out) const {
-    const int64_t g = 4 * filters_;
-    const int64_t out_pos = element_count(out_sp), in_pos = element_count(in_sp);
-    const int64_t taps = element_count(kernel_size_);
-    std::vector<int64_t> o(rank_), k(rank_);
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t op = 0; op < out_pos; ++op) {
-        for (int64_t i = rank_ - 1, r = op; i >= 0; --i) o[i] = r % out_sp[i], r /= out_sp[i];
-        float* orow = out + (b * out_pos + op) * g;
-        for (int64_t t = 0; t < taps; ++t) {
-          for (int64_t i = rank_ - 1, r = t; i >= 0; --i) k[i] = r % kernel_size_[i], r /= kernel_size_[i];
-          int64_t ip = 0;
-          bool inside = true;
-          for (int i = 0; i < rank_ && inside; ++i) {
-            int64_t pos = o[i] * stride[i] + k[i] * dil[i] - pad[i];
-            inside = pos >= 0 && pos < in_sp[i];
-            ip = ip * in_sp[i] + pos;
-          }
-          if (!inside) continue;
-          const float* xr = x + (b * in_pos + ip) * cin;
-          const float* wt = w + t * cin * g;
-          for (int64_t c = 0; c < cin; ++c) {
-            const float xv = xr[c];
-            const float* wc = wt + c * g;
-            for (int64_t j = 0; j < g; ++j) orow[j] += xv * wc[j];
-          }
-        }
-      }
-  }
-
   int rank_;
   int64_t filters_ = 0, input_dim_ = 0;
   std::vector<int64_t> kernel_size_, strides_, dilation_;
   std::string padding_;
   bool channels_first_ = false;
-  std::vector<float> kernel_, recurrent_, bias_;
+  ConvCore input_conv_, recurrent_conv_;
   Activation activation_, recurrent_activation_;
 };
-
-// Keras's naming.to_snake_case for class names ("SimpleRNNCell" -> "simple_rnn_cell").
-std::string snake_case(const std::string& name) {
-  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
-  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
-  std::string a;
-  for (size_t i = 0; i < name.size(); ++i) {
-    if (i > 0 && upper(name[i]) && i + 1 < name.size() && lower(name[i + 1])) a += '_';
-    a += name[i];
-  }
-  std::string b;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (i > 0 && lower(a[i - 1]) && upper(a[i])) b += '_';
-    b += static_cast<char>(std::tolower(static_cast<unsigned char>(a[i])));
-  }
-  return b;
-}
 
 std::string class_of(const Json& j) {
   return j.is_object() && j.contains("class_name") && j["class_name"].is_string() ? j["class_name"].get<std::string>()

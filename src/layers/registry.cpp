@@ -29,6 +29,11 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_embedding(add);
     register_recurrent(add);
     register_wrappers(add);
+    register_op_nodes_elementwise(add);
+    register_op_nodes_nn(add);
+    register_op_nodes_reduce(add);
+    register_op_nodes_shape(add);
+    register_op_nodes_linalg(add);
     register_op_nodes(add);
     register_attention(add);
     register_einsum_dense(add);
@@ -60,38 +65,27 @@ std::string str_or_empty(const Json& j, const char* key) {
 }  // namespace
 
 std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file) {
-  std::string class_name = str_or_empty(layer_json, "class_name");
-  std::string registered = str_or_empty(layer_json, "registered_name");
-  std::string module = str_or_empty(layer_json, "module");
-  static const Json kEmpty = Json::object();
-  const Json& config = layer_json.contains("config") && layer_json["config"].is_object() ? layer_json["config"] : kEmpty;
-  std::string name = str_or_empty(config, "name");
-  if (name.empty()) name = str_or_empty(layer_json, "name");
-  std::string where = file + ", layer '" + name + "' (" + class_name + ")";
-
+  LayerSpec spec = layer_spec(layer_json, weights, file);
+  const std::string& class_name = spec.class_name;
   if (class_name == "Lambda")
-    throw Error(where + ": a Lambda layer holds Python code (marshalled bytecode), which kerasrt never "
+    throw Error(spec.where + ": a Lambda layer holds Python code (marshalled bytecode), which kerasrt never "
                 "runs; rewrite it as built-in layers or register a C++ layer under a custom class");
   if (class_name == "TFOpLambda" || class_name == "SlicingOpLambda")
-    throw Error(where + ": this layer calls a TensorFlow function by name, which kerasrt does not run");
+    throw Error(spec.where + ": this layer calls a TensorFlow function by name, which kerasrt does not run");
 
+  LayerKey key = layer_key(layer_json);
   LayerFactory factory;
-  bool op_node = module.rfind("keras.src.ops", 0) == 0 || module.rfind("keras.ops", 0) == 0;
-  // Legacy .h5 files drop "module"; an op node still shows by its config: a name but not the
-  // "trainable" key every saved layer config carries.
-  if (module.empty() && config.contains("name") && !config.contains("trainable") && find(op_node_key(class_name)))
-    op_node = true;
-  if (!registered.empty() && registered != class_name) factory = find(registered);
-  if (!factory) factory = find(op_node ? op_node_key(class_name) : class_name);
+  if (!key.registered.empty()) factory = find(key.registered);
+  if (!factory) factory = find(key.key);
   if (!factory) {
+    const std::string& registered = spec.registered_name;
     std::string reg = registered.empty() ? "none" : "'" + registered + "'";
-    throw Error(where + ": unknown layer class '" + class_name + "' (registered name " + reg +
+    throw Error(spec.where + ": unknown layer class '" + class_name + "' (registered name " + reg +
                 "); implement it as a kerasrt::Op and call kerasrt::register_layer(\"" +
                 (registered.empty() ? class_name : registered) + "\", factory) before loading");
   }
-  LayerSpec spec{class_name, registered, name, config, weights, where};
   std::shared_ptr<Op> op = factory(spec);
-  if (!op) throw Error(where + ": the layer factory returned nothing");
+  if (!op) throw Error(spec.where + ": the layer factory returned nothing");
   return op;
 }
 

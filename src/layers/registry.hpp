@@ -28,7 +28,7 @@ bool user_registered(const LayerKey& key);
 // The LayerSpec make_layer builds for an entry; `layer_json` must outlive it.
 LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file);
 
-// The families (one per file in src/layers/).
+// The families (one per file in src/layers/; the op nodes span op_nodes_*.cpp).
 void register_core(const AddLayer& add);
 void register_activations(const AddLayer& add);
 void register_dense(const AddLayer& add);
@@ -40,7 +40,12 @@ void register_merge(const AddLayer& add);
 void register_embedding(const AddLayer& add);
 void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
-void register_op_nodes(const AddLayer& add);
+void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
+void register_op_nodes_elementwise(const AddLayer& add);
+void register_op_nodes_nn(const AddLayer& add);
+void register_op_nodes_reduce(const AddLayer& add);
+void register_op_nodes_shape(const AddLayer& add);
+void register_op_nodes_linalg(const AddLayer& add);
 void register_attention(const AddLayer& add);
 void register_einsum_dense(const AddLayer& add);
 void register_preprocessing(const AddLayer& add);
