@@ -74,18 +74,29 @@ inline Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.f, flo
 }  // namespace kerasrt::testing
 
 // ---- single-layer harness: build one layer from its Keras config and run it ------------------
+#include "format/keras/typed_layer.hpp"
 #include "layers/registry.hpp"
+#include "format/keras/typed_op.hpp"
 
 namespace kerasrt::testing {
 
-// `layer_json` is {"class_name": ..., "config": {...}}; weights in Keras's order.
+// `layer_json` is {"class_name": ..., "config": {...}}; weights in Keras's order. Built as a model
+// would build it: typed when format/keras parses the class, else through its kerasrt::Op.
 inline std::shared_ptr<const Op> make_op(const nlohmann::json& layer_json, std::vector<Weights::Entry> weights = {},
                                          const Call& call = Call{}) {
   Weights w(std::move(weights), "test");
-  std::shared_ptr<Op> op = layers::make_layer(layer_json, w, "test");
-  if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
   Call c = call;
   if (c.roles.empty()) c.roles.assign(1, "");
+  if (c.where.empty()) c.where = "test";
+  layers::LayerKey key = layers::layer_key(layer_json);
+  format::TypedParser parser = layers::user_registered(key) ? nullptr : format::typed_parser(key.key);
+  if (parser) {
+    auto typed = parser(layers::layer_spec(layer_json, w, "test"));
+    if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
+    return std::make_shared<format::TypedLayerOp>(std::move(typed), c);
+  }
+  std::shared_ptr<Op> op = layers::make_layer(layer_json, w, "test");
+  if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
   return op->bind(c);
 }
 

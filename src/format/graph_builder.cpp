@@ -454,7 +454,7 @@ class Builder {
       if (top && call_index == 0) add_row(name, cls, outs, created_params_ - params_before);
     } else {
       const ParsedLayer& layer = parsed_layer(entry, cls, name, scope, archive_path);
-      CallSink sink(graph_, call.where, file_, scope.qualified(name));
+      GraphSink sink(graph_, call.where, scope.qualified(name));
       if (layer.typed) {
         outs = layer.typed->call(sink, call, args);
       } else {
@@ -482,38 +482,6 @@ class Builder {
     std::shared_ptr<const TypedLayer> typed;
     std::shared_ptr<const Op> op;
     int64_t params = 0;
-  };
-
-  // Adds one call's nodes to the graph; shape errors name the call.
-  class CallSink : public NodeSink {
-   public:
-    CallSink(ir::Graph& g, const std::string& where, const std::string& file, std::string layer)
-        : g_(g), where_(where), file_(file), layer_(std::move(layer)) {}
-    std::vector<int> add(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights,
-                         std::vector<int> inputs) override {
-      ir::Node node{kind, std::move(attrs), std::move(weights), std::move(inputs), {}, layer_};
-      std::vector<ir::TensorType> in_types;
-      for (int v : node.inputs) in_types.push_back(g_.values[v].type);
-      std::vector<ir::TensorType> out_types;
-      try {
-        out_types = ir::infer_types(node, in_types);
-      } catch (const Error& e) {
-        std::string msg = e.what();
-        if (msg.rfind(file_, 0) == 0) throw;
-        throw Error(where_ + ": " + msg);
-      }
-      int index = static_cast<int>(g_.nodes.size());
-      for (auto& t : out_types) node.outputs.push_back(g_.add_value(std::move(t), index));
-      g_.nodes.push_back(std::move(node));
-      return g_.nodes.back().outputs;
-    }
-    const ir::TensorType& type(int value) const override { return g_.values[value].type; }
-
-   private:
-    ir::Graph& g_;
-    const std::string& where_;
-    const std::string& file_;
-    std::string layer_;
   };
 
   const ParsedLayer& parsed_layer(const Json& entry, const std::string& cls, const std::string& name,

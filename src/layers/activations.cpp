@@ -1,21 +1,10 @@
-// Activation layers: Activation, ReLU, LeakyReLU, PReLU, ELU, Softmax.
+// Activation layers not yet typed: ReLU, PReLU, Softmax (Activation, LeakyReLU and ELU are in
+// format/keras/activations.cpp).
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
 
 namespace kerasrt::layers {
 namespace {
-
-class ActivationLayer : public ElementwiseOp {
- public:
-  explicit ActivationLayer(Activation a) : act_(std::move(a)) {}
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    std::copy(in[0].data, in[0].data + in[0].size(), out[0].data);
-    act_.apply(out[0].data, out[0].shape);
-  }
-
- private:
-  Activation act_;
-};
 
 // keras.activations.relu with its three parameters:
 //   y = clip(x > threshold ? x : 0, 0, max_value) - negative_slope * max(threshold - x, 0)
@@ -37,37 +26,6 @@ class ReLU : public ElementwiseOp {
 
  private:
   float max_value_, slope_, threshold_;
-};
-
-class LeakyReLU : public ElementwiseOp {
- public:
-  explicit LeakyReLU(const LayerSpec& spec) {
-    Config c(spec);
-    slope_ = static_cast<float>(c.number("negative_slope", c.number("alpha", 0.3)));
-  }
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    for (int64_t i = 0, n = in[0].size(); i < n; ++i) {
-      float x = in[0].data[i];
-      out[0].data[i] = x >= 0.f ? x : slope_ * x;
-    }
-  }
-
- private:
-  float slope_;
-};
-
-class ELU : public ElementwiseOp {
- public:
-  explicit ELU(const LayerSpec& spec) : alpha_(static_cast<float>(Config(spec).number("alpha", 1.0))) {}
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    for (int64_t i = 0, n = in[0].size(); i < n; ++i) {
-      float x = in[0].data[i];
-      out[0].data[i] = x > 0.f ? x : alpha_ * std::expm1(x);
-    }
-  }
-
- private:
-  float alpha_;
 };
 
 // PReLU: y = x for x >= 0, alpha * x otherwise; alpha has the input's non-batch shape with
@@ -158,14 +116,7 @@ class Softmax : public ElementwiseOp {
 }  // namespace
 
 void register_activations(const AddLayer& add) {
-  add("Activation", [](const LayerSpec& s) {
-    Activation a = activation_from(Config(s));
-    if (a.changes_shape()) s.fail("activation '" + a.name + "' is not supported as a layer yet");
-    return std::make_shared<ActivationLayer>(a);
-  });
   add("ReLU", [](const LayerSpec& s) { return std::make_shared<ReLU>(s); });
-  add("LeakyReLU", [](const LayerSpec& s) { return std::make_shared<LeakyReLU>(s); });
-  add("ELU", [](const LayerSpec& s) { return std::make_shared<ELU>(s); });
   add("PReLU", [](const LayerSpec& s) { return std::make_shared<PReLU>(s); });
   add("Softmax", [](const LayerSpec& s) { return std::make_shared<Softmax>(s); });
 }

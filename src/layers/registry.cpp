@@ -1,5 +1,7 @@
 #include "layers/registry.hpp"
 
+#include "format/keras/typed_op.hpp"
+
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -20,7 +22,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
     register_core(add);
     register_activations(add);
-    register_dense(add);
     register_conv(add);
     register_pooling(add);
     register_spatial(add);
@@ -121,6 +122,10 @@ LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string
 }  // namespace layers
 
 std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
+  // A wrapped layer of a typed class runs through the typed path (until the wrappers are typed).
+  layers::LayerKey key = layers::layer_key(layer_json);
+  format::TypedParser parser = layers::user_registered(key) ? nullptr : format::typed_parser(key.key);
+  if (parser) return std::make_shared<format::TypedLayerOp>(parser(layers::layer_spec(layer_json, weights, where)), Call{});
   return layers::make_layer(layer_json, weights, where);
 }
 

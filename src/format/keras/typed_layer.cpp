@@ -2,11 +2,33 @@
 
 #include <map>
 
+#include "ir/infer.hpp"
+
 namespace kerasrt::format {
 
 int NodeSink::cast(int value, DType to) {
   if (type(value).dtype == to) return value;
   return add(ir::OpKind::kCast, ir::CastAttrs{to}, {}, {value}).at(0);
+}
+
+std::vector<int> GraphSink::add(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights,
+                                std::vector<int> inputs) {
+  ir::Node node{kind, std::move(attrs), std::move(weights), std::move(inputs), {}, layer_};
+  std::vector<ir::TensorType> in_types;
+  for (int v : node.inputs) in_types.push_back(graph_.values[v].type);
+  std::vector<ir::TensorType> out_types;
+  try {
+    out_types = ir::infer_types(node, in_types);
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    std::string file = where_.substr(0, where_.find(", layer"));
+    if (!file.empty() && msg.rfind(file, 0) == 0) throw;
+    throw Error(where_ + ": " + msg);
+  }
+  int index = static_cast<int>(graph_.nodes.size());
+  for (auto& t : out_types) node.outputs.push_back(graph_.add_value(std::move(t), index));
+  graph_.nodes.push_back(std::move(node));
+  return graph_.nodes.back().outputs;
 }
 
 SingleNodeLayer::SingleNodeLayer(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights)

@@ -22,6 +22,21 @@ class NodeSink {
   int cast(int value, DType to);
 };
 
+// A NodeSink that appends to a graph; type errors are prefixed with `where` (unless they already
+// name a file, i.e. start with `where`'s file part).
+class GraphSink : public NodeSink {
+ public:
+  GraphSink(ir::Graph& graph, std::string where, std::string layer)
+      : graph_(graph), where_(std::move(where)), layer_(std::move(layer)) {}
+  std::vector<int> add(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights,
+                       std::vector<int> inputs) override;
+  const ir::TensorType& type(int value) const override { return graph_.values[value].type; }
+
+ private:
+  ir::Graph& graph_;
+  std::string where_, layer_;
+};
+
 class TypedLayer {
  public:
   virtual ~TypedLayer() = default;
