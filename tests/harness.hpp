@@ -82,23 +82,9 @@ namespace kerasrt::testing {
 
 // `layer_json` is {"class_name": ..., "config": {...}}; weights in Keras's order. Built as a model
 // would build it: typed when format/keras parses the class, else through its kerasrt::Op.
-inline std::shared_ptr<const Op> make_op(const nlohmann::json& layer_json, std::vector<Weights::Entry> weights = {},
-                                         const Call& call = Call{}) {
-  Weights w(std::move(weights), "test");
-  Call c = call;
-  if (c.roles.empty()) c.roles.assign(1, "");
-  if (c.where.empty()) c.where = "test";
-  layers::LayerKey key = layers::layer_key(layer_json);
-  format::TypedParser parser = layers::user_registered(key) ? nullptr : format::typed_parser(key.key);
-  if (parser) {
-    auto typed = parser(layers::layer_spec(layer_json, w, "test"));
-    if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
-    return std::make_shared<format::TypedLayerOp>(std::move(typed), c);
-  }
-  std::shared_ptr<Op> op = layers::make_layer(layer_json, w, "test");
-  if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
-  return op->bind(c);
-}
+// (support/harness.cpp, so that tests do not depend on the ir headers.)
+std::shared_ptr<const Op> make_op(const nlohmann::json& layer_json, std::vector<Weights::Entry> weights = {},
+                                  const Call& call = Call{});
 
 // Runs a bound op on concrete inputs and returns its outputs.
 inline std::vector<Tensor> run_op(const Op& op, const std::vector<Tensor>& inputs) {

@@ -1,0 +1,27 @@
+// The single-layer harness's make_op, built the way the graph builder builds a layer.
+#include "harness.hpp"
+
+#include "format/keras/typed_op.hpp"
+#include "layers/registry.hpp"
+
+namespace kerasrt::testing {
+
+std::shared_ptr<const Op> make_op(const nlohmann::json& layer_json, std::vector<Weights::Entry> weights,
+                                  const Call& call) {
+  Weights w(std::move(weights), "test");
+  Call c = call;
+  if (c.roles.empty()) c.roles.assign(1, "");
+  if (c.where.empty()) c.where = "test";
+  layers::LayerKey key = layers::layer_key(layer_json);
+  format::TypedParser parser = layers::user_registered(key) ? nullptr : format::typed_parser(key.key);
+  std::shared_ptr<const Op> op;
+  if (parser) {
+    op = std::make_shared<format::TypedLayerOp>(parser(layers::layer_spec(layer_json, w, "test")), c);
+  } else {
+    op = layers::make_layer(layer_json, w, "test")->bind(c);
+  }
+  if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
+  return op;
+}
+
+}  // namespace kerasrt::testing
