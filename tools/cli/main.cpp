@@ -72,8 +72,8 @@ int cmd_info(const std::string& model_path, const std::string& weights, bool ir)
 }
 
 int cmd_run(const std::string& model_path, const std::string& weights, const std::string& input,
-            const std::string& output, const std::vector<std::string>& layers) {
-  auto model = kerasrt::Model::load(model_path, weights);
+            const std::string& output, const std::vector<std::string>& layers, const kerasrt::LoadOptions& options) {
+  auto model = kerasrt::Model::load(model_path, weights, options);
   auto inputs = read_inputs(model, input);
   std::map<std::string, kerasrt::Tensor> used;  // extra arrays in the file are ignored
   for (const auto& info : model.inputs()) used[info.name] = std::move(inputs[info.name]);
@@ -137,6 +137,9 @@ int main(int argc, char** argv) {
   run->add_option("--input", input, "input .npz keyed by input name, or .npy for one input")->required();
   run->add_option("--output", output, "output .npz")->required();
   run->add_option("--layer", layers, "also save this layer's output (repeatable)");
+  kerasrt::LoadOptions options;
+  run->add_option("--threads", options.threads, "intra-op threads (default: physical cores)")->check(CLI::Range(1, 256));
+  run->add_flag("--reference-kernels", options.reference_kernels, "run the plain reference kernels only");
 
   auto* example = app.add_subcommand("example", "run the bundled digits example");
   example->add_option("--dir", dir, "folder holding digits_cnn.keras and its .npz files");
@@ -148,7 +151,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*info) return cmd_info(model_path, weights, ir);
-    if (*run) return cmd_run(model_path, weights, input, output, layers);
+    if (*run) return cmd_run(model_path, weights, input, output, layers, options);
     if (*example) return cmd_example(dir);
   } catch (const kerasrt::Error& e) {
     std::cerr << "kerasrt: error: " << e.what() << "\n";
