@@ -57,18 +57,17 @@ std::vector<FormCase> corpus_forms() {
 
 void PrintTo(const FormCase& fc, std::ostream* os) { *os << fc.name << " [" << fc.form << "]"; }
 
-Model load_form(const FormCase& fc) {
+Model load_form(const FormCase& fc, const LoadOptions& options = {}) {
   auto dir = corpus_dir();
-  if (fc.form == "keras") return Model::load((dir / (fc.name + ".keras")).string());
-  if (fc.form == "h5") return Model::load((dir / (fc.name + ".h5")).string());
-  return Model::load((dir / (fc.name + ".config.json")).string(), (dir / (fc.name + ".weights.h5")).string());
+  if (fc.form == "keras") return Model::load((dir / (fc.name + ".keras")).string(), "", options);
+  if (fc.form == "h5") return Model::load((dir / (fc.name + ".h5")).string(), "", options);
+  return Model::load((dir / (fc.name + ".config.json")).string(), (dir / (fc.name + ".weights.h5")).string(), options);
 }
 
 class Conformance : public ::testing::TestWithParam<FormCase> {};
 
-TEST_P(Conformance, MatchesKeras) {
-  KERASRT_REQUIRE_CORPUS();
-  const FormCase& fc = GetParam();
+// Every case in every form, with the default (fastest) kernels and with the reference kernels.
+void check_form(const FormCase& fc, const LoadOptions& options) {
   auto unsupported = expected_unsupported().find(fc.name);
   if (unsupported != expected_unsupported().end()) {
     try {
@@ -82,7 +81,7 @@ TEST_P(Conformance, MatchesKeras) {
     return;
   }
   auto run = [&]() -> std::string {
-    Model model = load_form(fc);
+    Model model = load_form(fc, options);
     std::map<std::string, Tensor> inputs;
     for (auto& [k, a] : io::read_npz((corpus_dir() / (fc.name + ".inputs.npz")).string())) inputs[k] = a.tensor;
     auto got = model.predict(inputs);
@@ -110,6 +109,18 @@ TEST_P(Conformance, MatchesKeras) {
   if (!fc.keras_reloads && !problems.empty())
     GTEST_SKIP() << "bonus form (Keras itself cannot reload it) does not match: " << problems;
   EXPECT_EQ(problems, "");
+}
+
+TEST_P(Conformance, MatchesKeras) {
+  KERASRT_REQUIRE_CORPUS();
+  check_form(GetParam(), LoadOptions{});
+}
+
+TEST_P(Conformance, MatchesKerasWithReferenceKernels) {
+  KERASRT_REQUIRE_CORPUS();
+  LoadOptions reference;
+  reference.reference_kernels = true;
+  check_form(GetParam(), reference);
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus, Conformance, ::testing::ValuesIn(corpus_forms()),
