@@ -68,7 +68,7 @@ class Tensor {
   Shape shape;
   DType dtype = DType::kFloat32;
 
-  Tensor() = default;
+  Tensor() : storage_(1, 0) {}  // a float32 scalar 0
   explicit Tensor(Shape s, DType t = DType::kFloat32);  // zero-filled
   Tensor(Shape s, std::vector<float> values);
   static Tensor int32(Shape s, std::vector<int32_t> values);
