@@ -1,0 +1,240 @@
+// Fast channels_last forward convolutions.
+//  - "depthwise" (groups == in_channels): a direct loop per output position, vectorised over the
+//    channels, summing bias then taps in the reference's order.
+//  - "gemm": the rest. 1x1 stride-1 ungrouped convs are one GEMM straight on the input (each
+//    position's channels are already a row); others gather each position's receptive field into a
+//    row of ctx.scratch (im2col), a bounded block of rows at a time, and multiply it by the kernel
+//    packed once per group in prepare(). Output rows start from the bias; the activation follows.
+// Transposed and channels_first convolutions stay on the reference.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/conv_layout.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/ref/ref.hpp"
+#include "kernels/x86/x86.hpp"
+
+namespace kerasrt::kernels::x86 {
+namespace {
+
+// Largest im2col block in floats (4 MiB): enough rows to keep the GEMM efficient, small enough to
+// stay near the caches and keep the arena small on large images.
+constexpr int64_t kIm2colFloats = int64_t{1} << 20;
+
+int64_t taps_of(const ir::ConvAttrs& a) {
+  int64_t t = 1;
+  for (int d = 0; d < a.rank; ++d) t *= a.kernel[d];
+  return t;
+}
+
+bool is_pointwise(const ir::ConvAttrs& a) {
+  for (int d = 0; d < a.rank; ++d)
+    if (a.kernel[d] != 1 || a.strides[d] != 1) return false;
+  return a.groups == 1;
+}
+
+// Output rows (batch * output positions) and im2col rows per block.
+struct Blocking {
+  int64_t rows = 0, block = 0;
+};
+Blocking blocking(const ir::ConvAttrs& a, std::span<const int64_t> out_shape) {
+  Blocking b;
+  b.rows = out_shape.empty() ? 0 : element_count(out_shape) / a.filters;
+  const int64_t k = taps_of(a) * (a.in_channels / a.groups);
+  b.block = std::min(b.rows, std::max<int64_t>(64, kIm2colFloats / std::max<int64_t>(k, 1)));
+  return b;
+}
+
+// Output row r (channels_last, flat over batch and positions) as (batch, slot positions).
+struct RowIndex {
+  int64_t b, o[3];
+};
+inline RowIndex row_index(int64_t r, const ConvLayout& ly) {
+  RowIndex i;
+  i.o[2] = r % ly.dims[2];
+  r /= ly.dims[2];
+  i.o[1] = r % ly.dims[1];
+  r /= ly.dims[1];
+  i.o[0] = r % ly.dims[0];
+  i.b = r / ly.dims[0];
+  return i;
+}
+
+bool channels_last_forward(const ir::Node& node) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return !a.transpose && !a.channels_first;
+}
+
+// ---- depthwise ------------------------------------------------------------------------------------
+
+bool depthwise_supports(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType>) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return channels_last_forward(node) && a.groups == a.in_channels;
+}
+
+struct DepthwiseArgs {
+  const float *x, *kernel, *bias;
+  float* y;
+  int64_t in, multiplier;
+  ConvLayout lx, ly;
+  std::array<ir::ConvAxis, 3> axes;
+};
+
+// y row += x row * w row over n channels; built for AVX2 too (without FMA, so each product is
+// rounded before its sum exactly as in the reference).
+__attribute__((target_clones("avx2", "default"))) void multiply_add(float* __restrict y, const float* __restrict x,
+                                                                     const float* __restrict w, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i] * w[i];
+}
+
+void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end) {
+  const int64_t filters = d.in * d.multiplier;
+  for (int64_t r = begin; r < end; ++r) {
+    const RowIndex ix = row_index(r, d.ly);
+    float* yp = d.y + r * filters;
+    if (d.bias) std::memcpy(yp, d.bias, static_cast<size_t>(filters) * sizeof(float));
+    else std::fill(yp, yp + filters, 0.f);
+    const float* xb = d.x + ix.b * d.lx.batch_stride;
+    for (int64_t k0 = 0; k0 < d.axes[0].kernel; ++k0) {
+      const int64_t i0 = d.axes[0].source(ix.o[0], k0);
+      if (i0 < 0) continue;
+      for (int64_t k1 = 0; k1 < d.axes[1].kernel; ++k1) {
+        const int64_t i1 = d.axes[1].source(ix.o[1], k1);
+        if (i1 < 0) continue;
+        for (int64_t k2 = 0; k2 < d.axes[2].kernel; ++k2) {
+          const int64_t i2 = d.axes[2].source(ix.o[2], k2);
+          if (i2 < 0) continue;
+          const float* xp = xb + i0 * d.lx.strides[0] + i1 * d.lx.strides[1] + i2 * d.lx.strides[2];
+          const float* w = d.kernel + ((k0 * d.axes[1].kernel + k1) * d.axes[2].kernel + k2) * filters;
+          if (d.multiplier == 1) {
+            multiply_add(yp, xp, w, filters);
+          } else {
+            for (int64_t c = 0; c < d.in; ++c)
+              for (int64_t m = 0; m < d.multiplier; ++m) yp[c * d.multiplier + m] += xp[c] * w[c * d.multiplier + m];
+          }
+        }
+      }
+    }
+  }
+}
+
+size_t activation_scratch(const ir::ConvAttrs& a, std::span<const int64_t> out_shape) {
+  return ref::activation_scratch_bytes(a.activation, out_shape.back());
+}
+
+size_t depthwise_scratch(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType> out) {
+  return activation_scratch(node.as<ir::ConvAttrs>(), out[0].shape);
+}
+
+void run_depthwise(const KernelCall& c) {
+  const auto& a = c.node.as<ir::ConvAttrs>();
+  DepthwiseArgs d;
+  d.x = static_cast<const float*>(c.in[0].data);
+  d.y = static_cast<float*>(c.out[0].data);
+  d.kernel = c.node.weight(0).values<float>().data();
+  d.bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
+  d.in = a.in_channels;
+  d.multiplier = a.filters / a.in_channels;
+  d.lx = conv_layout(c.in[0].shape, false);
+  d.ly = conv_layout(c.out[0].shape, false);
+  d.axes = conv_axes(a, d.lx);
+  const int64_t rows = d.ly.batch * d.ly.dims[0] * d.ly.dims[1] * d.ly.dims[2];
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, a.filters * taps_of(a)));
+  c.ctx.parallel_for(rows, grain, [&](int64_t b, int64_t e) { depthwise_rows(d, b, e); });
+  float* y = d.y;
+  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(),
+              reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
+}
+
+// ---- im2col + GEMM --------------------------------------------------------------------------------
+
+bool gemm_supports(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType>) {
+  return channels_last_forward(node);
+}
+
+// One packed kernel per group: rows (tap, channel of the group), columns the group's filters.
+std::shared_ptr<const void> gemm_prepare(const ir::Node& node) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  const float* kernel = node.weight(0).values<float>().data();
+  const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups;
+  auto packed = std::make_shared<std::vector<PackedB>>();
+  for (int64_t g = 0; g < a.groups; ++g) packed->push_back(pack_b(taps_of(a) * cpg, fpg, kernel + g * fpg, a.filters));
+  return packed;
+}
+
+size_t gemm_scratch(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType> out) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  size_t bytes = activation_scratch(a, out[0].shape);
+  if (!is_pointwise(a)) {
+    const Blocking b = blocking(a, out[0].shape);
+    bytes += static_cast<size_t>(b.block * taps_of(a) * (a.in_channels / a.groups)) * sizeof(float);
+  }
+  return bytes;
+}
+
+// Rows [begin, end) of the block starting at output row r0, for group g: each row is the group's
+// channels at every tap, zeros where a tap reads padding.
+void im2col_rows(const ir::ConvAttrs& a, const float* x, const ConvLayout& lx, const ConvLayout& ly,
+                 const std::array<ir::ConvAxis, 3>& axes, int64_t g, int64_t r0, int64_t begin, int64_t end,
+                 float* A) {
+  const int64_t cpg = a.in_channels / a.groups, k = taps_of(a) * cpg;
+  for (int64_t r = begin; r < end; ++r) {
+    const RowIndex ix = row_index(r0 + r, ly);
+    const float* xb = x + ix.b * lx.batch_stride + g * cpg;
+    float* dst = A + r * k;
+    for (int64_t k0 = 0; k0 < axes[0].kernel; ++k0) {
+      const int64_t i0 = axes[0].source(ix.o[0], k0);
+      for (int64_t k1 = 0; k1 < axes[1].kernel; ++k1) {
+        const int64_t i1 = axes[1].source(ix.o[1], k1);
+        for (int64_t k2 = 0; k2 < axes[2].kernel; ++k2, dst += cpg) {
+          const int64_t i2 = axes[2].source(ix.o[2], k2);
+          if (i0 < 0 || i1 < 0 || i2 < 0) {
+            std::fill(dst, dst + cpg, 0.f);
+          } else {
+            const float* src = xb + i0 * lx.strides[0] + i1 * lx.strides[1] + i2 * lx.strides[2];
+            std::memcpy(dst, src, static_cast<size_t>(cpg) * sizeof(float));
+          }
+        }
+      }
+    }
+  }
+}
+
+void run_gemm(const KernelCall& c) {
+  const auto& a = c.node.as<ir::ConvAttrs>();
+  const auto& packed = *static_cast<const std::vector<PackedB>*>(c.prepared);
+  const float* x = static_cast<const float*>(c.in[0].data);
+  float* y = static_cast<float*>(c.out[0].data);
+  const Blocking blk = blocking(a, c.out[0].shape);
+  if (a.has_bias) {
+    const float* bias = c.node.weight(1).values<float>().data();
+    for (int64_t r = 0; r < blk.rows; ++r) std::memcpy(y + r * a.filters, bias, static_cast<size_t>(a.filters) * sizeof(float));
+  }
+  float* act_scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
+  if (is_pointwise(a)) {
+    gemm_packed(blk.rows, x, a.in_channels, packed[0], y, a.filters, a.has_bias, c.ctx);
+  } else {
+    float* A = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
+    const ConvLayout lx = conv_layout(c.in[0].shape, false), ly = conv_layout(c.out[0].shape, false);
+    const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
+    const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups, k = taps_of(a) * cpg;
+    const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(k, 1));
+    for (int64_t r0 = 0; r0 < blk.rows; r0 += blk.block) {
+      const int64_t m = std::min(blk.block, blk.rows - r0);
+      for (int64_t g = 0; g < a.groups; ++g) {
+        c.ctx.parallel_for(m, grain, [&](int64_t b, int64_t e) { im2col_rows(a, x, lx, ly, axes, g, r0, b, e, A); });
+        gemm_packed(m, A, k, packed[g], y + r0 * a.filters + g * fpg, a.filters, a.has_bias, c.ctx);
+      }
+    }
+  }
+  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(), act_scratch, c.ctx);
+}
+
+}  // namespace
+
+const Kernel kConvDepthwise{"depthwise", ir::OpKind::kConv, depthwise_supports, depthwise_scratch, nullptr,
+                            run_depthwise};
+const Kernel kConvGemm{"gemm", ir::OpKind::kConv, gemm_supports, gemm_scratch, gemm_prepare, run_gemm};
+
+}  // namespace kerasrt::kernels::x86
