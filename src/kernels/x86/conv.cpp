@@ -1,11 +1,12 @@
-// Fast channels_last forward convolutions.
+// Fast channels_last convolutions.
 //  - "depthwise" (groups == in_channels): a direct loop per output position, vectorised over the
 //    channels, summing bias then taps in the reference's order.
 //  - "gemm": the rest. 1x1 stride-1 ungrouped convs are one GEMM straight on the input (each
 //    position's channels are already a row); others gather each position's receptive field into a
 //    row of ctx.scratch (im2col), a bounded block of rows at a time, and multiply it by the kernel
 //    packed once per group in prepare(). Output rows start from the bias; the activation follows.
-// Transposed and channels_first convolutions stay on the reference.
+//  - "transpose_gemm": channels_last transposed convs, as one GEMM per batch element and a gather.
+// channels_first convolutions stay on the reference.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -231,10 +232,88 @@ void run_gemm(const KernelCall& c) {
   apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(), act_scratch, c.ctx);
 }
 
+// ---- transposed: GEMM, then gather ---------------------------------------------------------------
+// Z = x · W' with W' (in, taps*filters): every input position's contribution through every tap.
+// Each output position then sums, tap by tap, the row of Z its tap reads (ConvAxis::source), so
+// threads write disjoint outputs. Z holds one batch element; larger ones stay on the reference.
+constexpr int64_t kTransposeFloats = int64_t{1} << 22;
+
+int64_t transpose_z_floats(const ir::ConvAttrs& a, std::span<const int64_t> in_shape) {
+  return element_count(in_shape) / std::max<int64_t>(in_shape[0], 1) / a.in_channels * taps_of(a) * a.filters;
+}
+
+bool transpose_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType>) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return a.transpose && !a.channels_first && a.groups == 1 && transpose_z_floats(a, in[0].shape) <= kTransposeFloats;
+}
+
+std::shared_ptr<const void> transpose_prepare(const ir::Node& node) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  const float* kernel = node.weight(0).values<float>().data();
+  const int64_t taps = taps_of(a), cols = taps * a.filters;
+  std::vector<float> w(static_cast<size_t>(a.in_channels * cols));
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t c = 0; c < a.in_channels; ++c)
+      std::memcpy(&w[c * cols + t * a.filters], kernel + (t * a.in_channels + c) * a.filters,
+                  static_cast<size_t>(a.filters) * sizeof(float));
+  return std::make_shared<const PackedB>(pack_b(a.in_channels, cols, w.data(), cols));
+}
+
+size_t transpose_scratch(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType> out) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return activation_scratch(a, out[0].shape) + static_cast<size_t>(transpose_z_floats(a, in[0].shape)) * sizeof(float);
+}
+
+void run_transpose(const KernelCall& c) {
+  const auto& a = c.node.as<ir::ConvAttrs>();
+  const auto& packed = *static_cast<const PackedB*>(c.prepared);
+  const float* x = static_cast<const float*>(c.in[0].data);
+  float* y = static_cast<float*>(c.out[0].data);
+  const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
+  float* act_scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
+  float* Z = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
+  const ConvLayout lx = conv_layout(c.in[0].shape, false), ly = conv_layout(c.out[0].shape, false);
+  const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
+  const int64_t taps = taps_of(a), filters = a.filters, cols = taps * filters;
+  const int64_t in_rows = lx.dims[0] * lx.dims[1] * lx.dims[2], out_rows = ly.dims[0] * ly.dims[1] * ly.dims[2];
+  for (int64_t b = 0; b < lx.batch; ++b) {
+    gemm_packed(in_rows, x + b * lx.batch_stride, a.in_channels, packed, Z, cols, false, c.ctx);
+    float* yb = y + b * ly.batch_stride;
+    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(cols, 1));
+    c.ctx.parallel_for(out_rows, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const RowIndex ix = row_index(r, ly);
+        float* yp = yb + r * filters;
+        if (bias) std::memcpy(yp, bias, static_cast<size_t>(filters) * sizeof(float));
+        else std::fill(yp, yp + filters, 0.f);
+        for (int64_t k0 = 0; k0 < axes[0].kernel; ++k0) {
+          const int64_t i0 = axes[0].source(ix.o[0], k0);
+          if (i0 < 0) continue;
+          for (int64_t k1 = 0; k1 < axes[1].kernel; ++k1) {
+            const int64_t i1 = axes[1].source(ix.o[1], k1);
+            if (i1 < 0) continue;
+            for (int64_t k2 = 0; k2 < axes[2].kernel; ++k2) {
+              const int64_t i2 = axes[2].source(ix.o[2], k2);
+              if (i2 < 0) continue;
+              const int64_t row = (i0 * lx.dims[1] + i1) * lx.dims[2] + i2;
+              const int64_t tap = (k0 * axes[1].kernel + k1) * axes[2].kernel + k2;
+              const float* z = Z + row * cols + tap * filters;
+              for (int64_t f = 0; f < filters; ++f) yp[f] += z[f];
+            }
+          }
+        }
+      }
+    });
+  }
+  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(), act_scratch, c.ctx);
+}
+
 }  // namespace
 
 const Kernel kConvDepthwise{"depthwise", ir::OpKind::kConv, depthwise_supports, depthwise_scratch, nullptr,
                             run_depthwise};
 const Kernel kConvGemm{"gemm", ir::OpKind::kConv, gemm_supports, gemm_scratch, gemm_prepare, run_gemm};
+const Kernel kConvTransposeGemm{"transpose_gemm", ir::OpKind::kConv, transpose_supports, transpose_scratch,
+                                transpose_prepare, run_transpose};
 
 }  // namespace kerasrt::kernels::x86

@@ -16,5 +16,6 @@ extern const Kernel kBinaryLoop;
 extern const Kernel kDenseGemm;
 extern const Kernel kConvDepthwise;
 extern const Kernel kConvGemm;
+extern const Kernel kConvTransposeGemm;
 
 }  // namespace kerasrt::kernels::x86
