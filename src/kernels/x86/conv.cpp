@@ -1,12 +1,14 @@
-// Fast channels_last convolutions.
+// Fast convolutions.
 //  - "depthwise" (groups == in_channels): a direct loop per output position, vectorised over the
 //    channels, summing bias then taps in the reference's order.
-//  - "gemm": the rest. 1x1 stride-1 ungrouped convs are one GEMM straight on the input (each
-//    position's channels are already a row); others gather each position's receptive field into a
-//    row of ctx.scratch (im2col), a bounded block of rows at a time, and multiply it by the kernel
-//    packed once per group in prepare(). Output rows start from the bias; the activation follows.
+//  - "gemm": the other forward convs. 1x1 stride-1 ungrouped channels_last convs are one GEMM
+//    straight on the input (each position's channels are already a row); others gather each
+//    position's receptive field into a row of ctx.scratch (im2col), a bounded block of rows at a
+//    time, and multiply it by the kernel packed once per group in prepare(). Output rows start from
+//    the bias; the activation follows. channels_first is the same with a strided gather and each
+//    block's rows transposed into y.
 //  - "transpose_gemm": channels_last transposed convs, as one GEMM per batch element and a gather.
-// channels_first convolutions stay on the reference.
+// channels_first depthwise and transposed convolutions stay on the reference.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -151,8 +153,13 @@ void run_depthwise(const KernelCall& c) {
 // ---- im2col + GEMM --------------------------------------------------------------------------------
 
 bool gemm_supports(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType>) {
-  return channels_last_forward(node);
+  const auto& a = node.as<ir::ConvAttrs>();
+  // A channels_first depthwise conv would be one tiny GEMM per channel: not worth it.
+  return !a.transpose && !(a.channels_first && a.groups > 1 && a.groups == a.in_channels);
 }
+
+// The input itself is the GEMM's A (channels_last 1x1 stride-1 ungrouped).
+bool direct_gemm(const ir::ConvAttrs& a) { return is_pointwise(a) && !a.channels_first; }
 
 // One packed kernel per group: rows (tap, channel of the group), columns the group's filters.
 std::shared_ptr<const void> gemm_prepare(const ir::Node& node) {
@@ -167,9 +174,11 @@ std::shared_ptr<const void> gemm_prepare(const ir::Node& node) {
 size_t gemm_scratch(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType> out) {
   const auto& a = node.as<ir::ConvAttrs>();
   size_t bytes = activation_scratch(a, out[0].shape);
-  if (!is_pointwise(a)) {
+  if (!direct_gemm(a)) {
     const Blocking b = blocking(a, out[0].shape);
     bytes += static_cast<size_t>(b.block * taps_of(a) * (a.in_channels / a.groups)) * sizeof(float);
+    // channels_first: the block's output rows, transposed into y afterwards
+    if (a.channels_first) bytes += static_cast<size_t>(b.block * a.filters) * sizeof(float);
   }
   return bytes;
 }
@@ -182,7 +191,7 @@ void im2col_rows(const ir::ConvAttrs& a, const float* x, const ConvLayout& lx, c
   const int64_t cpg = a.in_channels / a.groups, k = taps_of(a) * cpg;
   for (int64_t r = begin; r < end; ++r) {
     const RowIndex ix = row_index(r0 + r, ly);
-    const float* xb = x + ix.b * lx.batch_stride + g * cpg;
+    const float* xb = x + ix.b * lx.batch_stride + g * cpg * lx.channel_stride;
     float* dst = A + r * k;
     for (int64_t k0 = 0; k0 < axes[0].kernel; ++k0) {
       const int64_t i0 = axes[0].source(ix.o[0], k0);
@@ -194,7 +203,8 @@ void im2col_rows(const ir::ConvAttrs& a, const float* x, const ConvLayout& lx, c
             std::fill(dst, dst + cpg, 0.f);
           } else {
             const float* src = xb + i0 * lx.strides[0] + i1 * lx.strides[1] + i2 * lx.strides[2];
-            std::memcpy(dst, src, static_cast<size_t>(cpg) * sizeof(float));
+            if (lx.channel_stride == 1) std::memcpy(dst, src, static_cast<size_t>(cpg) * sizeof(float));
+            else for (int64_t ch = 0; ch < cpg; ++ch) dst[ch] = src[ch * lx.channel_stride];
           }
         }
       }
@@ -208,25 +218,36 @@ void run_gemm(const KernelCall& c) {
   const float* x = static_cast<const float*>(c.in[0].data);
   float* y = static_cast<float*>(c.out[0].data);
   const Blocking blk = blocking(a, c.out[0].shape);
-  if (a.has_bias) {
-    const float* bias = c.node.weight(1).values<float>().data();
-    for (int64_t r = 0; r < blk.rows; ++r) std::memcpy(y + r * a.filters, bias, static_cast<size_t>(a.filters) * sizeof(float));
-  }
+  const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
+  const size_t row_bytes = static_cast<size_t>(a.filters) * sizeof(float);
   float* act_scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
-  if (is_pointwise(a)) {
+  if (direct_gemm(a)) {
+    if (bias)
+      for (int64_t r = 0; r < blk.rows; ++r) std::memcpy(y + r * a.filters, bias, row_bytes);
     gemm_packed(blk.rows, x, a.in_channels, packed[0], y, a.filters, a.has_bias, c.ctx);
   } else {
-    float* A = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
-    const ConvLayout lx = conv_layout(c.in[0].shape, false), ly = conv_layout(c.out[0].shape, false);
-    const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
     const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups, k = taps_of(a) * cpg;
+    float* A = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
+    float* block_out = A + blk.block * k;  // channels_first only
+    const ConvLayout lx = conv_layout(c.in[0].shape, a.channels_first), ly = conv_layout(c.out[0].shape, a.channels_first);
+    const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
+    const int64_t positions = ly.dims[0] * ly.dims[1] * ly.dims[2];
     const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(k, 1));
     for (int64_t r0 = 0; r0 < blk.rows; r0 += blk.block) {
       const int64_t m = std::min(blk.block, blk.rows - r0);
+      float* C = a.channels_first ? block_out : y + r0 * a.filters;
+      if (bias)
+        for (int64_t r = 0; r < m; ++r) std::memcpy(C + r * a.filters, bias, row_bytes);
       for (int64_t g = 0; g < a.groups; ++g) {
         c.ctx.parallel_for(m, grain, [&](int64_t b, int64_t e) { im2col_rows(a, x, lx, ly, axes, g, r0, b, e, A); });
-        gemm_packed(m, A, k, packed[g], y + r0 * a.filters + g * fpg, a.filters, a.has_bias, c.ctx);
+        gemm_packed(m, A, k, packed[g], C + g * fpg, a.filters, a.has_bias, c.ctx);
       }
+      if (a.channels_first)  // rows (batch, position) of filters -> y[batch, filter, position]
+        for (int64_t r = 0; r < m; ++r) {
+          const int64_t b = (r0 + r) / positions, p = (r0 + r) % positions;
+          float* yp = y + b * ly.batch_stride + p;
+          for (int64_t f = 0; f < a.filters; ++f) yp[f * ly.channel_stride] = C[r * a.filters + f];
+        }
     }
   }
   apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(), act_scratch, c.ctx);
