@@ -28,6 +28,16 @@ Json attrs_json(const ir::DenseAttrs& a) {
   return {{"in", a.in}, {"units", a.units}, {"has_bias", a.has_bias}, {"activation", attrs_json(a.activation)},
           {"bfloat16_compute", a.bfloat16_compute}};
 }
+Json attrs_json(const ir::ConvAttrs& a) {
+  auto dims = [&](const ir::ConvDims& d) { return Json(std::vector<int64_t>(d.begin(), d.begin() + a.rank)); };
+  Json j = {{"rank", a.rank}, {"kernel", dims(a.kernel)}, {"strides", dims(a.strides)},
+            {"dilations", dims(a.dilations)}, {"padding", ir::conv_padding_name(a.padding)},
+            {"in_channels", a.in_channels}, {"filters", a.filters}, {"groups", a.groups},
+            {"transpose", a.transpose}, {"channels_first", a.channels_first}, {"has_bias", a.has_bias},
+            {"activation", attrs_json(a.activation)}};
+  if (a.transpose) j["output_padding"] = dims(a.output_padding);
+  return j;
+}
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <variant>
 
+#include "ir/conv.hpp"
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
 #include "ir/op_kind.hpp"
@@ -23,6 +24,6 @@ struct CustomAttrs {
   std::string class_name;  // the layer class the Op implements, for printing
 };
 
-using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs>;
+using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs, ConvAttrs>;
 
 }  // namespace kerasrt::ir

@@ -30,6 +30,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kBinary: return "binary";
     case OpKind::kCast: return "cast";
     case OpKind::kDense: return "dense";
+    case OpKind::kConv: return "conv";
     case OpKind::kCount: break;
   }
   return "?";
@@ -42,6 +43,7 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kBinary: return infer_binary(node, inputs);
     case OpKind::kCast: return infer_cast(node, inputs);
     case OpKind::kDense: return infer_dense(node, inputs);
+    case OpKind::kConv: return infer_conv(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

@@ -12,6 +12,7 @@ enum class OpKind : uint8_t {
   kBinary,  // BinaryAttrs: arithmetic, comparison and logic with broadcasting
   kCast,    // CastAttrs
   kDense,   // DenseAttrs
+  kConv,    // ConvAttrs: Conv*, DepthwiseConv*, SeparableConv* (two nodes), Conv*Transpose
   kCount,
 };
 

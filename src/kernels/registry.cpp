@@ -19,6 +19,7 @@ struct Table {
     add({&x86::kBinaryLoop, &ref::kBinary});
     add({&ref::kCast});
     add({&x86::kDenseGemm, &ref::kDense});
+    add({&x86::kConvDepthwise, &x86::kConvGemm, &x86::kConvTransposeGemm, &ref::kConv});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

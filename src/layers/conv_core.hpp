@@ -1,6 +1,6 @@
-// The convolution core shared by the conv family (conv.cpp) and ConvLSTM (recurrent.cpp): one
-// reference kernel for forward (grouped, strided, dilated, padded) and transposed convolutions over
-// 1 to 3 spatial dims in either data format:
+// The convolution core of ConvLSTM (recurrent.cpp), which is not typed yet (the Conv* layers run as ir
+// conv nodes, src/ir/conv.hpp): one reference kernel for forward (grouped, strided, dilated, padded)
+// and transposed convolutions over 1 to 3 spatial dims in either data format:
 //   y[b, o, g*fpg + f] = bias[g*fpg + f] + sum_{tap, c} x[b, src(o, tap), g*cpg + c] * w[tap, c, g*fpg + f]
 // where cpg/fpg are input channels/filters per group and `src` maps an output position and a
 // kernel tap to an input position (or to padding) per axis.

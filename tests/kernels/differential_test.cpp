@@ -131,11 +131,73 @@ std::vector<Case> dense_cases(Rng& rng) {
   return out;
 }
 
+std::vector<Case> conv_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 300; ++i) {
+    ir::ConvAttrs a;
+    a.rank = static_cast<int>(pick(rng, 1, 3));
+    // Mostly the shapes the fast kernels take (channels_last, forward); the rest checks they refuse.
+    a.transpose = pick(rng, 0, 4) == 0;
+    a.channels_first = pick(rng, 0, 7) == 0;
+    const int64_t shape_kind = pick(rng, 0, 3);  // 0 pointwise, 1 depthwise, 2 grouped, 3 plain
+    for (int d = 0; d < a.rank; ++d) {
+      a.kernel[d] = shape_kind == 0 ? 1 : pick(rng, 1, 3);
+      a.strides[d] = shape_kind == 0 ? 1 : pick(rng, 1, 3);
+      a.dilations[d] = pick(rng, 1, 2);
+      if (a.transpose) a.output_padding[d] = pick(rng, -1, a.strides[d] - 1);
+    }
+    a.padding = static_cast<ir::ConvPadding>(pick(rng, 0, a.rank == 1 && !a.transpose ? 2 : 1));
+    if (shape_kind == 1 && !a.transpose) {
+      a.in_channels = a.groups = pick(rng, 1, 40);
+      a.filters = a.in_channels * pick(rng, 1, 3);
+    } else {
+      a.groups = shape_kind == 2 && !a.transpose ? pick(rng, 2, 4) : 1;
+      a.in_channels = a.groups * pick(rng, 1, 12);
+      a.filters = a.groups * pick(rng, 1, 40);
+    }
+    a.has_bias = pick(rng, 0, 1) == 1;
+    const ir::UnaryFn acts[] = {ir::UnaryFn::kIdentity, ir::UnaryFn::kRelu, ir::UnaryFn::kRelu6, ir::UnaryFn::kSilu,
+                                ir::UnaryFn::kSoftmax, ir::UnaryFn::kSparsemax};
+    a.activation.fn = acts[pick(rng, 0, 5)];
+    Shape x{pick(rng, 1, 3)};
+    for (int d = 0; d < a.rank; ++d) x.push_back(pick(rng, 1, a.rank == 3 ? 6 : 12));
+    if (i % 50 == 0) x = a.rank == 1 ? Shape{2, 300} : a.rank == 2 ? Shape{1, 70, 66} : Shape{1, 14, 12, 10};
+    if (i == 100) {  // more im2col floats than one block holds
+      a = ir::ConvAttrs{};
+      a.kernel = {3, 3, 1};
+      a.in_channels = 32;
+      a.filters = 8;
+      a.padding = ir::ConvPadding::kSame;
+      x = {1, 66, 64};
+    }
+    x.insert(a.channels_first ? x.begin() + 1 : x.end(), a.in_channels);
+    bool fits = true;
+    for (int d = 0; d < a.rank; ++d) fits = fits && ir::conv_axis(a, d, x[a.channels_first ? 2 + d : 1 + d]).out > 0;
+    if (!fits) continue;
+    // Dyadic data keeps every sum exact, so im2col + GEMM blocking cannot change a bit.
+    Shape ks(a.kernel.begin(), a.kernel.begin() + a.rank);
+    ks.push_back(a.in_channels / a.groups);
+    ks.push_back(a.filters);
+    std::vector<ir::Weight> w{{"kernel", std::make_shared<Tensor>(random_values(rng, ks, DType::kFloat32, -1, 1, true))}};
+    if (a.has_bias) w.push_back({"bias", std::make_shared<Tensor>(random_values(rng, {a.filters}, DType::kFloat32, -1, 1, true))});
+    std::string what = "conv" + std::to_string(a.rank) + "d k" + std::to_string(a.kernel[0]) + " s" +
+                       std::to_string(a.strides[0]) + " d" + std::to_string(a.dilations[0]) + " " +
+                       ir::conv_padding_name(a.padding) + " groups " + std::to_string(a.groups) + " " +
+                       std::to_string(a.in_channels) + "->" + std::to_string(a.filters) +
+                       (a.transpose ? " transpose" : "") + (a.channels_first ? " channels_first" : "") + " " +
+                       ir::unary_fn_name(a.activation.fn);
+    out.push_back({node_of(ir::OpKind::kConv, a, std::move(w)), {random_values(rng, x, DType::kFloat32, -1, 1, true)},
+                   what});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
       {ir::OpKind::kBinary, binary_cases},
       {ir::OpKind::kDense, dense_cases},
+      {ir::OpKind::kConv, conv_cases},
   };
   return g;
 }

@@ -57,6 +57,16 @@ TypedParser typed_parser(const std::string& key) {
       {"Activation", parse_activation_layer},
       {"LeakyReLU", parse_leaky_relu},
       {"ELU", parse_elu},
+      {"Conv1D", parse_conv<1>},
+      {"Conv2D", parse_conv<2>},
+      {"Conv3D", parse_conv<3>},
+      {"DepthwiseConv1D", parse_depthwise_conv<1>},
+      {"DepthwiseConv2D", parse_depthwise_conv<2>},
+      {"SeparableConv1D", parse_separable_conv<1>},
+      {"SeparableConv2D", parse_separable_conv<2>},
+      {"Conv1DTranspose", parse_conv_transpose<1>},
+      {"Conv2DTranspose", parse_conv_transpose<2>},
+      {"Conv3DTranspose", parse_conv_transpose<3>},
   };
   auto it = parsers.find(key);
   return it == parsers.end() ? nullptr : it->second;

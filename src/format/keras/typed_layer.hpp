@@ -73,6 +73,10 @@ std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec);
+template <int Rank> std::shared_ptr<const TypedLayer> parse_conv(const LayerSpec& spec);
+template <int Rank> std::shared_ptr<const TypedLayer> parse_depthwise_conv(const LayerSpec& spec);
+template <int Rank> std::shared_ptr<const TypedLayer> parse_separable_conv(const LayerSpec& spec);
+template <int Rank> std::shared_ptr<const TypedLayer> parse_conv_transpose(const LayerSpec& spec);
 
 // keras.activations by name or serialized object, as an ir activation; errors name the layer.
 ir::Activation parse_activation(const Json& j, const std::string& where);

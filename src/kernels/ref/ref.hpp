@@ -15,5 +15,6 @@ extern const Kernel kUnary;
 extern const Kernel kBinary;
 extern const Kernel kCast;
 extern const Kernel kDense;
+extern const Kernel kConv;
 
 }  // namespace kerasrt::kernels::ref

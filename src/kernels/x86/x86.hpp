@@ -14,5 +14,8 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
 extern const Kernel kUnaryLoop;
 extern const Kernel kBinaryLoop;
 extern const Kernel kDenseGemm;
+extern const Kernel kConvDepthwise;
+extern const Kernel kConvGemm;
+extern const Kernel kConvTransposeGemm;
 
 }  // namespace kerasrt::kernels::x86

@@ -1,0 +1,340 @@
+// Fast convolutions.
+//  - "depthwise" (groups == in_channels): a direct loop per output position, vectorised over the
+//    channels, summing bias then taps in the reference's order.
+//  - "gemm": the other forward convs. 1x1 stride-1 ungrouped channels_last convs are one GEMM
+//    straight on the input (each position's channels are already a row); others gather each
+//    position's receptive field into a row of ctx.scratch (im2col), a bounded block of rows at a
+//    time, and multiply it by the kernel packed once per group in prepare(). Output rows start from
+//    the bias; the activation follows. channels_first is the same with a strided gather and each
+//    block's rows transposed into y.
+//  - "transpose_gemm": channels_last transposed convs, as one GEMM per batch element and a gather.
+// channels_first depthwise and transposed convolutions stay on the reference.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/conv_layout.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/ref/ref.hpp"
+#include "kernels/x86/x86.hpp"
+
+namespace kerasrt::kernels::x86 {
+namespace {
+
+// Largest im2col block in floats (4 MiB): enough rows to keep the GEMM efficient, small enough to
+// stay near the caches and keep the arena small on large images.
+constexpr int64_t kIm2colFloats = int64_t{1} << 20;
+
+int64_t taps_of(const ir::ConvAttrs& a) {
+  int64_t t = 1;
+  for (int d = 0; d < a.rank; ++d) t *= a.kernel[d];
+  return t;
+}
+
+bool is_pointwise(const ir::ConvAttrs& a) {
+  for (int d = 0; d < a.rank; ++d)
+    if (a.kernel[d] != 1 || a.strides[d] != 1) return false;
+  return a.groups == 1;
+}
+
+// Output rows (batch * output positions) and im2col rows per block.
+struct Blocking {
+  int64_t rows = 0, block = 0;
+};
+Blocking blocking(const ir::ConvAttrs& a, std::span<const int64_t> out_shape) {
+  Blocking b;
+  b.rows = out_shape.empty() ? 0 : element_count(out_shape) / a.filters;
+  const int64_t k = taps_of(a) * (a.in_channels / a.groups);
+  b.block = std::min(b.rows, std::max<int64_t>(64, kIm2colFloats / std::max<int64_t>(k, 1)));
+  return b;
+}
+
+// Output row r (channels_last, flat over batch and positions) as (batch, slot positions).
+struct RowIndex {
+  int64_t b, o[3];
+};
+inline RowIndex row_index(int64_t r, const ConvLayout& ly) {
+  RowIndex i;
+  i.o[2] = r % ly.dims[2];
+  r /= ly.dims[2];
+  i.o[1] = r % ly.dims[1];
+  r /= ly.dims[1];
+  i.o[0] = r % ly.dims[0];
+  i.b = r / ly.dims[0];
+  return i;
+}
+
+bool channels_last_forward(const ir::Node& node) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return !a.transpose && !a.channels_first;
+}
+
+// ---- depthwise ------------------------------------------------------------------------------------
+
+bool depthwise_supports(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType>) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return channels_last_forward(node) && a.groups == a.in_channels;
+}
+
+struct DepthwiseArgs {
+  const float *x, *kernel, *bias;
+  float* y;
+  int64_t in, multiplier;
+  ConvLayout lx, ly;
+  std::array<ir::ConvAxis, 3> axes;
+};
+
+// y row += x row * w row over n channels; built for AVX2 too (without FMA, so each product is
+// rounded before its sum exactly as in the reference).
+__attribute__((target_clones("avx2", "default"))) void multiply_add(float* __restrict y, const float* __restrict x,
+                                                                     const float* __restrict w, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i] * w[i];
+}
+
+void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end) {
+  const int64_t filters = d.in * d.multiplier;
+  for (int64_t r = begin; r < end; ++r) {
+    const RowIndex ix = row_index(r, d.ly);
+    float* yp = d.y + r * filters;
+    if (d.bias) std::memcpy(yp, d.bias, static_cast<size_t>(filters) * sizeof(float));
+    else std::fill(yp, yp + filters, 0.f);
+    const float* xb = d.x + ix.b * d.lx.batch_stride;
+    for (int64_t k0 = 0; k0 < d.axes[0].kernel; ++k0) {
+      const int64_t i0 = d.axes[0].source(ix.o[0], k0);
+      if (i0 < 0) continue;
+      for (int64_t k1 = 0; k1 < d.axes[1].kernel; ++k1) {
+        const int64_t i1 = d.axes[1].source(ix.o[1], k1);
+        if (i1 < 0) continue;
+        for (int64_t k2 = 0; k2 < d.axes[2].kernel; ++k2) {
+          const int64_t i2 = d.axes[2].source(ix.o[2], k2);
+          if (i2 < 0) continue;
+          const float* xp = xb + i0 * d.lx.strides[0] + i1 * d.lx.strides[1] + i2 * d.lx.strides[2];
+          const float* w = d.kernel + ((k0 * d.axes[1].kernel + k1) * d.axes[2].kernel + k2) * filters;
+          if (d.multiplier == 1) {
+            multiply_add(yp, xp, w, filters);
+          } else {
+            for (int64_t c = 0; c < d.in; ++c)
+              for (int64_t m = 0; m < d.multiplier; ++m) yp[c * d.multiplier + m] += xp[c] * w[c * d.multiplier + m];
+          }
+        }
+      }
+    }
+  }
+}
+
+size_t activation_scratch(const ir::ConvAttrs& a, std::span<const int64_t> out_shape) {
+  return ref::activation_scratch_bytes(a.activation, out_shape.back());
+}
+
+size_t depthwise_scratch(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType> out) {
+  return activation_scratch(node.as<ir::ConvAttrs>(), out[0].shape);
+}
+
+void run_depthwise(const KernelCall& c) {
+  const auto& a = c.node.as<ir::ConvAttrs>();
+  DepthwiseArgs d;
+  d.x = static_cast<const float*>(c.in[0].data);
+  d.y = static_cast<float*>(c.out[0].data);
+  d.kernel = c.node.weight(0).values<float>().data();
+  d.bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
+  d.in = a.in_channels;
+  d.multiplier = a.filters / a.in_channels;
+  d.lx = conv_layout(c.in[0].shape, false);
+  d.ly = conv_layout(c.out[0].shape, false);
+  d.axes = conv_axes(a, d.lx);
+  const int64_t rows = d.ly.batch * d.ly.dims[0] * d.ly.dims[1] * d.ly.dims[2];
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, a.filters * taps_of(a)));
+  c.ctx.parallel_for(rows, grain, [&](int64_t b, int64_t e) { depthwise_rows(d, b, e); });
+  float* y = d.y;
+  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(),
+              reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
+}
+
+// ---- im2col + GEMM --------------------------------------------------------------------------------
+
+bool gemm_supports(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType>) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  // A channels_first depthwise conv would be one tiny GEMM per channel: not worth it.
+  return !a.transpose && !(a.channels_first && a.groups > 1 && a.groups == a.in_channels);
+}
+
+// The input itself is the GEMM's A (channels_last 1x1 stride-1 ungrouped).
+bool direct_gemm(const ir::ConvAttrs& a) { return is_pointwise(a) && !a.channels_first; }
+
+// One packed kernel per group: rows (tap, channel of the group), columns the group's filters.
+std::shared_ptr<const void> gemm_prepare(const ir::Node& node) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  const float* kernel = node.weight(0).values<float>().data();
+  const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups;
+  auto packed = std::make_shared<std::vector<PackedB>>();
+  for (int64_t g = 0; g < a.groups; ++g) packed->push_back(pack_b(taps_of(a) * cpg, fpg, kernel + g * fpg, a.filters));
+  return packed;
+}
+
+size_t gemm_scratch(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType> out) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  size_t bytes = activation_scratch(a, out[0].shape);
+  if (!direct_gemm(a)) {
+    const Blocking b = blocking(a, out[0].shape);
+    bytes += static_cast<size_t>(b.block * taps_of(a) * (a.in_channels / a.groups)) * sizeof(float);
+    // channels_first: the block's output rows, transposed into y afterwards
+    if (a.channels_first) bytes += static_cast<size_t>(b.block * a.filters) * sizeof(float);
+  }
+  return bytes;
+}
+
+// Rows [begin, end) of the block starting at output row r0, for group g: each row is the group's
+// channels at every tap, zeros where a tap reads padding.
+void im2col_rows(const ir::ConvAttrs& a, const float* x, const ConvLayout& lx, const ConvLayout& ly,
+                 const std::array<ir::ConvAxis, 3>& axes, int64_t g, int64_t r0, int64_t begin, int64_t end,
+                 float* A) {
+  const int64_t cpg = a.in_channels / a.groups, k = taps_of(a) * cpg;
+  for (int64_t r = begin; r < end; ++r) {
+    const RowIndex ix = row_index(r0 + r, ly);
+    const float* xb = x + ix.b * lx.batch_stride + g * cpg * lx.channel_stride;
+    float* dst = A + r * k;
+    for (int64_t k0 = 0; k0 < axes[0].kernel; ++k0) {
+      const int64_t i0 = axes[0].source(ix.o[0], k0);
+      for (int64_t k1 = 0; k1 < axes[1].kernel; ++k1) {
+        const int64_t i1 = axes[1].source(ix.o[1], k1);
+        for (int64_t k2 = 0; k2 < axes[2].kernel; ++k2, dst += cpg) {
+          const int64_t i2 = axes[2].source(ix.o[2], k2);
+          if (i0 < 0 || i1 < 0 || i2 < 0) {
+            std::fill(dst, dst + cpg, 0.f);
+          } else {
+            const float* src = xb + i0 * lx.strides[0] + i1 * lx.strides[1] + i2 * lx.strides[2];
+            if (lx.channel_stride == 1) std::memcpy(dst, src, static_cast<size_t>(cpg) * sizeof(float));
+            else for (int64_t ch = 0; ch < cpg; ++ch) dst[ch] = src[ch * lx.channel_stride];
+          }
+        }
+      }
+    }
+  }
+}
+
+void run_gemm(const KernelCall& c) {
+  const auto& a = c.node.as<ir::ConvAttrs>();
+  const auto& packed = *static_cast<const std::vector<PackedB>*>(c.prepared);
+  const float* x = static_cast<const float*>(c.in[0].data);
+  float* y = static_cast<float*>(c.out[0].data);
+  const Blocking blk = blocking(a, c.out[0].shape);
+  const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
+  const size_t row_bytes = static_cast<size_t>(a.filters) * sizeof(float);
+  float* act_scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
+  if (direct_gemm(a)) {
+    if (bias)
+      for (int64_t r = 0; r < blk.rows; ++r) std::memcpy(y + r * a.filters, bias, row_bytes);
+    gemm_packed(blk.rows, x, a.in_channels, packed[0], y, a.filters, a.has_bias, c.ctx);
+  } else {
+    const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups, k = taps_of(a) * cpg;
+    float* A = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
+    float* block_out = A + blk.block * k;  // channels_first only
+    const ConvLayout lx = conv_layout(c.in[0].shape, a.channels_first), ly = conv_layout(c.out[0].shape, a.channels_first);
+    const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
+    const int64_t positions = ly.dims[0] * ly.dims[1] * ly.dims[2];
+    const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(k, 1));
+    for (int64_t r0 = 0; r0 < blk.rows; r0 += blk.block) {
+      const int64_t m = std::min(blk.block, blk.rows - r0);
+      float* C = a.channels_first ? block_out : y + r0 * a.filters;
+      if (bias)
+        for (int64_t r = 0; r < m; ++r) std::memcpy(C + r * a.filters, bias, row_bytes);
+      for (int64_t g = 0; g < a.groups; ++g) {
+        c.ctx.parallel_for(m, grain, [&](int64_t b, int64_t e) { im2col_rows(a, x, lx, ly, axes, g, r0, b, e, A); });
+        gemm_packed(m, A, k, packed[g], C + g * fpg, a.filters, a.has_bias, c.ctx);
+      }
+      if (a.channels_first)  // rows (batch, position) of filters -> y[batch, filter, position]
+        for (int64_t r = 0; r < m; ++r) {
+          const int64_t b = (r0 + r) / positions, p = (r0 + r) % positions;
+          float* yp = y + b * ly.batch_stride + p;
+          for (int64_t f = 0; f < a.filters; ++f) yp[f * ly.channel_stride] = C[r * a.filters + f];
+        }
+    }
+  }
+  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(), act_scratch, c.ctx);
+}
+
+// ---- transposed: GEMM, then gather ---------------------------------------------------------------
+// Z = x · W' with W' (in, taps*filters): every input position's contribution through every tap.
+// Each output position then sums, tap by tap, the row of Z its tap reads (ConvAxis::source), so
+// threads write disjoint outputs. Z holds one batch element; larger ones stay on the reference.
+constexpr int64_t kTransposeFloats = int64_t{1} << 22;
+
+int64_t transpose_z_floats(const ir::ConvAttrs& a, std::span<const int64_t> in_shape) {
+  return element_count(in_shape) / std::max<int64_t>(in_shape[0], 1) / a.in_channels * taps_of(a) * a.filters;
+}
+
+bool transpose_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType>) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return a.transpose && !a.channels_first && a.groups == 1 && transpose_z_floats(a, in[0].shape) <= kTransposeFloats;
+}
+
+std::shared_ptr<const void> transpose_prepare(const ir::Node& node) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  const float* kernel = node.weight(0).values<float>().data();
+  const int64_t taps = taps_of(a), cols = taps * a.filters;
+  std::vector<float> w(static_cast<size_t>(a.in_channels * cols));
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t c = 0; c < a.in_channels; ++c)
+      std::memcpy(&w[c * cols + t * a.filters], kernel + (t * a.in_channels + c) * a.filters,
+                  static_cast<size_t>(a.filters) * sizeof(float));
+  return std::make_shared<const PackedB>(pack_b(a.in_channels, cols, w.data(), cols));
+}
+
+size_t transpose_scratch(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType> out) {
+  const auto& a = node.as<ir::ConvAttrs>();
+  return activation_scratch(a, out[0].shape) + static_cast<size_t>(transpose_z_floats(a, in[0].shape)) * sizeof(float);
+}
+
+void run_transpose(const KernelCall& c) {
+  const auto& a = c.node.as<ir::ConvAttrs>();
+  const auto& packed = *static_cast<const PackedB*>(c.prepared);
+  const float* x = static_cast<const float*>(c.in[0].data);
+  float* y = static_cast<float*>(c.out[0].data);
+  const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
+  float* act_scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
+  float* Z = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
+  const ConvLayout lx = conv_layout(c.in[0].shape, false), ly = conv_layout(c.out[0].shape, false);
+  const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
+  const int64_t taps = taps_of(a), filters = a.filters, cols = taps * filters;
+  const int64_t in_rows = lx.dims[0] * lx.dims[1] * lx.dims[2], out_rows = ly.dims[0] * ly.dims[1] * ly.dims[2];
+  for (int64_t b = 0; b < lx.batch; ++b) {
+    gemm_packed(in_rows, x + b * lx.batch_stride, a.in_channels, packed, Z, cols, false, c.ctx);
+    float* yb = y + b * ly.batch_stride;
+    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(cols, 1));
+    c.ctx.parallel_for(out_rows, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const RowIndex ix = row_index(r, ly);
+        float* yp = yb + r * filters;
+        if (bias) std::memcpy(yp, bias, static_cast<size_t>(filters) * sizeof(float));
+        else std::fill(yp, yp + filters, 0.f);
+        for (int64_t k0 = 0; k0 < axes[0].kernel; ++k0) {
+          const int64_t i0 = axes[0].source(ix.o[0], k0);
+          if (i0 < 0) continue;
+          for (int64_t k1 = 0; k1 < axes[1].kernel; ++k1) {
+            const int64_t i1 = axes[1].source(ix.o[1], k1);
+            if (i1 < 0) continue;
+            for (int64_t k2 = 0; k2 < axes[2].kernel; ++k2) {
+              const int64_t i2 = axes[2].source(ix.o[2], k2);
+              if (i2 < 0) continue;
+              const int64_t row = (i0 * lx.dims[1] + i1) * lx.dims[2] + i2;
+              const int64_t tap = (k0 * axes[1].kernel + k1) * axes[2].kernel + k2;
+              const float* z = Z + row * cols + tap * filters;
+              for (int64_t f = 0; f < filters; ++f) yp[f] += z[f];
+            }
+          }
+        }
+      }
+    });
+  }
+  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(), act_scratch, c.ctx);
+}
+
+}  // namespace
+
+const Kernel kConvDepthwise{"depthwise", ir::OpKind::kConv, depthwise_supports, depthwise_scratch, nullptr,
+                            run_depthwise};
+const Kernel kConvGemm{"gemm", ir::OpKind::kConv, gemm_supports, gemm_scratch, gemm_prepare, run_gemm};
+const Kernel kConvTransposeGemm{"transpose_gemm", ir::OpKind::kConv, transpose_supports, transpose_scratch,
+                                transpose_prepare, run_transpose};
+
+}  // namespace kerasrt::kernels::x86
