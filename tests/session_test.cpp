@@ -84,7 +84,10 @@ TEST_P(ZeroAllocation, WarmCallAllocatesNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
-                         ::testing::Values("activation_layers", "dense_act_softmax", "dense_act_gelu", "dense_act_log_softmax"));
+                         ::testing::Values("activation_layers", "dense_act_softmax", "dense_act_gelu", "dense_act_log_softmax",
+                                           "batchnorm_dense", "dropout_noops", "flatten_channels_first", "maxpool2d_same",
+                                           "gap1d_channels_first", "layernorm_axes12", "groupnorm", "repeat_vector",
+                                           "spatial_dropout2d_3d"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

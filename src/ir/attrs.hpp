@@ -8,6 +8,9 @@
 
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
+#include "ir/normalization.hpp"
+#include "ir/pooling.hpp"
+#include "ir/shape.hpp"
 #include "ir/op_kind.hpp"
 
 namespace kerasrt {
@@ -23,6 +26,8 @@ struct CustomAttrs {
   std::string class_name;  // the layer class the Op implements, for printing
 };
 
-using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs>;
+using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs,
+                           PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
+                           ReshapeAttrs, TransposeAttrs, RepeatAttrs>;
 
 }  // namespace kerasrt::ir

@@ -12,6 +12,13 @@ enum class OpKind : uint8_t {
   kBinary,  // BinaryAttrs: arithmetic, comparison and logic with broadcasting
   kCast,    // CastAttrs
   kDense,   // DenseAttrs
+  kPool,       // PoolAttrs: max/average pooling, sliding, adaptive and global
+  kBatchNorm,  // BatchNormAttrs
+  kNormalize,  // NormalizeAttrs: layer, RMS and unit normalization
+  kGroupNorm,  // GroupNormAttrs
+  kReshape,    // ReshapeAttrs: same bytes, new shape (also the inference no-ops)
+  kTranspose,  // TransposeAttrs
+  kRepeat,     // RepeatAttrs
   kCount,
 };
 

@@ -19,6 +19,13 @@ struct Table {
     add({&x86::kBinaryLoop, &ref::kBinary});
     add({&ref::kCast});
     add({&x86::kDenseGemm, &ref::kDense});
+    add({&x86::kPoolChannelsLast, &ref::kPool});
+    add({&x86::kBatchNormChannelsLast, &ref::kBatchNorm});
+    add({&ref::kNormalize});
+    add({&ref::kGroupNorm});
+    add({&ref::kReshape});
+    add({&ref::kTranspose});
+    add({&ref::kRepeat});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -23,7 +23,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_core(add);
     register_activations(add);
     register_conv(add);
-    register_pooling(add);
     register_spatial(add);
     register_normalization(add);
     register_merge(add);

@@ -32,7 +32,6 @@ LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string
 void register_core(const AddLayer& add);
 void register_activations(const AddLayer& add);
 void register_conv(const AddLayer& add);
-void register_pooling(const AddLayer& add);
 void register_spatial(const AddLayer& add);
 void register_normalization(const AddLayer& add);
 void register_merge(const AddLayer& add);

@@ -14,5 +14,7 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
 extern const Kernel kUnaryLoop;
 extern const Kernel kBinaryLoop;
 extern const Kernel kDenseGemm;
+extern const Kernel kPoolChannelsLast;
+extern const Kernel kBatchNormChannelsLast;
 
 }  // namespace kerasrt::kernels::x86
