@@ -21,7 +21,7 @@ struct Table {
     add({&x86::kDenseGemm, &ref::kDense});
     add({&x86::kPoolChannelsLast, &ref::kPool});
     add({&x86::kBatchNormChannelsLast, &ref::kBatchNorm});
-    add({&ref::kNormalize});
+    add({&x86::kNormalizeLastAxis, &ref::kNormalize});
     add({&ref::kGroupNorm});
     add({&ref::kReshape});
     add({&ref::kTranspose});

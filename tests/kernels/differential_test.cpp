@@ -179,6 +179,37 @@ std::vector<Case> batch_norm_cases(Rng& rng) {
   return out;
 }
 
+std::vector<Case> normalize_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 150; ++i) {
+    ir::NormalizeAttrs a;
+    a.mode = static_cast<ir::NormalizeMode>(pick(rng, 0, 2));
+    a.epsilon = pick(rng, 0, 1) ? 1e-3 : 1e-6;
+    a.center = pick(rng, 0, 3) != 0;
+    Shape x = random_shape(rng, 3, 9);
+    x.insert(x.begin(), i % 30 == 0 ? 3000 : pick(rng, 1, 5));  // some large enough to thread
+    x.push_back(pick(rng, 1, 70));
+    const int rank = static_cast<int>(x.size());
+    if (pick(rng, 0, 3) == 0) {  // other axes: only the reference takes them
+      for (int ax = 1; ax < rank; ++ax)
+        if (pick(rng, 0, 1)) a.axes.push_back(ax);
+      if (a.axes.empty()) a.axes.push_back(rank - 1);
+    } else {
+      a.axes = {rank - 1};
+    }
+    Shape ws;
+    for (int ax : a.axes) ws.push_back(x[ax]);
+    std::vector<ir::Weight> w;
+    a.has_gamma = a.mode != ir::NormalizeMode::kUnit && pick(rng, 0, 2) != 0;
+    a.has_beta = a.mode == ir::NormalizeMode::kLayer && pick(rng, 0, 2) != 0;
+    if (a.has_gamma) w.push_back({"gamma", std::make_shared<Tensor>(random_values(rng, ws, DType::kFloat32))});
+    if (a.has_beta) w.push_back({"beta", std::make_shared<Tensor>(random_values(rng, ws, DType::kFloat32))});
+    out.push_back({node_of(ir::OpKind::kNormalize, a, std::move(w)), {random_values(rng, x, DType::kFloat32)},
+                   std::string("normalize ") + ir::normalize_mode_name(a.mode)});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
@@ -186,6 +217,7 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kDense, dense_cases},
       {ir::OpKind::kPool, pool_cases},
       {ir::OpKind::kBatchNorm, batch_norm_cases},
+      {ir::OpKind::kNormalize, normalize_cases},
   };
   return g;
 }

@@ -16,5 +16,6 @@ extern const Kernel kBinaryLoop;
 extern const Kernel kDenseGemm;
 extern const Kernel kPoolChannelsLast;
 extern const Kernel kBatchNormChannelsLast;
+extern const Kernel kNormalizeLastAxis;
 
 }  // namespace kerasrt::kernels::x86
