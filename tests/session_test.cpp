@@ -86,7 +86,10 @@ TEST_P(ZeroAllocation, WarmCallAllocatesNothing) {
 INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                          ::testing::Values("activation_layers", "dense_act_softmax", "dense_act_gelu", "dense_act_log_softmax",
                                            "conv1d_causal", "conv2d_groups", "depthwise_conv2d", "separable_conv2d",
-                                           "conv2d_transpose_same_stride2", "conv2d_channels_first"));
+                                           "conv2d_transpose_same_stride2", "conv2d_channels_first",
+                                           "batchnorm_dense", "dropout_noops", "flatten_channels_first", "maxpool2d_same",
+                                           "gap1d_channels_first", "layernorm_axes12", "groupnorm", "repeat_vector",
+                                           "spatial_dropout2d_3d"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

@@ -38,6 +38,38 @@ Json attrs_json(const ir::ConvAttrs& a) {
   if (a.transpose) j["output_padding"] = dims(a.output_padding);
   return j;
 }
+Json attrs_json(const ir::PoolAttrs& a) {
+  Json j = {{"reduce", ir::pool_reduce_name(a.reduce)}, {"window", ir::pool_window_name(a.window)},
+            {"spatial", a.spatial}, {"channels_first", a.channels_first}};
+  const std::vector<int64_t> size(a.size.begin(), a.size.begin() + a.spatial);
+  const std::vector<int64_t> strides(a.strides.begin(), a.strides.begin() + a.spatial);
+  if (a.window == ir::PoolWindow::kSliding) {
+    j["size"] = size;
+    j["strides"] = strides;
+    j["padding"] = a.same_padding ? "same" : "valid";
+  }
+  if (a.window == ir::PoolWindow::kAdaptive) j["output_size"] = size;
+  if (a.window == ir::PoolWindow::kGlobal) j["keepdims"] = a.keepdims;
+  return j;
+}
+Json attrs_json(const ir::BatchNormAttrs& a) {
+  Json j = {{"axes", a.axes}, {"batch_statistics", a.batch_statistics}};
+  if (a.batch_statistics) j["epsilon"] = a.epsilon;
+  return j;
+}
+Json attrs_json(const ir::NormalizeAttrs& a) {
+  return {{"mode", ir::normalize_mode_name(a.mode)}, {"axes", a.axes}, {"epsilon", a.epsilon}, {"center", a.center},
+          {"has_gamma", a.has_gamma}, {"has_beta", a.has_beta}};
+}
+Json attrs_json(const ir::GroupNormAttrs& a) {
+  return {{"axis", a.axis}, {"groups", a.groups}, {"epsilon", a.epsilon}, {"has_gamma", a.has_gamma}, {"has_beta", a.has_beta}};
+}
+Json attrs_json(const ir::ReshapeAttrs& a) {
+  if (a.keep_shape) return {{"keep_shape", true}};
+  return {{"target", a.target}};  // -1: whatever is left
+}
+Json attrs_json(const ir::TransposeAttrs& a) { return {{"perm", a.perm}}; }
+Json attrs_json(const ir::RepeatAttrs& a) { return {{"axis", a.axis}, {"times", a.times}}; }
 
 }  // namespace
 

@@ -9,6 +9,9 @@
 #include "ir/conv.hpp"
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
+#include "ir/normalization.hpp"
+#include "ir/pooling.hpp"
+#include "ir/shape.hpp"
 #include "ir/op_kind.hpp"
 
 namespace kerasrt {
@@ -24,6 +27,8 @@ struct CustomAttrs {
   std::string class_name;  // the layer class the Op implements, for printing
 };
 
-using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs, ConvAttrs>;
+using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs, ConvAttrs,
+                           PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
+                           ReshapeAttrs, TransposeAttrs, RepeatAttrs>;
 
 }  // namespace kerasrt::ir

@@ -31,6 +31,13 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kCast: return "cast";
     case OpKind::kDense: return "dense";
     case OpKind::kConv: return "conv";
+    case OpKind::kPool: return "pool";
+    case OpKind::kBatchNorm: return "batch_norm";
+    case OpKind::kNormalize: return "normalize";
+    case OpKind::kGroupNorm: return "group_norm";
+    case OpKind::kReshape: return "reshape";
+    case OpKind::kTranspose: return "transpose";
+    case OpKind::kRepeat: return "repeat";
     case OpKind::kCount: break;
   }
   return "?";
@@ -44,6 +51,13 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kCast: return infer_cast(node, inputs);
     case OpKind::kDense: return infer_dense(node, inputs);
     case OpKind::kConv: return infer_conv(node, inputs);
+    case OpKind::kPool: return infer_pool(node, inputs);
+    case OpKind::kBatchNorm: return infer_batch_norm(node, inputs);
+    case OpKind::kNormalize: return infer_normalize(node, inputs);
+    case OpKind::kGroupNorm: return infer_group_norm(node, inputs);
+    case OpKind::kReshape: return infer_reshape(node, inputs);
+    case OpKind::kTranspose: return infer_transpose(node, inputs);
+    case OpKind::kRepeat: return infer_repeat(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

@@ -13,6 +13,13 @@ enum class OpKind : uint8_t {
   kCast,    // CastAttrs
   kDense,   // DenseAttrs
   kConv,    // ConvAttrs: Conv*, DepthwiseConv*, SeparableConv* (two nodes), Conv*Transpose
+  kPool,       // PoolAttrs: max/average pooling, sliding, adaptive and global
+  kBatchNorm,  // BatchNormAttrs
+  kNormalize,  // NormalizeAttrs: layer, RMS and unit normalization
+  kGroupNorm,  // GroupNormAttrs
+  kReshape,    // ReshapeAttrs: same bytes, new shape (also the inference no-ops)
+  kTranspose,  // TransposeAttrs
+  kRepeat,     // RepeatAttrs
   kCount,
 };
 

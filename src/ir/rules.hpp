@@ -13,6 +13,13 @@ std::vector<TensorType> infer_binary(const Node& node, std::span<const TensorTyp
 std::vector<TensorType> infer_cast(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_dense(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_conv(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_pool(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_batch_norm(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_normalize(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_group_norm(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_transpose(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_repeat(const Node& node, std::span<const TensorType> in);
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

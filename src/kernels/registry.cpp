@@ -20,6 +20,13 @@ struct Table {
     add({&ref::kCast});
     add({&x86::kDenseGemm, &ref::kDense});
     add({&x86::kConvDepthwise, &x86::kConvGemm, &x86::kConvTransposeGemm, &ref::kConv});
+    add({&x86::kPoolChannelsLast, &ref::kPool});
+    add({&x86::kBatchNormChannelsLast, &ref::kBatchNorm});
+    add({&x86::kNormalizeLastAxis, &ref::kNormalize});
+    add({&ref::kGroupNorm});
+    add({&ref::kReshape});
+    add({&ref::kTranspose});
+    add({&ref::kRepeat});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

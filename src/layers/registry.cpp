@@ -22,7 +22,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
     register_core(add);
     register_activations(add);
-    register_pooling(add);
     register_spatial(add);
     register_normalization(add);
     register_merge(add);

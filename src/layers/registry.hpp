@@ -31,7 +31,6 @@ LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string
 // The families (one per file in src/layers/; the op nodes span op_nodes_*.cpp).
 void register_core(const AddLayer& add);
 void register_activations(const AddLayer& add);
-void register_pooling(const AddLayer& add);
 void register_spatial(const AddLayer& add);
 void register_normalization(const AddLayer& add);
 void register_merge(const AddLayer& add);

@@ -192,12 +192,94 @@ std::vector<Case> conv_cases(Rng& rng) {
   return out;
 }
 
+std::vector<Case> pool_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 300; ++i) {
+    ir::PoolAttrs a;
+    a.reduce = pick(rng, 0, 1) ? ir::PoolReduce::kMax : ir::PoolReduce::kMean;
+    a.window = static_cast<ir::PoolWindow>(pick(rng, 0, 2));
+    a.spatial = static_cast<int>(pick(rng, 1, 3));
+    a.channels_first = pick(rng, 0, 3) == 0;
+    a.keepdims = pick(rng, 0, 1) == 1;
+    a.same_padding = pick(rng, 0, 1) == 1;
+    const int64_t channels = i % 40 == 0 ? 200 : pick(rng, 1, 70);  // some wider than one block of 64
+    Shape x{pick(rng, 1, 3)};
+    if (a.channels_first) x.push_back(channels);
+    for (int k = 0; k < a.spatial; ++k) {
+      const int64_t len = pick(rng, 1, a.spatial == 3 ? 6 : 12);
+      x.push_back(len);
+      a.size[k] = a.window == ir::PoolWindow::kAdaptive ? pick(rng, 1, 7) : pick(rng, 1, a.same_padding ? 4 : len);
+      a.strides[k] = pick(rng, 1, 3);
+    }
+    if (!a.channels_first) x.push_back(channels);
+    out.push_back({node_of(ir::OpKind::kPool, a), {random_values(rng, x, DType::kFloat32)},
+                   std::string(ir::pool_reduce_name(a.reduce)) + " " + ir::pool_window_name(a.window) +
+                       (a.same_padding ? " same" : " valid") + (a.channels_first ? " channels_first" : "")});
+  }
+  return out;
+}
+
+std::vector<Case> batch_norm_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 150; ++i) {
+    ir::BatchNormAttrs a;
+    Shape x = random_shape(rng, 4, 9);
+    x.insert(x.begin(), i % 30 == 0 ? 4000 : pick(rng, 1, 6));  // some large enough to thread
+    const int rank = static_cast<int>(x.size());
+    a.axes = {pick(rng, 0, 3) == 0 ? static_cast<int>(pick(rng, 0, rank - 1)) : rank - 1};
+    a.batch_statistics = pick(rng, 0, 5) == 0;
+    a.has_gamma = a.has_beta = a.batch_statistics;
+    a.epsilon = 1e-3;
+    const int64_t f = x[a.axes[0]];
+    std::vector<ir::Weight> w;
+    for (const char* name : a.batch_statistics ? std::vector<const char*>{"gamma", "beta"} : std::vector<const char*>{"scale", "shift"})
+      w.push_back({name, std::make_shared<Tensor>(random_values(rng, {f}, DType::kFloat32))});
+    out.push_back({node_of(ir::OpKind::kBatchNorm, a, std::move(w)), {random_values(rng, x, DType::kFloat32)},
+                   "batch_norm axis " + std::to_string(a.axes[0]) + (a.batch_statistics ? " batch statistics" : "")});
+  }
+  return out;
+}
+
+std::vector<Case> normalize_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 150; ++i) {
+    ir::NormalizeAttrs a;
+    a.mode = static_cast<ir::NormalizeMode>(pick(rng, 0, 2));
+    a.epsilon = pick(rng, 0, 1) ? 1e-3 : 1e-6;
+    a.center = pick(rng, 0, 3) != 0;
+    Shape x = random_shape(rng, 3, 9);
+    x.insert(x.begin(), i % 30 == 0 ? 3000 : pick(rng, 1, 5));  // some large enough to thread
+    x.push_back(pick(rng, 1, 70));
+    const int rank = static_cast<int>(x.size());
+    if (pick(rng, 0, 3) == 0) {  // other axes: only the reference takes them
+      for (int ax = 1; ax < rank; ++ax)
+        if (pick(rng, 0, 1)) a.axes.push_back(ax);
+      if (a.axes.empty()) a.axes.push_back(rank - 1);
+    } else {
+      a.axes = {rank - 1};
+    }
+    Shape ws;
+    for (int ax : a.axes) ws.push_back(x[ax]);
+    std::vector<ir::Weight> w;
+    a.has_gamma = a.mode != ir::NormalizeMode::kUnit && pick(rng, 0, 2) != 0;
+    a.has_beta = a.mode == ir::NormalizeMode::kLayer && pick(rng, 0, 2) != 0;
+    if (a.has_gamma) w.push_back({"gamma", std::make_shared<Tensor>(random_values(rng, ws, DType::kFloat32))});
+    if (a.has_beta) w.push_back({"beta", std::make_shared<Tensor>(random_values(rng, ws, DType::kFloat32))});
+    out.push_back({node_of(ir::OpKind::kNormalize, a, std::move(w)), {random_values(rng, x, DType::kFloat32)},
+                   std::string("normalize ") + ir::normalize_mode_name(a.mode)});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
       {ir::OpKind::kBinary, binary_cases},
       {ir::OpKind::kDense, dense_cases},
       {ir::OpKind::kConv, conv_cases},
+      {ir::OpKind::kPool, pool_cases},
+      {ir::OpKind::kBatchNorm, batch_norm_cases},
+      {ir::OpKind::kNormalize, normalize_cases},
   };
   return g;
 }

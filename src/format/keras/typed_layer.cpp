@@ -40,10 +40,14 @@ int64_t SingleNodeLayer::param_count() const {
   return n;
 }
 
-std::vector<int> SingleNodeLayer::call(NodeSink& sink, const Call& call, std::span<const int> inputs) const {
+void SingleNodeLayer::check_call(const Call& call) const {
   for (const auto& r : call.roles)
     if (!r.empty())
       throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
+}
+
+std::vector<int> SingleNodeLayer::call(NodeSink& sink, const Call& call, std::span<const int> inputs) const {
+  check_call(call);
   return sink.add(kind_, attrs_, weights_, {inputs.begin(), inputs.end()});
 }
 
@@ -67,6 +71,54 @@ TypedParser typed_parser(const std::string& key) {
       {"Conv1DTranspose", parse_conv_transpose<1>},
       {"Conv2DTranspose", parse_conv_transpose<2>},
       {"Conv3DTranspose", parse_conv_transpose<3>},
+      {"MaxPooling1D", parse_pooling},
+      {"MaxPool1D", parse_pooling},
+      {"AveragePooling1D", parse_pooling},
+      {"AvgPool1D", parse_pooling},
+      {"GlobalMaxPooling1D", parse_pooling},
+      {"GlobalMaxPool1D", parse_pooling},
+      {"GlobalAveragePooling1D", parse_pooling},
+      {"GlobalAvgPool1D", parse_pooling},
+      {"AdaptiveMaxPooling1D", parse_pooling},
+      {"AdaptiveAveragePooling1D", parse_pooling},
+      {"MaxPooling2D", parse_pooling},
+      {"MaxPool2D", parse_pooling},
+      {"AveragePooling2D", parse_pooling},
+      {"AvgPool2D", parse_pooling},
+      {"GlobalMaxPooling2D", parse_pooling},
+      {"GlobalMaxPool2D", parse_pooling},
+      {"GlobalAveragePooling2D", parse_pooling},
+      {"GlobalAvgPool2D", parse_pooling},
+      {"AdaptiveMaxPooling2D", parse_pooling},
+      {"AdaptiveAveragePooling2D", parse_pooling},
+      {"MaxPooling3D", parse_pooling},
+      {"MaxPool3D", parse_pooling},
+      {"AveragePooling3D", parse_pooling},
+      {"AvgPool3D", parse_pooling},
+      {"GlobalMaxPooling3D", parse_pooling},
+      {"GlobalMaxPool3D", parse_pooling},
+      {"GlobalAveragePooling3D", parse_pooling},
+      {"GlobalAvgPool3D", parse_pooling},
+      {"AdaptiveMaxPooling3D", parse_pooling},
+      {"AdaptiveAveragePooling3D", parse_pooling},
+      {"BatchNormalization", parse_batch_norm},
+      {"LayerNormalization", parse_layer_norm},
+      {"RMSNormalization", parse_rms_norm},
+      {"UnitNormalization", parse_unit_norm},
+      {"GroupNormalization", parse_group_norm},
+      {"Dropout", parse_inference_noop},
+      {"SpatialDropout1D", parse_inference_noop},
+      {"SpatialDropout2D", parse_inference_noop},
+      {"SpatialDropout3D", parse_inference_noop},
+      {"GaussianNoise", parse_inference_noop},
+      {"GaussianDropout", parse_inference_noop},
+      {"AlphaDropout", parse_inference_noop},
+      {"ActivityRegularization", parse_inference_noop},
+      {"Identity", parse_inference_noop},
+      {"Flatten", parse_flatten},
+      {"Reshape", parse_reshape},
+      {"Permute", parse_permute},
+      {"RepeatVector", parse_repeat_vector},
   };
   auto it = parsers.find(key);
   return it == parsers.end() ? nullptr : it->second;

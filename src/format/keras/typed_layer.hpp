@@ -41,6 +41,8 @@ class TypedLayer {
  public:
   virtual ~TypedLayer() = default;
   virtual int64_t param_count() const { return 0; }
+  // Refuses a call this layer cannot take before any shapes are known (a wrapper binding it).
+  virtual void check_call(const Call&) const {}
   // Emits the nodes of one call whose tensors are `inputs` (in the call's order, see Call::roles);
   // returns the values the call yields.
   virtual std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const = 0;
@@ -51,6 +53,7 @@ class SingleNodeLayer : public TypedLayer {
  public:
   SingleNodeLayer(ir::OpKind kind, ir::Attrs attrs, std::vector<ir::Weight> weights = {});
   int64_t param_count() const override;
+  void check_call(const Call& call) const override;
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override;
 
  private:
@@ -77,6 +80,17 @@ template <int Rank> std::shared_ptr<const TypedLayer> parse_conv(const LayerSpec
 template <int Rank> std::shared_ptr<const TypedLayer> parse_depthwise_conv(const LayerSpec& spec);
 template <int Rank> std::shared_ptr<const TypedLayer> parse_separable_conv(const LayerSpec& spec);
 template <int Rank> std::shared_ptr<const TypedLayer> parse_conv_transpose(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_pooling(const LayerSpec& spec);       // pooling.cpp: every pooling class
+std::shared_ptr<const TypedLayer> parse_batch_norm(const LayerSpec& spec);    // normalization.cpp
+std::shared_ptr<const TypedLayer> parse_layer_norm(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_rms_norm(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_unit_norm(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_group_norm(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_inference_noop(const LayerSpec& spec);  // core.cpp
+std::shared_ptr<const TypedLayer> parse_flatten(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_reshape(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_repeat_vector(const LayerSpec& spec);
 
 // keras.activations by name or serialized object, as an ir activation; errors name the layer.
 ir::Activation parse_activation(const Json& j, const std::string& where);

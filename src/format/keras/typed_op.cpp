@@ -9,6 +9,7 @@ namespace kerasrt::format {
 TypedLayerOp::TypedLayerOp(std::shared_ptr<const TypedLayer> layer, Call call)
     : layer_(std::move(layer)), call_(std::move(call)) {
   if (call_.roles.empty()) call_.roles.assign(1, "");
+  layer_->check_call(call_);
 }
 
 std::shared_ptr<const Op> TypedLayerOp::bind(const Call& call) const {

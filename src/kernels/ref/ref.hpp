@@ -16,5 +16,12 @@ extern const Kernel kBinary;
 extern const Kernel kCast;
 extern const Kernel kDense;
 extern const Kernel kConv;
+extern const Kernel kPool;
+extern const Kernel kBatchNorm;
+extern const Kernel kNormalize;
+extern const Kernel kGroupNorm;
+extern const Kernel kReshape;
+extern const Kernel kTranspose;
+extern const Kernel kRepeat;
 
 }  // namespace kerasrt::kernels::ref

@@ -17,5 +17,8 @@ extern const Kernel kDenseGemm;
 extern const Kernel kConvDepthwise;
 extern const Kernel kConvGemm;
 extern const Kernel kConvTransposeGemm;
+extern const Kernel kPoolChannelsLast;
+extern const Kernel kBatchNormChannelsLast;
+extern const Kernel kNormalizeLastAxis;
 
 }  // namespace kerasrt::kernels::x86

@@ -1,0 +1,88 @@
+// Core shape layers: the inference no-ops (Dropout, noise, regularisation, Identity) and Flatten,
+// Reshape, Permute, RepeatVector to reshape/transpose/repeat nodes. Data keeps its dtype.
+#include <algorithm>
+
+#include "format/keras/typed_layer.hpp"
+#include "layers/common.hpp"  // Config: typed reads of a layer config
+
+namespace kerasrt::format {
+namespace {
+
+void positional_only(const Call& call) {
+  for (const auto& r : call.roles)
+    if (!r.empty()) throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
+}
+
+// Flatten of a channels_first input goes through channels_last order first, as Keras does.
+class FlattenLayer : public TypedLayer {
+ public:
+  explicit FlattenLayer(bool channels_first) : channels_first_(channels_first) {}
+  void check_call(const Call& call) const override { positional_only(call); }
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
+    positional_only(call);
+    if (inputs.size() != 1) throw Error(call.where + ": Flatten takes 1 input(s), got " + std::to_string(inputs.size()));
+    int x = inputs[0];
+    const size_t rank = sink.type(x).shape.size();
+    if (channels_first_ && rank >= 3) {
+      ir::TransposeAttrs t{{0}};
+      for (size_t a = 2; a < rank; ++a) t.perm.push_back(static_cast<int>(a));
+      t.perm.push_back(1);
+      x = sink.add(ir::OpKind::kTranspose, t, {}, {x}).at(0);
+    }
+    return sink.add(ir::OpKind::kReshape, ir::ReshapeAttrs{{-1}, false}, {}, {x});
+  }
+
+ private:
+  bool channels_first_;
+};
+
+// RepeatVector: (batch, features) -> (batch, n, features).
+class RepeatVectorLayer : public TypedLayer {
+ public:
+  explicit RepeatVectorLayer(int64_t n) : n_(n) {}
+  void check_call(const Call& call) const override { positional_only(call); }
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
+    positional_only(call);
+    if (inputs.size() != 1) throw Error(call.where + ": RepeatVector takes 1 input(s), got " + std::to_string(inputs.size()));
+    const Shape& s = sink.type(inputs[0]).shape;
+    if (s.size() != 2) throw Error(call.where + ": RepeatVector expects an input of rank 2, got " + shape_to_string(s));
+    return sink.add(ir::OpKind::kRepeat, ir::RepeatAttrs{1, n_}, {}, {inputs[0]});
+  }
+
+ private:
+  int64_t n_;
+};
+
+}  // namespace
+
+std::shared_ptr<const TypedLayer> parse_inference_noop(const LayerSpec&) {
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kReshape, ir::ReshapeAttrs{{}, true});
+}
+
+std::shared_ptr<const TypedLayer> parse_flatten(const LayerSpec& spec) {
+  return std::make_shared<FlattenLayer>(layers::Config(spec).channels_first());
+}
+
+std::shared_ptr<const TypedLayer> parse_reshape(const LayerSpec& spec) {
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kReshape,
+                                           ir::ReshapeAttrs{layers::Config(spec).int_list("target_shape"), false});
+}
+
+// Permute's "dims" reorder the non-batch axes, counting from 1.
+std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec) {
+  layers::Config c(spec);
+  std::vector<int64_t> dims = c.int_list("dims");
+  std::vector<int64_t> sorted = dims;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i)
+    if (sorted[i] != static_cast<int64_t>(i) + 1) c.fail("'dims' must be a permutation of 1.." + std::to_string(dims.size()));
+  ir::TransposeAttrs t{{0}};
+  for (int64_t d : dims) t.perm.push_back(static_cast<int>(d));
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kTranspose, t);
+}
+
+std::shared_ptr<const TypedLayer> parse_repeat_vector(const LayerSpec& spec) {
+  return std::make_shared<RepeatVectorLayer>(layers::Config(spec).integer("n"));
+}
+
+}  // namespace kerasrt::format

@@ -1,0 +1,62 @@
+#include "ir/shape.hpp"
+
+#include "ir/attrs.hpp"
+#include "ir/rules.hpp"
+
+namespace kerasrt::ir {
+
+std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorType> in) {
+  expect_inputs(in, 1);
+  const auto& a = node.as<ReshapeAttrs>();
+  const Shape& x = in[0].shape;
+  if (a.keep_shape) return {in[0]};
+  Shape out{x.empty() ? -1 : x[0]};
+  int64_t known = 1, total = 1;
+  int unknown_at = -1;
+  for (size_t i = 1; i < x.size(); ++i) total = (total < 0 || x[i] < 0) ? -1 : total * x[i];
+  for (size_t i = 0; i < a.target.size(); ++i) {
+    if (a.target[i] == -1) {
+      if (unknown_at >= 0) throw Error("Reshape target has more than one -1");
+      unknown_at = static_cast<int>(i);
+    } else {
+      known *= a.target[i];
+    }
+    out.push_back(a.target[i]);
+  }
+  if (unknown_at >= 0) {
+    if (total >= 0 && (known == 0 || total % known != 0))
+      throw Error("cannot reshape " + shape_to_string(x) + " to target " + shape_to_string(a.target));
+    out[unknown_at + 1] = total < 0 ? -1 : total / known;
+  } else if (total >= 0 && total != known) {
+    throw Error("cannot reshape " + shape_to_string(x) + " to target " + shape_to_string(a.target));
+  }
+  return {{out, in[0].dtype}};
+}
+
+std::vector<TensorType> infer_transpose(const Node& node, std::span<const TensorType> in) {
+  expect_inputs(in, 1);
+  const auto& a = node.as<TransposeAttrs>();
+  const Shape& x = in[0].shape;
+  if (x.size() > kMaxTransposeRank) throw Error("transpose takes at most rank " + std::to_string(kMaxTransposeRank));
+  if (a.perm.size() != x.size())
+    throw Error("expected an input of rank " + std::to_string(a.perm.size()) + ", got " + shape_to_string(x));
+  std::vector<bool> seen(x.size(), false);
+  Shape out;
+  for (int p : a.perm) {
+    if (p < 0 || p >= static_cast<int>(x.size()) || seen[p]) throw Error("transpose needs a permutation of the axes");
+    seen[p] = true;
+    out.push_back(x[p]);
+  }
+  return {{out, in[0].dtype}};
+}
+
+std::vector<TensorType> infer_repeat(const Node& node, std::span<const TensorType> in) {
+  expect_inputs(in, 1);
+  const auto& a = node.as<RepeatAttrs>();
+  Shape out = in[0].shape;
+  if (a.axis < 0 || a.axis > static_cast<int>(out.size()) || a.times < 0) throw Error("bad repeat axis or count");
+  out.insert(out.begin() + a.axis, a.times);
+  return {{out, in[0].dtype}};
+}
+
+}  // namespace kerasrt::ir
