@@ -84,7 +84,9 @@ TEST_P(ZeroAllocation, WarmCallAllocatesNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
-                         ::testing::Values("activation_layers", "dense_act_softmax", "dense_act_gelu", "dense_act_log_softmax"));
+                         ::testing::Values("activation_layers", "dense_act_softmax", "dense_act_gelu", "dense_act_log_softmax",
+                                           "ops_cast", "ops_where_clip", "ops_arith_scalar_broadcast", "ops_unary_math",
+                                           "merge_average", "merge_add3"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

@@ -8,7 +8,9 @@
 
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
+#include "ir/gather.hpp"
 #include "ir/op_kind.hpp"
+#include "ir/reshape.hpp"
 
 namespace kerasrt {
 class Op;
@@ -23,6 +25,7 @@ struct CustomAttrs {
   std::string class_name;  // the layer class the Op implements, for printing
 };
 
-using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs>;
+using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs,
+                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs>;
 
 }  // namespace kerasrt::ir

@@ -30,6 +30,10 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kBinary: return "binary";
     case OpKind::kCast: return "cast";
     case OpKind::kDense: return "dense";
+    case OpKind::kConstant: return "constant";
+    case OpKind::kWhere: return "where";
+    case OpKind::kGather: return "gather";
+    case OpKind::kExpandDims: return "expand_dims";
     case OpKind::kCount: break;
   }
   return "?";
@@ -42,6 +46,10 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kBinary: return infer_binary(node, inputs);
     case OpKind::kCast: return infer_cast(node, inputs);
     case OpKind::kDense: return infer_dense(node, inputs);
+    case OpKind::kConstant: return infer_constant(node, inputs);
+    case OpKind::kWhere: return infer_where(node, inputs);
+    case OpKind::kGather: return infer_gather(node, inputs);
+    case OpKind::kExpandDims: return infer_expand_dims(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

@@ -12,6 +12,10 @@ enum class OpKind : uint8_t {
   kBinary,  // BinaryAttrs: arithmetic, comparison and logic with broadcasting
   kCast,    // CastAttrs
   kDense,   // DenseAttrs
+  kConstant,  // ConstantAttrs: a weight as a value
+  kWhere,     // WhereAttrs
+  kGather,    // GatherAttrs: rows of a table by integer index (Embedding)
+  kExpandDims,  // ExpandDimsAttrs
   kCount,
 };
 

@@ -12,6 +12,10 @@ std::vector<TensorType> infer_unary(const Node& node, std::span<const TensorType
 std::vector<TensorType> infer_binary(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_cast(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_dense(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_constant(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_where(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_gather(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_expand_dims(const Node& node, std::span<const TensorType> in);
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

@@ -19,6 +19,10 @@ struct Table {
     add({&x86::kBinaryLoop, &ref::kBinary});
     add({&ref::kCast});
     add({&x86::kDenseGemm, &ref::kDense});
+    add({&ref::kConstant});
+    add({&ref::kWhere});
+    add({&ref::kGather});
+    add({&ref::kExpandDims});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -30,7 +30,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_embedding(add);
     register_recurrent(add);
     register_wrappers(add);
-    register_op_nodes_elementwise(add);
     register_op_nodes_nn(add);
     register_op_nodes_reduce(add);
     register_op_nodes_shape(add);

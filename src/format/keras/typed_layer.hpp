@@ -44,6 +44,9 @@ class TypedLayer {
   // Emits the nodes of one call whose tensors are `inputs` (in the call's order, see Call::roles);
   // returns the values the call yields.
   virtual std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const = 0;
+  // Throws Error for a call the layer cannot take whatever its input shapes (a missing argument, a
+  // tensor it does not use); for wrappers that bind a call before they see shapes.
+  virtual void check_call(const Call&) const {}
 };
 
 // A layer that is one node taking the call's positional tensors.
@@ -73,6 +76,10 @@ std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_embedding(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_merge(const LayerSpec& spec);
+// The parser of a keras.ops element-wise node by its op node key ("ops:Add"), or null.
+TypedParser elementwise_op_parser(const std::string& key);
 
 // keras.activations by name or serialized object, as an ir activation; errors name the layer.
 ir::Activation parse_activation(const Json& j, const std::string& where);

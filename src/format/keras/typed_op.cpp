@@ -9,6 +9,7 @@ namespace kerasrt::format {
 TypedLayerOp::TypedLayerOp(std::shared_ptr<const TypedLayer> layer, Call call)
     : layer_(std::move(layer)), call_(std::move(call)) {
   if (call_.roles.empty()) call_.roles.assign(1, "");
+  layer_->check_call(call_);
 }
 
 std::shared_ptr<const Op> TypedLayerOp::bind(const Call& call) const {
@@ -24,7 +25,8 @@ ir::Graph TypedLayerOp::graph(std::span<const Shape> in) const {
     g.input_values.push_back(args.back());
   }
   GraphSink sink(g, call_.where, "wrapped");
-  g.output_values = layer_->call(sink, call_, args);
+  // An Op's outputs are float32: other results (comparisons, casts) come back as their float values.
+  for (int v : layer_->call(sink, call_, args)) g.output_values.push_back(sink.cast(v, DType::kFloat32));
   return g;
 }
 

@@ -15,5 +15,9 @@ extern const Kernel kUnary;
 extern const Kernel kBinary;
 extern const Kernel kCast;
 extern const Kernel kDense;
+extern const Kernel kConstant;
+extern const Kernel kWhere;
+extern const Kernel kGather;
+extern const Kernel kExpandDims;
 
 }  // namespace kerasrt::kernels::ref
