@@ -122,5 +122,30 @@ TEST(Dtype, FloatCastsTruncateAndSaturateLikeTorch) {
   EXPECT_EQ(std::vector<uint8_t>(eq.begin(), eq.end()), (std::vector<uint8_t>{0, 0, 1}));
 }
 
+// Merge layers and where keep integers exact; Average divides, so it is float32 as in Keras.
+TEST(Dtype, MergesAndWhereKeepInt64Exact) {
+  json layers = json::array({
+      k3_layer("Add", "madd", json::object(), json::array({json::array({k3_tensor("ids"), k3_tensor("ids")})})),
+      k3_layer("Maximum", "mmax", json::object(), json::array({json::array({k3_tensor("ids"), k3_tensor("madd")})})),
+      k3_layer("Average", "mavg", json::object(), json::array({json::array({k3_tensor("ids"), k3_tensor("ids")})})),
+      op("Less", "neg", {k3_tensor("ids"), 0}),
+      op("Where", "w", {k3_tensor("neg"), 0, k3_tensor("ids")}),
+  });
+  Model m = Model::load_json(functional("ids", "int64", layers, {"madd", "mmax", "mavg", "w"}).dump(), {}, "merge.json");
+  const int64_t big = (int64_t{1} << 40) + 3;
+  std::map<std::string, Tensor> out = m.predict({{"ids", Tensor::int64({1, 3}, {big, -5, 7})}});
+  auto ints = [&](const char* name) {
+    const Tensor& t = out.at(name);
+    EXPECT_EQ(t.dtype, DType::kInt64) << name;
+    auto v = t.values<int64_t>();
+    return std::vector<int64_t>(v.begin(), v.end());
+  };
+  EXPECT_EQ(ints("madd"), (std::vector<int64_t>{2 * big, -10, 14}));
+  EXPECT_EQ(ints("mmax"), (std::vector<int64_t>{2 * big, -5, 14}));
+  EXPECT_EQ(ints("w"), (std::vector<int64_t>{big, 0, 7}));
+  ASSERT_EQ(out.at("mavg").dtype, DType::kFloat32);
+  EXPECT_EQ(out.at("mavg").floats()[1], -5.f);
+}
+
 }  // namespace
 }  // namespace kerasrt::testing
