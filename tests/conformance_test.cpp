@@ -85,6 +85,15 @@ void check_form(const FormCase& fc, const LoadOptions& options) {
     std::map<std::string, Tensor> inputs;
     for (auto& [k, a] : io::read_npz((corpus_dir() / (fc.name + ".inputs.npz")).string())) inputs[k] = a.tensor;
     auto got = model.predict(inputs);
+    // Outputs made by typed nodes carry real dtypes: an integer or bool one must have Keras's.
+    std::map<std::string, std::string> producer_op;
+    {
+      nlohmann::json ir = nlohmann::json::parse(model.ir_json());
+      std::map<int, std::string> op_of_value;
+      for (const auto& n : ir["nodes"])
+        for (const auto& v : n["outputs"]) op_of_value[v.get<int>()] = n["op"].get<std::string>();
+      for (const auto& o : ir["outputs"]) producer_op[o["name"].get<std::string>()] = op_of_value[o["value"].get<int>()];
+    }
     double tol = fc.group == "applications" ? 2e-3 : 1e-4;
     std::string problems;
     auto refs = io::read_npz((corpus_dir() / (fc.name + ".outputs.npz")).string());
@@ -95,6 +104,9 @@ void check_form(const FormCase& fc, const LoadOptions& options) {
         problems += "missing output '" + k + "'; ";
         continue;
       }
+      if (ref.tensor.dtype != DType::kFloat32 && producer_op[k] != "custom" && it->second.dtype != ref.tensor.dtype)
+        problems += "output '" + k + "': dtype " + dtype_name(it->second.dtype) + " != Keras's " +
+                    dtype_name(ref.tensor.dtype) + "; ";
       std::string diff = compare(ref.tensor, it->second, tol, tol);
       if (!diff.empty()) problems += "output '" + k + "': " + diff + "; ";
     }

@@ -89,7 +89,9 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "conv2d_transpose_same_stride2", "conv2d_channels_first",
                                            "batchnorm_dense", "dropout_noops", "flatten_channels_first", "maxpool2d_same",
                                            "gap1d_channels_first", "layernorm_axes12", "groupnorm", "repeat_vector",
-                                           "spatial_dropout2d_3d"));
+                                           "spatial_dropout2d_3d",
+                                           "ops_cast", "ops_where_clip", "ops_arith_scalar_broadcast", "ops_unary_math",
+                                           "merge_average", "merge_add3"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

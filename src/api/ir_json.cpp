@@ -23,7 +23,15 @@ Json attrs_json(const ir::UnaryAttrs& a) {
   return j;
 }
 Json attrs_json(const ir::BinaryAttrs& a) { return {{"fn", ir::binary_fn_name(a.fn)}}; }
-Json attrs_json(const ir::CastAttrs& a) { return {{"to", dtype_name(a.to)}}; }
+Json attrs_json(const ir::CastAttrs& a) {
+  Json j = {{"to", dtype_name(a.to)}};
+  if (a.narrow != ir::Narrow::kNone) j["narrow"] = ir::narrow_name(a.narrow);
+  return j;
+}
+Json attrs_json(const ir::ConstantAttrs&) { return Json::object(); }
+Json attrs_json(const ir::WhereAttrs&) { return Json::object(); }
+Json attrs_json(const ir::GatherAttrs& a) { return {{"rows", a.rows}, {"dim", a.dim}}; }
+Json attrs_json(const ir::ExpandDimsAttrs& a) { return {{"axis", a.axis}, {"count", a.count}}; }
 Json attrs_json(const ir::DenseAttrs& a) {
   return {{"in", a.in}, {"units", a.units}, {"has_bias", a.has_bias}, {"activation", attrs_json(a.activation)},
           {"bfloat16_compute", a.bfloat16_compute}};

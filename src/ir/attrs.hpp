@@ -12,7 +12,9 @@
 #include "ir/normalization.hpp"
 #include "ir/pooling.hpp"
 #include "ir/shape.hpp"
+#include "ir/gather.hpp"
 #include "ir/op_kind.hpp"
+#include "ir/reshape.hpp"
 
 namespace kerasrt {
 class Op;
@@ -29,6 +31,7 @@ struct CustomAttrs {
 
 using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs, ConvAttrs,
                            PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
-                           ReshapeAttrs, TransposeAttrs, RepeatAttrs>;
+                           ReshapeAttrs, TransposeAttrs, RepeatAttrs,
+                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs>;
 
 }  // namespace kerasrt::ir

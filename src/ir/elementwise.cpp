@@ -14,14 +14,16 @@ const char* unary_fn_name(UnaryFn f) {
       "soft_shrink", "hard_shrink", "hard_tanh", "sparse_plus", "sparse_sigmoid", "squareplus", "threshold",
       "softmax", "log_softmax", "sparsemax", "glu",
       "abs", "negative", "square", "sign", "sqrt", "rsqrt", "reciprocal", "log", "log1p", "expm1", "sin", "cos",
-      "tan", "erf", "floor", "ceil", "round", "logical_not", "isnan", "isinf", "isfinite"};
+      "tan", "erf", "floor", "ceil", "round", "logical_not", "isnan", "isinf", "isfinite",
+      "exp2", "log2", "log10", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
+      "trunc"};
   static_assert(std::size(kNames) == static_cast<size_t>(UnaryFn::kCount));
   return kNames[static_cast<size_t>(f)];
 }
 
 const char* binary_fn_name(BinaryFn f) {
   static constexpr const char* kNames[] = {
-      "add", "subtract", "multiply", "divide", "floor_divide", "mod", "power", "maximum", "minimum",
+      "add", "subtract", "multiply", "divide", "floor_divide", "mod", "power", "maximum", "minimum", "arctan2",
       "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
       "logical_and", "logical_or", "logical_xor"};
   static_assert(std::size(kNames) == static_cast<size_t>(BinaryFn::kCount));
@@ -34,6 +36,11 @@ bool is_elementwise(UnaryFn f) {
 
 bool is_comparison(BinaryFn f) { return f >= BinaryFn::kEqual && f <= BinaryFn::kGreaterEqual; }
 bool is_logical(BinaryFn f) { return f >= BinaryFn::kLogicalAnd; }
+
+const char* narrow_name(Narrow n) {
+  static constexpr const char* kNames[] = {"none", "float16", "bfloat16", "int8", "int16", "uint16", "uint32"};
+  return kNames[static_cast<size_t>(n)];
+}
 
 namespace {
 
@@ -50,18 +57,18 @@ int rank_of(DType t) {
 
 bool is_integer(DType t) { return t == DType::kInt32 || t == DType::kInt64 || t == DType::kUInt8; }
 
+}  // namespace
+
 // Functions defined on integers as well as floats; the rest compute in float32.
 bool keeps_integers(UnaryFn f) {
   return f == UnaryFn::kAbs || f == UnaryFn::kNeg || f == UnaryFn::kSquare || f == UnaryFn::kSign ||
-         f == UnaryFn::kIdentity || f == UnaryFn::kRelu;
+         f == UnaryFn::kIdentity || f == UnaryFn::kRelu || f == UnaryFn::kTrunc;
 }
-
-}  // namespace
 
 DType binary_compute_dtype(BinaryFn f, DType a, DType b) {
   if (is_logical(f)) return DType::kBool;
   DType t = rank_of(a) >= rank_of(b) ? a : b;
-  if (f == BinaryFn::kDiv || f == BinaryFn::kPow) return DType::kFloat32;
+  if (f == BinaryFn::kDiv || f == BinaryFn::kAtan2) return DType::kFloat32;
   // bool arithmetic is integer arithmetic in Keras; comparisons of bools are fine as bytes
   if (t == DType::kBool && !is_comparison(f)) return DType::kInt32;
   return t;
@@ -119,7 +126,33 @@ std::vector<TensorType> infer_binary(const Node& node, std::span<const TensorTyp
 
 std::vector<TensorType> infer_cast(const Node& node, std::span<const TensorType> in) {
   expect_inputs(in, 1);
-  return {{in[0].shape, node.as<CastAttrs>().to}};
+  const auto& a = node.as<CastAttrs>();
+  DType holder = DType::kFloat32;
+  switch (a.narrow) {
+    case Narrow::kNone: holder = a.to; break;
+    case Narrow::kFloat16: case Narrow::kBFloat16: holder = DType::kFloat32; break;
+    case Narrow::kInt8: case Narrow::kInt16: case Narrow::kUInt16: holder = DType::kInt32; break;
+    case Narrow::kUInt32: holder = DType::kInt64; break;
+  }
+  if (holder != a.to)
+    throw Error(std::string("a cast narrowed to ") + narrow_name(a.narrow) + " is held in " + dtype_name(holder));
+  return {{in[0].shape, a.to}};
+}
+
+std::vector<TensorType> infer_constant(const Node& node, std::span<const TensorType> in) {
+  expect_inputs(in, 0);
+  if (node.weights.size() != 1) throw Error("a constant holds one tensor");
+  return {{node.weight(0).shape, node.weight(0).dtype}};
+}
+
+std::vector<TensorType> infer_where(const Node&, std::span<const TensorType> in) {
+  expect_inputs(in, 3);
+  if (in[0].dtype != DType::kBool) throw Error(std::string("where takes a bool condition, got ") + dtype_name(in[0].dtype));
+  if (in[1].dtype != in[2].dtype)
+    throw Error(std::string("where's values differ in dtype (") + dtype_name(in[1].dtype) + ", " +
+                dtype_name(in[2].dtype) + ")");
+  Shape s = broadcast_shapes(broadcast_shapes(in[0].shape, in[1].shape), in[2].shape);
+  return {{s, in[1].dtype}};
 }
 
 }  // namespace kerasrt::ir

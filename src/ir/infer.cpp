@@ -38,6 +38,10 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kReshape: return "reshape";
     case OpKind::kTranspose: return "transpose";
     case OpKind::kRepeat: return "repeat";
+    case OpKind::kConstant: return "constant";
+    case OpKind::kWhere: return "where";
+    case OpKind::kGather: return "gather";
+    case OpKind::kExpandDims: return "expand_dims";
     case OpKind::kCount: break;
   }
   return "?";
@@ -58,6 +62,10 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kReshape: return infer_reshape(node, inputs);
     case OpKind::kTranspose: return infer_transpose(node, inputs);
     case OpKind::kRepeat: return infer_repeat(node, inputs);
+    case OpKind::kConstant: return infer_constant(node, inputs);
+    case OpKind::kWhere: return infer_where(node, inputs);
+    case OpKind::kGather: return infer_gather(node, inputs);
+    case OpKind::kExpandDims: return infer_expand_dims(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

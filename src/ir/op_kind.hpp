@@ -20,6 +20,10 @@ enum class OpKind : uint8_t {
   kReshape,    // ReshapeAttrs: same bytes, new shape (also the inference no-ops)
   kTranspose,  // TransposeAttrs
   kRepeat,     // RepeatAttrs
+  kConstant,  // ConstantAttrs: a weight as a value
+  kWhere,     // WhereAttrs
+  kGather,    // GatherAttrs: rows of a table by integer index (Embedding)
+  kExpandDims,  // ExpandDimsAttrs
   kCount,
 };
 

@@ -20,6 +20,10 @@ std::vector<TensorType> infer_group_norm(const Node& node, std::span<const Tenso
 std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_transpose(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_repeat(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_constant(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_where(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_gather(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_expand_dims(const Node& node, std::span<const TensorType> in);
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

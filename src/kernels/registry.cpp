@@ -27,6 +27,10 @@ struct Table {
     add({&ref::kReshape});
     add({&ref::kTranspose});
     add({&ref::kRepeat});
+    add({&ref::kConstant});
+    add({&ref::kWhere});
+    add({&ref::kGather});
+    add({&ref::kExpandDims});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -12,6 +12,13 @@ namespace kerasrt::kernels {
 inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
+// torch.round: nearest, ties to even (as NumPy), after scaling by 10^decimals.
+inline float round_decimals(float x, float decimals) {
+  if (decimals == 0.f) return std::nearbyint(x);
+  float scale = static_cast<float>(std::pow(10.0, static_cast<double>(std::fabs(decimals))));
+  return decimals > 0.f ? std::nearbyint(x * scale) / scale : std::nearbyint(x / scale) * scale;
+}
+
 inline float unary_value(const ir::UnaryAttrs& u, float x) {
   const float a = u.alpha, b = u.beta;
   using F = ir::UnaryFn;
@@ -49,7 +56,7 @@ inline float unary_value(const ir::UnaryAttrs& u, float x) {
     case F::kAbs: return std::fabs(x);
     case F::kNeg: return -x;
     case F::kSquare: return x * x;
-    case F::kSign: return x > 0.f ? 1.f : x < 0.f ? -1.f : x;  // keeps 0, -0 and NaN
+    case F::kSign: return static_cast<float>((0.f < x) - (x < 0.f));  // NaN gives 0, as torch.sign
     case F::kSqrt: return std::sqrt(x);
     case F::kRsqrt: return 1.f / std::sqrt(x);
     case F::kReciprocal: return 1.f / x;
@@ -62,7 +69,19 @@ inline float unary_value(const ir::UnaryAttrs& u, float x) {
     case F::kErf: return std::erf(x);
     case F::kFloor: return std::floor(x);
     case F::kCeil: return std::ceil(x);
-    case F::kRound: return std::nearbyint(x);  // half to even, as NumPy and Keras round
+    case F::kRound: return round_decimals(x, a);
+    case F::kExp2: return std::exp2(x);
+    case F::kLog2: return std::log2(x);
+    case F::kLog10: return std::log10(x);
+    case F::kAsin: return std::asin(x);
+    case F::kAcos: return std::acos(x);
+    case F::kAtan: return std::atan(x);
+    case F::kSinh: return std::sinh(x);
+    case F::kCosh: return std::cosh(x);
+    case F::kAsinh: return std::asinh(x);
+    case F::kAcosh: return std::acosh(x);
+    case F::kAtanh: return std::atanh(x);
+    case F::kTrunc: return std::trunc(x);
     case F::kLogicalNot: return x == 0.f ? 1.f : 0.f;
     case F::kIsNan: return std::isnan(x) ? 1.f : 0.f;
     case F::kIsInf: return std::isinf(x) ? 1.f : 0.f;

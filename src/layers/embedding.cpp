@@ -133,7 +133,6 @@ class ReversibleEmbedding : public Embedding {
 }  // namespace
 
 void register_embedding(const AddLayer& add) {
-  add("Embedding", [](const LayerSpec& s) { return std::make_shared<Embedding>(s); });
   add("ReversibleEmbedding", [](const LayerSpec& s) { return std::make_shared<ReversibleEmbedding>(s); });
 }
 

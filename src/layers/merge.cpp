@@ -1,5 +1,5 @@
-// Merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot. Each takes its
-// tensors as positional inputs.
+// Merge layers Concatenate and Dot (the element-wise merges are typed: format/keras/merge.cpp). Each
+// takes its tensors as positional inputs.
 #include <algorithm>
 #include <cmath>
 
@@ -9,100 +9,6 @@
 
 namespace kerasrt::layers {
 namespace {
-
-// ---- element-wise merges ----------------------------------------------------------------------
-
-// Keras's merge broadcasting: inputs of lower rank get size-1 axes inserted after the batch axis
-// until all ranks match, then numpy broadcasting applies to every axis (batch included).
-Shape padded_after_batch(const Shape& s, size_t rank) {
-  Shape out = s;
-  out.insert(out.begin() + 1, rank - s.size(), 1);
-  return out;
-}
-
-int64_t broadcast_dim(int64_t a, int64_t b, std::span<const Shape> in, const char* layer) {
-  if (a == 1) return b;
-  if (b == 1) return a;
-  if (a < 0) return b;  // an unknown dim must be 1 or b for the call to work
-  if (b < 0) return a;
-  if (a != b) {
-    std::string shapes;
-    for (const Shape& s : in) shapes += (shapes.empty() ? "" : ", ") + shape_to_string(s);
-    throw Error(std::string(layer) + ": inputs have incompatible shapes " + shapes);
-  }
-  return a;
-}
-
-Shape merged_shape(std::span<const Shape> in, const char* layer) {
-  size_t rank = 0;
-  for (const Shape& s : in) {
-    if (s.empty()) throw Error(std::string(layer) + " cannot take a scalar input");
-    rank = std::max(rank, s.size());
-  }
-  Shape out(rank, 1);
-  for (const Shape& s : in) {
-    Shape p = padded_after_batch(s, rank);
-    for (size_t a = 0; a < rank; ++a) out[a] = broadcast_dim(out[a], p[a], in, layer);
-  }
-  return out;
-}
-
-class ElementwiseMerge : public Op {
- public:
-  enum class Kind { kAdd, kSubtract, kMultiply, kAverage, kMaximum, kMinimum };
-  ElementwiseMerge(Kind kind, const char* name) : kind_(kind), name_(name) {}
-
-  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
-    if (in.empty()) throw Error(std::string(name_) + " needs at least one input");
-    if (kind_ == Kind::kSubtract && in.size() != 2)
-      throw Error("Subtract takes exactly 2 inputs, got " + std::to_string(in.size()));
-    return {merged_shape(in, name_)};
-  }
-
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    const Shape out_shape(out[0].shape.begin(), out[0].shape.end());
-    const int64_t n = out[0].size();
-    float* y = out[0].data;
-    for (size_t k = 0; k < in.size(); ++k) {
-      Shape padded = padded_after_batch(Shape(in[k].shape.begin(), in[k].shape.end()), out_shape.size());
-      std::vector<int64_t> strides = broadcast_strides(padded, out_shape);
-      std::vector<int64_t> idx(out_shape.size(), 0);
-      int64_t src = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        float v = in[k].data[src];
-        y[i] = k == 0 ? v : combine(y[i], v);
-        // Next output position; keep the input offset in step.
-        for (size_t a = out_shape.size(); a-- > 0;) {
-          src += strides[a];
-          if (++idx[a] < out_shape[a]) break;
-          src -= strides[a] * out_shape[a];
-          idx[a] = 0;
-        }
-      }
-    }
-    if (kind_ == Kind::kAverage) {
-      const float count = static_cast<float>(in.size());
-      for (int64_t i = 0; i < n; ++i) y[i] /= count;
-    }
-  }
-
- private:
-  float combine(float acc, float v) const {
-    switch (kind_) {
-      case Kind::kAdd:
-      case Kind::kAverage: return acc + v;
-      case Kind::kSubtract: return acc - v;
-      case Kind::kMultiply: return acc * v;
-      // torch.maximum/minimum propagate NaN.
-      case Kind::kMaximum: return std::isnan(acc) || std::isnan(v) ? NAN : std::max(acc, v);
-      case Kind::kMinimum: return std::isnan(acc) || std::isnan(v) ? NAN : std::min(acc, v);
-    }
-    return acc;
-  }
-
-  Kind kind_;
-  const char* name_;
-};
 
 // ---- Concatenate ------------------------------------------------------------------------------
 class Concatenate : public Op {
@@ -246,16 +152,6 @@ class Dot : public Op {
 }  // namespace
 
 void register_merge(const AddLayer& add) {
-  using K = ElementwiseMerge::Kind;
-  auto elementwise = [&add](const char* name, K kind) {
-    add(name, [name, kind](const LayerSpec&) { return std::make_shared<ElementwiseMerge>(kind, name); });
-  };
-  elementwise("Add", K::kAdd);
-  elementwise("Subtract", K::kSubtract);
-  elementwise("Multiply", K::kMultiply);
-  elementwise("Average", K::kAverage);
-  elementwise("Maximum", K::kMaximum);
-  elementwise("Minimum", K::kMinimum);
   add("Concatenate", [](const LayerSpec& s) { return std::make_shared<Concatenate>(s); });
   add("Dot", [](const LayerSpec& s) { return std::make_shared<Dot>(s); });
 }

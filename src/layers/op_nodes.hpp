@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 
+#include "format/keras/call_args.hpp"
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
 
@@ -43,109 +44,7 @@ inline float nan_min(float a, float b) { return std::isnan(a) || std::isnan(b) ?
 
 // ---- call arguments ---------------------------------------------------------------------------
 
-// A call argument that is either one of the call's tensors or a constant (number, bool, nested list).
-struct Operand {
-  int input = -1;  // index into run()'s inputs; -1 for a constant
-  Shape shape;     // the constant's shape
-  std::vector<float> values;
-};
-
-// Reads a call's arguments by position or keyword and checks at the end that every tensor was used.
-class CallArgs {
- public:
-  explicit CallArgs(const Call& call) : call_(call), used_(call.roles.size(), 0) {
-    if (call.args.is_array()) args_ = call.args;
-    // A call recorded without args (Keras 2 style, or a bare call): its positional tensors in order.
-    if (args_.empty() && (!call.kwargs.is_object() || call.kwargs.empty()))
-      for (size_t i = 0; i < call.roles.size(); ++i)
-        if (call.roles[i].empty()) args_.push_back(tensor_placeholder(static_cast<int>(i)));
-  }
-
-  const Json* find(size_t pos, const char* name) const {
-    if (pos < args_.size()) return &args_[pos];
-    if (name && call_.kwargs.is_object()) {
-      auto it = call_.kwargs.find(name);
-      if (it != call_.kwargs.end()) return &*it;
-    }
-    return nullptr;
-  }
-  size_t positional_count() const { return args_.size(); }
-  size_t input_count() const { return call_.roles.size(); }
-
-  int tensor(size_t pos, const char* name) {
-    const Json* j = find(pos, name);
-    if (!j) fail(std::string("the call has no argument '") + name + "'");
-    return tensor_of(*j, name);
-  }
-
-  int tensor_of(const Json& j, const char* name) {
-    std::optional<int> t = placeholder_index(j);
-    if (!t) fail(std::string("argument '") + name + "' should be a tensor, got " + j.dump().substr(0, 200));
-    return use(*t);
-  }
-
-  Operand operand(size_t pos, const char* name) {
-    const Json* j = find(pos, name);
-    if (!j) fail(std::string("the call has no argument '") + name + "'");
-    if (std::optional<int> t = placeholder_index(*j)) return Operand{use(*t), {}, {}};
-    Operand c;
-    if (!read_constant(*j, 0, c.shape, c.values))
-      fail(std::string("argument '") + name + "' should be a tensor or a number, got " + j->dump().substr(0, 200));
-    return c;
-  }
-
-  // A list of tensors (Concatenate's xs, Stack's x).
-  std::vector<int> tensor_list(size_t pos, const char* name) {
-    const Json* j = find(pos, name);
-    if (!j) fail(std::string("the call has no argument '") + name + "'");
-    std::vector<int> out;
-    if (j->is_array()) {
-      for (const Json& e : *j) out.push_back(tensor_of(e, name));
-    } else {
-      out.push_back(tensor_of(*j, name));
-    }
-    if (out.empty()) fail(std::string("argument '") + name + "' is an empty list");
-    return out;
-  }
-
-  void finish() const {
-    for (size_t i = 0; i < used_.size(); ++i)
-      if (used_[i] != 1) {
-        std::string role = call_.roles[i].empty() ? "positional" : "'" + call_.roles[i] + "'";
-        fail("the " + role + " tensor argument #" + std::to_string(i) + " is not one this op takes");
-      }
-  }
-
-  [[noreturn]] void fail(const std::string& what) const { throw Error(call_.where + ": " + what); }
-  const std::string& where() const { return call_.where; }
-
- private:
-  int use(int t) {
-    if (t < 0 || t >= static_cast<int>(used_.size())) fail("tensor reference #" + std::to_string(t) + " out of range");
-    ++used_[t];
-    return t;
-  }
-
-  // Numbers and booleans, possibly nested in rectangular lists.
-  static bool read_constant(const Json& j, size_t depth, Shape& shape, std::vector<float>& values) {
-    if (j.is_boolean()) return depth == shape.size() && (values.push_back(j.get<bool>() ? 1.f : 0.f), true);
-    if (j.is_number()) return depth == shape.size() && (values.push_back(j.get<float>()), true);
-    if (!j.is_array() || depth > 32) return false;
-    if (depth == shape.size()) {
-      if (!values.empty()) return false;  // a list where a sibling was a scalar
-      shape.push_back(static_cast<int64_t>(j.size()));
-    } else if (shape[depth] != static_cast<int64_t>(j.size())) {
-      return false;
-    }
-    for (const Json& e : j)
-      if (!read_constant(e, depth + 1, shape, values)) return false;
-    return true;
-  }
-
-  const Call& call_;
-  Json args_ = Json::array();
-  std::vector<int> used_;
-};
+using format::CallArgs;
 
 // What an op node's factory returns: it only knows its config until bind() sees the call.
 using Binder = std::function<std::shared_ptr<const Op>(CallArgs&)>;

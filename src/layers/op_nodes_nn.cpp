@@ -1,4 +1,4 @@
-// keras.ops.nn op nodes: activations (relu, gelu, ...) and softmax, log_softmax, sparsemax.
+// keras.ops.nn op nodes softmax, log_softmax, sparsemax (the activations are typed: format/keras/op_nodes_elementwise.cpp).
 #include "layers/op_nodes.hpp"
 
 #include <algorithm>
@@ -6,23 +6,6 @@
 namespace kerasrt::layers {
 namespace op_nodes {
 namespace {
-
-class ActivationNode : public Op {
- public:
-  ActivationNode(Activation act, size_t inputs) : act_(std::move(act)), inputs_(inputs) {}
-  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
-    expect_inputs(in, inputs_);
-    return {in[0]};
-  }
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    std::copy(in[0].data, in[0].data + in[0].size(), out[0].data);
-    act_.apply(out[0].data, out[0].shape);
-  }
-
- private:
-  Activation act_;
-  size_t inputs_;
-};
 
 class SoftmaxNode : public Op {
  public:
@@ -62,73 +45,11 @@ class SoftmaxNode : public Op {
   size_t inputs_;
 };
 
-Activation activation_kind(Activation::Kind kind, float alpha = 0.f, float beta = 0.f) {
-  Activation a;
-  a.kind = kind;
-  a.alpha = alpha;
-  a.beta = beta;
-  return a;
-}
-
 }  // namespace
 }  // namespace op_nodes
 
 void register_op_nodes_nn(const AddLayer& add) {
   using namespace op_nodes;
-  using K = Activation::Kind;
-  auto fixed = [&add](const char* cls, K kind) {
-    add_op(add, cls, [kind](const Config&) -> Binder {
-      return [kind](CallArgs& a) {
-        a.tensor(0, "x");
-        return std::make_shared<ActivationNode>(activation_kind(kind), a.input_count());
-      };
-    });
-  };
-  // One parameter (or two) read from the config, with the op's default.
-  auto param = [&add](const char* cls, K kind, const char* key, double fallback, const char* key2 = nullptr) {
-    add_op(add, cls, [=](const Config& c) -> Binder {
-      float alpha = static_cast<float>(c.number(key, fallback));
-      float beta = key2 ? static_cast<float>(c.number(key2)) : 0.f;
-      return [kind, alpha, beta](CallArgs& a) {
-        a.tensor(0, "x");
-        return std::make_shared<ActivationNode>(activation_kind(kind, alpha, beta), a.input_count());
-      };
-    });
-  };
-  fixed("Relu", K::kRelu);
-  fixed("Relu6", K::kRelu6);
-  fixed("Sigmoid", K::kSigmoid);
-  fixed("Softplus", K::kSoftplus);
-  fixed("Softsign", K::kSoftsign);
-  fixed("Silu", K::kSilu);
-  fixed("LogSigmoid", K::kLogSigmoid);
-  fixed("HardSigmoid", K::kHardSigmoid);
-  fixed("HardSilu", K::kHardSilu);
-  fixed("Selu", K::kSelu);
-  fixed("TanhShrink", K::kTanhShrink);
-  fixed("HardTanh", K::kHardTanh);
-  fixed("SparsePlus", K::kSparsePlus);
-  fixed("SparseSigmoid", K::kSparseSigmoid);
-  param("LeakyRelu", K::kLeakyRelu, "negative_slope", 0.2);
-  param("Elu", K::kElu, "alpha", 1.0);
-  param("Celu", K::kCelu, "alpha", 1.0);
-  param("SoftShrink", K::kSoftShrink, "threshold", 0.5);
-  param("HardShrink", K::kHardShrink, "threshold", 0.5);
-  param("Squareplus", K::kSquarePlus, "b", 4.0);
-  add_op(add, "Threshold", [](const Config& c) -> Binder {
-    float threshold = static_cast<float>(c.number("threshold")), value = static_cast<float>(c.number("default_value"));
-    return [threshold, value](CallArgs& a) {
-      a.tensor(0, "x");
-      return std::make_shared<ActivationNode>(activation_kind(K::kThreshold, threshold, value), a.input_count());
-    };
-  });
-  add_op(add, "Gelu", [](const Config& c) -> Binder {
-    K kind = c.flag("approximate", true) ? K::kGeluTanh : K::kGelu;
-    return [kind](CallArgs& a) {
-      a.tensor(0, "x");
-      return std::make_shared<ActivationNode>(activation_kind(kind), a.input_count());
-    };
-  });
   for (const char* cls : {"Softmax", "LogSoftmax", "Sparsemax"}) {
     bool log = std::string(cls) == "LogSoftmax", sparse = std::string(cls) == "Sparsemax";
     add_op(add, cls, [log, sparse](const Config& c) -> Binder {

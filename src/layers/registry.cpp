@@ -28,7 +28,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_embedding(add);
     register_recurrent(add);
     register_wrappers(add);
-    register_op_nodes_elementwise(add);
     register_op_nodes_nn(add);
     register_op_nodes_reduce(add);
     register_op_nodes_shape(add);
@@ -97,7 +96,8 @@ LayerKey layer_key(const Json& layer_json) {
   bool op_node = module.rfind("keras.src.ops", 0) == 0 || module.rfind("keras.ops", 0) == 0;
   // Legacy .h5 files drop "module"; an op node still shows by its config: a name but not the
   // "trainable" key every saved layer config carries.
-  if (module.empty() && config.contains("name") && !config.contains("trainable") && find(op_node_key(class_name)))
+  if (module.empty() && config.contains("name") && !config.contains("trainable") &&
+      (find(op_node_key(class_name)) || format::typed_parser(op_node_key(class_name))))
     op_node = true;
   return {op_node ? op_node_key(class_name) : class_name, registered != class_name ? registered : ""};
 }

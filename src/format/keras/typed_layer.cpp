@@ -119,9 +119,17 @@ TypedParser typed_parser(const std::string& key) {
       {"Reshape", parse_reshape},
       {"Permute", parse_permute},
       {"RepeatVector", parse_repeat_vector},
+      {"Embedding", parse_embedding},
+      {"Add", parse_merge},
+      {"Subtract", parse_merge},
+      {"Multiply", parse_merge},
+      {"Average", parse_merge},
+      {"Maximum", parse_merge},
+      {"Minimum", parse_merge},
   };
   auto it = parsers.find(key);
-  return it == parsers.end() ? nullptr : it->second;
+  if (it == parsers.end()) return elementwise_op_parser(key);
+  return it->second;
 }
 
 }  // namespace kerasrt::format

@@ -41,11 +41,12 @@ class TypedLayer {
  public:
   virtual ~TypedLayer() = default;
   virtual int64_t param_count() const { return 0; }
-  // Refuses a call this layer cannot take before any shapes are known (a wrapper binding it).
-  virtual void check_call(const Call&) const {}
   // Emits the nodes of one call whose tensors are `inputs` (in the call's order, see Call::roles);
   // returns the values the call yields.
   virtual std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const = 0;
+  // Throws Error for a call the layer cannot take whatever its input shapes (a missing argument, a
+  // tensor it does not use); for wrappers that bind a call before they see shapes.
+  virtual void check_call(const Call&) const {}
 };
 
 // A layer that is one node taking the call's positional tensors.
@@ -91,6 +92,10 @@ std::shared_ptr<const TypedLayer> parse_flatten(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_reshape(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_repeat_vector(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_embedding(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_merge(const LayerSpec& spec);
+// The parser of a keras.ops element-wise node by its op node key ("ops:Add"), or null.
+TypedParser elementwise_op_parser(const std::string& key);
 
 // keras.activations by name or serialized object, as an ir activation; errors name the layer.
 ir::Activation parse_activation(const Json& j, const std::string& where);

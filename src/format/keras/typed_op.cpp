@@ -25,17 +25,15 @@ ir::Graph TypedLayerOp::graph(std::span<const Shape> in) const {
     g.input_values.push_back(args.back());
   }
   GraphSink sink(g, call_.where, "wrapped");
-  g.output_values = layer_->call(sink, call_, args);
+  // An Op's outputs are float32: other results (comparisons, casts) come back as their float values.
+  for (int v : layer_->call(sink, call_, args)) g.output_values.push_back(sink.cast(v, DType::kFloat32));
   return g;
 }
 
 std::vector<Shape> TypedLayerOp::output_shapes(std::span<const Shape> in) const {
   ir::Graph g = graph(in);
   std::vector<Shape> out;
-  for (int v : g.output_values) {
-    if (g.values[v].type.dtype != DType::kFloat32) throw Error("a wrapped layer whose output is not float32");
-    out.push_back(g.values[v].type.shape);
-  }
+  for (int v : g.output_values) out.push_back(g.values[v].type.shape);
   return out;
 }
 

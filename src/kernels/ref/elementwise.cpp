@@ -1,11 +1,14 @@
 // Reference element-wise kernels: one element at a time, indices computed from scratch.
 #include <algorithm>
+#include <climits>
+#include <cstring>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <type_traits>
 
 #include "kernels/ref/ref.hpp"
+#include "kernels/bfloat16.hpp"
 #include "kernels/unary_math.hpp"
 
 namespace kerasrt::kernels::ref {
@@ -121,12 +124,21 @@ T arithmetic(ir::BinaryFn fn, T a, T b) {
       case F::kSub: return a - b;
       case F::kMul: return a * b;
       case F::kDiv: return a / b;
-      case F::kFloorDiv: return std::floor(a / b);
+      case F::kFloorDiv: {  // torch's algorithm (div_floor), which rounds fmod's quotient
+        if (b == 0) return a / b;
+        T mod = std::fmod(a, b);
+        T div = (a - mod) / b;
+        if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
+        if (div == 0) return std::copysign(T{0}, a / b);
+        T floored = std::floor(div);
+        return div - floored > T(0.5) ? floored + 1 : floored;
+      }
       case F::kMod: {  // Python's modulo: the sign of the divisor
         T r = std::fmod(a, b);
         return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
       }
       case F::kPow: return std::pow(a, b);
+      case F::kAtan2: return std::atan2(a, b);
       case F::kMax: return a != a || b != b ? NAN : std::max(a, b);  // NaN wins, as in NumPy
       case F::kMin: return a != a || b != b ? NAN : std::min(a, b);
       default: return 0;
@@ -150,6 +162,14 @@ T arithmetic(ir::BinaryFn fn, T a, T b) {
           if (b == -1) return 0;
         T r = static_cast<T>(a % b);
         return r != 0 && ((r < 0) != (b < 0)) ? static_cast<T>(r + b) : r;
+      }
+      case F::kPow: {  // by squaring, wrapping; a negative exponent leaves 1/a^-b truncated
+        if constexpr (std::is_signed_v<T>)
+          if (b < 0) return a == 1 ? T{1} : a == -1 ? static_cast<T>((b % 2) ? -1 : 1) : T{0};
+        U r = 1, base = static_cast<U>(a);
+        for (auto e = static_cast<U>(b); e; e >>= 1, base = static_cast<U>(base * base))
+          if (e & 1) r = static_cast<U>(r * base);
+        return static_cast<T>(r);
       }
       case F::kMax: return std::max(a, b);
       case F::kMin: return std::min(a, b);
@@ -217,38 +237,119 @@ void run_binary(const KernelCall& c) {
 }
 
 // ---- cast -------------------------------------------------------------------------------------
+// Nearest float16 value (ties to even), as float.
+float to_float16(float x) {
+  if (!std::isfinite(x)) return x;
+  float a = std::fabs(x);
+  if (a >= 65520.f) return std::copysign(INFINITY, x);  // at or past the midpoint above 65504
+  int exp = 0;
+  std::frexp(a, &exp);                                       // a in [2^(exp-1), 2^exp)
+  float quantum = std::ldexp(1.f, std::max(exp, -13) - 11);  // 11 significant bits; subnormals below 2^-14
+  return std::copysign(std::nearbyint(a / quantum) * quantum, x);
+}
+
+// Float to integer as torch does on x86: truncation toward zero; NaN and out-of-range values give
+// the type's minimum for 32/64-bit results; narrower ones wrap the 32-bit result.
+int64_t trunc_to_i32(float x) {
+  if (!(x > -2147483904.f && x < 2147483648.f)) return INT32_MIN;
+  return static_cast<int32_t>(x);
+}
+int64_t trunc_to_i64(float x) {
+  if (!(x >= -9223372036854775808.f && x < 9223372036854775808.f)) return INT64_MIN;
+  return static_cast<int64_t>(x);
+}
+
+// The integer a value casts to, before it is wrapped to the result's width.
 template <class From>
-void cast_from(const From* x, int64_t n, const TensorView& out) {
-  auto each = [&](auto* y, auto convert) {
-    for (int64_t i = 0; i < n; ++i) y[i] = convert(x[i]);
-  };
-  auto saturate = [](auto* y) {
-    using To = std::remove_pointer_t<decltype(y)>;
-    return [](From v) -> To {
-      if constexpr (std::is_floating_point_v<From>) {  // truncate; NaN and out of range saturate
-        if (!(v == v)) return 0;
-        if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
-        if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
-      }
-      return static_cast<To>(v);
-    };
-  };
+int64_t integer_of(From v, bool wide) {
+  if constexpr (std::is_floating_point_v<From>) return wide ? trunc_to_i64(v) : trunc_to_i32(v);
+  else return static_cast<int64_t>(v);
+}
+
+template <class From>
+void cast_from(const From* x, int64_t n, const ir::CastAttrs& a, const TensorView& out) {
+  using N = ir::Narrow;
   switch (out.dtype) {
-    case DType::kFloat32: return each(static_cast<float*>(out.data), [](From v) { return static_cast<float>(v); });
-    case DType::kInt32: { auto* y = static_cast<int32_t*>(out.data); return each(y, saturate(y)); }
-    case DType::kInt64: { auto* y = static_cast<int64_t*>(out.data); return each(y, saturate(y)); }
-    case DType::kUInt8: { auto* y = static_cast<uint8_t*>(out.data); return each(y, saturate(y)); }
-    case DType::kBool: return each(static_cast<uint8_t*>(out.data), [](From v) -> uint8_t { return v != From{0}; });
+    case DType::kFloat32: {
+      float* y = static_cast<float*>(out.data);
+      for (int64_t i = 0; i < n; ++i) {
+        float v = static_cast<float>(x[i]);
+        y[i] = a.narrow == N::kFloat16 ? to_float16(v) : a.narrow == N::kBFloat16 ? round_to_bfloat16(v) : v;
+      }
+      return;
+    }
+    case DType::kInt32: {
+      int32_t* y = static_cast<int32_t*>(out.data);
+      for (int64_t i = 0; i < n; ++i) {
+        auto v = static_cast<uint32_t>(integer_of(x[i], false));  // wrap modulo 2^32 (C++20 defines it)
+        switch (a.narrow) {
+          case N::kInt8: y[i] = static_cast<int8_t>(v); break;
+          case N::kInt16: y[i] = static_cast<int16_t>(v); break;
+          case N::kUInt16: y[i] = static_cast<uint16_t>(v); break;
+          default: y[i] = static_cast<int32_t>(v);
+        }
+      }
+      return;
+    }
+    case DType::kInt64: {
+      int64_t* y = static_cast<int64_t*>(out.data);
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t v = integer_of(x[i], true);
+        y[i] = a.narrow == N::kUInt32 ? static_cast<uint32_t>(v) : v;
+      }
+      return;
+    }
+    case DType::kUInt8: {
+      uint8_t* y = static_cast<uint8_t*>(out.data);
+      for (int64_t i = 0; i < n; ++i) y[i] = static_cast<uint8_t>(integer_of(x[i], false));
+      return;
+    }
+    case DType::kBool: {
+      uint8_t* y = static_cast<uint8_t*>(out.data);
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] != From{0};
+      return;
+    }
   }
 }
 
 void run_cast(const KernelCall& c) {
   const int64_t n = element_count(c.in[0].shape);
+  const auto& a = c.node.as<ir::CastAttrs>();
   switch (c.in[0].dtype) {
-    case DType::kFloat32: return cast_from(static_cast<const float*>(c.in[0].data), n, c.out[0]);
-    case DType::kInt32: return cast_from(static_cast<const int32_t*>(c.in[0].data), n, c.out[0]);
-    case DType::kInt64: return cast_from(static_cast<const int64_t*>(c.in[0].data), n, c.out[0]);
-    case DType::kUInt8: case DType::kBool: return cast_from(static_cast<const uint8_t*>(c.in[0].data), n, c.out[0]);
+    case DType::kFloat32: return cast_from(static_cast<const float*>(c.in[0].data), n, a, c.out[0]);
+    case DType::kInt32: return cast_from(static_cast<const int32_t*>(c.in[0].data), n, a, c.out[0]);
+    case DType::kInt64: return cast_from(static_cast<const int64_t*>(c.in[0].data), n, a, c.out[0]);
+    case DType::kUInt8: case DType::kBool: return cast_from(static_cast<const uint8_t*>(c.in[0].data), n, a, c.out[0]);
+  }
+}
+
+// ---- constant, where --------------------------------------------------------------------------
+void run_constant(const KernelCall& c) {
+  const Tensor& t = c.node.weight(0);
+  std::memcpy(c.out[0].data, t.raw(), t.nbytes());
+}
+
+void run_where(const KernelCall& c) {
+  std::span<const int64_t> out_shape = c.out[0].shape;
+  const size_t rank = out_shape.size();
+  if (rank > kMaxRank) throw Error("where takes at most 8 axes");
+  const size_t size = dtype_size(c.out[0].dtype);
+  const auto* cond = static_cast<const uint8_t*>(c.in[0].data);
+  const auto* x = static_cast<const std::byte*>(c.in[1].data);
+  const auto* y = static_cast<const std::byte*>(c.in[2].data);
+  auto* out = static_cast<std::byte*>(c.out[0].data);
+  int64_t index[kMaxRank] = {};
+  const int64_t n = element_count(out_shape);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i;
+    for (size_t d = rank; d-- > 0;) {
+      index[d] = rest % out_shape[d];
+      rest /= out_shape[d];
+    }
+    bool pick_x = cond[broadcast_offset(c.in[0].shape, index, rank)] != 0;
+    const std::byte* src = pick_x ? x + broadcast_offset(c.in[1].shape, index, rank) * size
+                                  : y + broadcast_offset(c.in[2].shape, index, rank) * size;
+    std::memcpy(out + i * size, src, size);
   }
 }
 
@@ -265,5 +366,7 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
 const Kernel kUnary{"ref", ir::OpKind::kUnary, nullptr, unary_scratch, nullptr, run_unary};
 const Kernel kBinary{"ref", ir::OpKind::kBinary, nullptr, nullptr, nullptr, run_binary};
 const Kernel kCast{"ref", ir::OpKind::kCast, nullptr, nullptr, nullptr, run_cast};
+const Kernel kConstant{"ref", ir::OpKind::kConstant, nullptr, nullptr, nullptr, run_constant};
+const Kernel kWhere{"ref", ir::OpKind::kWhere, nullptr, nullptr, nullptr, run_where};
 
 }  // namespace kerasrt::kernels::ref

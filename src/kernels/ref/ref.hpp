@@ -23,5 +23,9 @@ extern const Kernel kGroupNorm;
 extern const Kernel kReshape;
 extern const Kernel kTranspose;
 extern const Kernel kRepeat;
+extern const Kernel kConstant;
+extern const Kernel kWhere;
+extern const Kernel kGather;
+extern const Kernel kExpandDims;
 
 }  // namespace kerasrt::kernels::ref

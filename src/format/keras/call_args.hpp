@@ -1,0 +1,143 @@
+// A keras.ops call as Keras 3 stores it in a functional config: its arguments by position or
+// keyword, each one of the call's tensors (a placeholder) or a constant (number, bool, nested list).
+#pragma once
+
+#include <kerasrt/op.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include "layers/common.hpp"  // tensor_placeholder, placeholder_index
+
+namespace kerasrt::format {
+
+using layers::placeholder_index;
+using layers::tensor_placeholder;
+
+// A call argument that is either one of the call's tensors or a constant (number, bool, nested list).
+struct Operand {
+  enum class Kind : uint8_t { kTensor, kBool, kInt, kFloat };
+  int input = -1;  // index into the call's tensors; -1 for a constant
+  Kind kind = Kind::kTensor;
+  bool scalar = false;  // a bare Python number: an int one is weakly typed (takes the tensor's dtype)
+  Shape shape;          // the constant's shape
+  std::vector<double> values;
+  std::vector<int64_t> ints;  // the values exactly, for bool and int constants
+};
+
+// Reads a call's arguments by position or keyword and checks at the end that every tensor was used.
+class CallArgs {
+ public:
+  explicit CallArgs(const Call& call) : call_(call), used_(call.roles.size(), 0) {
+    if (call.args.is_array()) args_ = call.args;
+    // A call recorded without args (Keras 2 style, or a bare call): its positional tensors in order.
+    if (args_.empty() && (!call.kwargs.is_object() || call.kwargs.empty()))
+      for (size_t i = 0; i < call.roles.size(); ++i)
+        if (call.roles[i].empty()) args_.push_back(tensor_placeholder(static_cast<int>(i)));
+  }
+
+  const Json* find(size_t pos, const char* name) const {
+    if (pos < args_.size()) return &args_[pos];
+    if (name && call_.kwargs.is_object()) {
+      auto it = call_.kwargs.find(name);
+      if (it != call_.kwargs.end()) return &*it;
+    }
+    return nullptr;
+  }
+  size_t positional_count() const { return args_.size(); }
+  size_t input_count() const { return call_.roles.size(); }
+
+  int tensor(size_t pos, const char* name) {
+    const Json* j = find(pos, name);
+    if (!j) fail(std::string("the call has no argument '") + name + "'");
+    return tensor_of(*j, name);
+  }
+
+  int tensor_of(const Json& j, const char* name) {
+    std::optional<int> t = placeholder_index(j);
+    if (!t) fail(std::string("argument '") + name + "' should be a tensor, got " + j.dump().substr(0, 200));
+    return use(*t);
+  }
+
+  Operand operand(size_t pos, const char* name) {
+    const Json* j = find(pos, name);
+    if (!j) fail(std::string("the call has no argument '") + name + "'");
+    Operand c;
+    if (std::optional<int> t = placeholder_index(*j)) {
+      c.input = use(*t);
+      return c;
+    }
+    c.kind = Operand::Kind::kBool;
+    if (!read_constant(*j, 0, c))
+      fail(std::string("argument '") + name + "' should be a tensor or a number, got " + j->dump().substr(0, 200));
+    c.scalar = c.shape.empty();
+    return c;
+  }
+
+  // A list of tensors (Concatenate's xs, Stack's x).
+  std::vector<int> tensor_list(size_t pos, const char* name) {
+    const Json* j = find(pos, name);
+    if (!j) fail(std::string("the call has no argument '") + name + "'");
+    std::vector<int> out;
+    if (j->is_array()) {
+      for (const Json& e : *j) out.push_back(tensor_of(e, name));
+    } else {
+      out.push_back(tensor_of(*j, name));
+    }
+    if (out.empty()) fail(std::string("argument '") + name + "' is an empty list");
+    return out;
+  }
+
+  void finish() const {
+    for (size_t i = 0; i < used_.size(); ++i)
+      if (used_[i] != 1) {
+        std::string role = call_.roles[i].empty() ? "positional" : "'" + call_.roles[i] + "'";
+        fail("the " + role + " tensor argument #" + std::to_string(i) + " is not one this op takes");
+      }
+  }
+
+  [[noreturn]] void fail(const std::string& what) const { throw Error(call_.where + ": " + what); }
+  const std::string& where() const { return call_.where; }
+
+ private:
+  int use(int t) {
+    if (t < 0 || t >= static_cast<int>(used_.size())) fail("tensor reference #" + std::to_string(t) + " out of range");
+    ++used_[t];
+    return t;
+  }
+
+  // Numbers and booleans, possibly nested in rectangular lists.
+  // The kind is the widest seen: bool < int < float, as NumPy types a list.
+  static bool read_constant(const Json& j, size_t depth, Operand& c) {
+    Shape& shape = c.shape;
+    using K = Operand::Kind;
+    if (j.is_boolean() || j.is_number()) {
+      if (depth != shape.size() || (!c.values.empty() && shape.empty())) return false;
+      K k = j.is_boolean() ? K::kBool : j.is_number_float() ? K::kFloat : K::kInt;
+      c.kind = std::max(c.kind, k);
+      if (j.is_boolean()) c.ints.push_back(j.get<bool>() ? 1 : 0);
+      else if (j.is_number_unsigned()) c.ints.push_back(static_cast<int64_t>(j.get<uint64_t>()));
+      else if (j.is_number_integer()) c.ints.push_back(j.get<int64_t>());
+      else c.ints.push_back(0);
+      c.values.push_back(j.is_boolean() ? static_cast<double>(c.ints.back()) : j.get<double>());
+      return true;
+    }
+    if (!j.is_array() || depth > 32) return false;
+    if (depth == shape.size()) {
+      if (!c.values.empty()) return false;  // a list where a sibling was a scalar
+      shape.push_back(static_cast<int64_t>(j.size()));
+    } else if (shape[depth] != static_cast<int64_t>(j.size())) {
+      return false;
+    }
+    for (const Json& e : j)
+      if (!read_constant(e, depth + 1, c)) return false;
+    return true;
+  }
+
+  const Call& call_;
+  Json args_ = Json::array();
+  std::vector<int> used_;
+};
+
+}  // namespace kerasrt::format
