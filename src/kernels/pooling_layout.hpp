@@ -39,4 +39,19 @@ inline PoolLayout pool_layout(std::span<const int64_t> in, int spatial, bool cha
   return l;
 }
 
+// The input window [lo, hi) along each of the three slots for output cell `o`; unused leading slots
+// (below 3 - spatial) span their single position.
+inline void pool_window_bounds(const ir::PoolAttrs& p, const PoolLayout& in, const int64_t o[3], int64_t lo[3],
+                               int64_t hi[3]) {
+  const int s0 = 3 - p.spatial;
+  for (int k = 0; k < 3; ++k) {
+    if (k < s0) {
+      lo[k] = 0, hi[k] = 1;
+    } else {
+      auto [begin, end] = ir::pool_window(p, k - s0, in.dims[k], o[k]);
+      lo[k] = begin, hi[k] = end;
+    }
+  }
+}
+
 }  // namespace kerasrt::kernels

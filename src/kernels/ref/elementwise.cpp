@@ -9,6 +9,7 @@
 
 #include "kernels/ref/ref.hpp"
 #include "kernels/bfloat16.hpp"
+#include "kernels/dtype_dispatch.hpp"
 #include "kernels/unary_math.hpp"
 
 namespace kerasrt::kernels::ref {
@@ -228,12 +229,7 @@ void binary_typed(const KernelCall& c) {
 }
 
 void run_binary(const KernelCall& c) {
-  switch (c.in[0].dtype) {
-    case DType::kFloat32: return binary_typed<float>(c);
-    case DType::kInt32: return binary_typed<int32_t>(c);
-    case DType::kInt64: return binary_typed<int64_t>(c);
-    case DType::kUInt8: case DType::kBool: return binary_typed<uint8_t>(c);
-  }
+  with_element_type(c.in[0].dtype, [&](auto t) { binary_typed<decltype(t)>(c); });
 }
 
 // ---- cast -------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ void run_pool(const KernelCall& c) {
   const float* x = static_cast<const float*>(c.in[0].data);
   float* y = static_cast<float*>(c.out[0].data);
   const float* mask = c.in.size() > 1 ? static_cast<const float*>(c.in[1].data) : nullptr;
-  const int s0 = 3 - p.spatial;  // first used slot
   for (int64_t b = 0; b < li.batch; ++b)
     for (int64_t ch = 0; ch < li.channels; ++ch) {
       const float* xc = x + b * li.batch_stride + ch * li.channel_stride;
@@ -25,14 +24,7 @@ void run_pool(const KernelCall& c) {
           for (int64_t o2 = 0; o2 < lo.dims[2]; ++o2) {
             const int64_t o[3] = {o0, o1, o2};
             int64_t lo_[3], hi_[3];
-            for (int k = 0; k < 3; ++k) {
-              if (k < s0) {
-                lo_[k] = 0, hi_[k] = 1;
-              } else {
-                auto [bg, en] = ir::pool_window(p, k - s0, li.dims[k], o[k]);
-                lo_[k] = bg, hi_[k] = en;
-              }
-            }
+            pool_window_bounds(p, li, o, lo_, hi_);
             float best = -std::numeric_limits<float>::infinity();
             double sum = 0, count = 0;
             for (int64_t i0 = lo_[0]; i0 < hi_[0]; ++i0)

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "kernels/ref/ref.hpp"
+#include "kernels/dtype_dispatch.hpp"
 #include "kernels/unary_math.hpp"
 #include "kernels/x86/x86.hpp"
 
@@ -158,12 +159,7 @@ bool binary_supports(const ir::Node& node, std::span<const TensorType> in, std::
 }
 
 void run_binary(const KernelCall& c) {
-  switch (c.in[0].dtype) {
-    case DType::kFloat32: return binary_typed<float>(c);
-    case DType::kInt32: return binary_typed<int32_t>(c);
-    case DType::kInt64: return binary_typed<int64_t>(c);
-    case DType::kUInt8: case DType::kBool: return binary_typed<uint8_t>(c);
-  }
+  with_element_type(c.in[0].dtype, [&](auto t) { binary_typed<decltype(t)>(c); });
 }
 
 }  // namespace

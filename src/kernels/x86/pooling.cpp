@@ -37,14 +37,7 @@ void run_pool(const KernelCall& c) {
       const int64_t b = cell / per_batch, r = cell % per_batch;
       const int64_t o[3] = {r / (lo.dims[1] * lo.dims[2]), r / lo.dims[2] % lo.dims[1], r % lo.dims[2]};
       int64_t lo_[3], hi_[3];
-      for (int k = 0; k < 3; ++k) {
-        if (k < s0) {
-          lo_[k] = 0, hi_[k] = 1;
-        } else {
-          auto [bg, en] = ir::pool_window(p, k - s0, li.dims[k], o[k]);
-          lo_[k] = bg, hi_[k] = en;
-        }
-      }
+      pool_window_bounds(p, li, o, lo_, hi_);
       const float* xb = x + b * li.batch_stride;
       float* yc = y + b * lo.batch_stride + o[0] * lo.strides[0] + o[1] * lo.strides[1] + o[2] * lo.strides[2];
       const double count = static_cast<double>((hi_[0] - lo_[0]) * (hi_[1] - lo_[1]) * (hi_[2] - lo_[2]));
