@@ -91,7 +91,9 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "gap1d_channels_first", "layernorm_axes12", "groupnorm", "repeat_vector",
                                            "spatial_dropout2d_3d",
                                            "ops_cast", "ops_where_clip", "ops_arith_scalar_broadcast", "ops_unary_math",
-                                           "merge_average", "merge_add3"));
+                                           "merge_average", "merge_add3",
+                                           "lstm_last", "gru_reset_after", "gru_backwards", "lstm_return_state",
+                                           "simplernn_last", "embedding_mask_lstm", "dialect_rnn_initial_state"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

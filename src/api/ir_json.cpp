@@ -32,6 +32,14 @@ Json attrs_json(const ir::ConstantAttrs&) { return Json::object(); }
 Json attrs_json(const ir::WhereAttrs&) { return Json::object(); }
 Json attrs_json(const ir::GatherAttrs& a) { return {{"rows", a.rows}, {"dim", a.dim}}; }
 Json attrs_json(const ir::ExpandDimsAttrs& a) { return {{"axis", a.axis}, {"count", a.count}}; }
+Json attrs_json(const ir::RnnAttrs& a) {
+  return {{"cell", ir::rnn_cell_name(a.cell)}, {"in", a.in}, {"units", a.units},
+          {"activation", attrs_json(a.activation)}, {"recurrent_activation", attrs_json(a.recurrent_activation)},
+          {"return_sequences", a.return_sequences}, {"return_state", a.return_state},
+          {"go_backwards", a.go_backwards}, {"zero_output_for_mask", a.zero_output_for_mask},
+          {"reset_after", a.reset_after}, {"has_bias", a.has_bias}, {"initial_states", a.initial_states},
+          {"has_mask", a.has_mask}};
+}
 Json attrs_json(const ir::DenseAttrs& a) {
   return {{"in", a.in}, {"units", a.units}, {"has_bias", a.has_bias}, {"activation", attrs_json(a.activation)},
           {"bfloat16_compute", a.bfloat16_compute}};

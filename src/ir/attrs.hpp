@@ -15,6 +15,7 @@
 #include "ir/gather.hpp"
 #include "ir/op_kind.hpp"
 #include "ir/reshape.hpp"
+#include "ir/recurrent.hpp"
 
 namespace kerasrt {
 class Op;
@@ -32,6 +33,7 @@ struct CustomAttrs {
 using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs, ConvAttrs,
                            PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
-                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs>;
+                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
+                           RnnAttrs>;
 
 }  // namespace kerasrt::ir

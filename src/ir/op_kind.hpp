@@ -24,6 +24,7 @@ enum class OpKind : uint8_t {
   kWhere,     // WhereAttrs
   kGather,    // GatherAttrs: rows of a table by integer index (Embedding)
   kExpandDims,  // ExpandDimsAttrs
+  kRnn,         // RnnAttrs: SimpleRNN, LSTM, GRU (and the CuDNN variants)
   kCount,
 };
 

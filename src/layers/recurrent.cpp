@@ -1,5 +1,6 @@
-// Recurrent layers: SimpleRNN, LSTM, GRU, the generic RNN over cells (StackedRNNCells included),
-// ConvLSTM1D/2D/3D and the Keras 2 CuDNNLSTM/CuDNNGRU.
+// Recurrent layers still run here: the generic RNN over cells (StackedRNNCells included) and
+// ConvLSTM1D/2D/3D. SimpleRNN, LSTM, GRU and the CuDNN variants are typed (format/keras/recurrent.cpp,
+// op kind rnn); the cells below serve RNN(cell=...) with the same math.
 //
 // One loop (Recurrent) drives a chain of cells over time, following Keras's backend rnn():
 // go_backwards walks the time axis from the end and returns sequences in that walking order;
@@ -91,18 +92,12 @@ class DenseCell : public Cell {
   std::vector<float> bias_;       // gates*units (GRU reset_after: input row, then recurrent row)
   Activation activation_, recurrent_activation_;
 
-  // LSTM and GRU: units, activations, and kernels of `gates` blocks of units each. Keras 2's CuDNN
-  // variants have fixed activations.
-  void read_gated(const Config& c, int64_t gates, bool cudnn) {
+  // LSTM and GRU: units, activations, and kernels of `gates` blocks of units each.
+  void read_gated(const Config& c, int64_t gates) {
     const LayerSpec& spec = c.spec();
     units_ = cell_units(c);
-    if (cudnn) {
-      activation_ = parse_activation(Json("tanh"), spec.where);
-      recurrent_activation_ = parse_activation(Json("sigmoid"), spec.where);
-    } else {
-      activation_ = cell_activation(c, "activation", nullptr, "tanh");
-      recurrent_activation_ = cell_activation(c, "recurrent_activation", "inner_activation", "sigmoid");
-    }
+    activation_ = cell_activation(c, "activation", nullptr, "tanh");
+    recurrent_activation_ = cell_activation(c, "recurrent_activation", "inner_activation", "sigmoid");
     input_dim_ = peek_input_dim(c, 2);
     kernel_ = spec.weights.take("kernel", {input_dim_, gates * units_});
     recurrent_ = spec.weights.take("recurrent_kernel", {units_, gates * units_});
@@ -143,19 +138,11 @@ class SimpleRNNCell : public DenseCell {
 
 class LSTMCell : public DenseCell {
  public:
-  // `cudnn`: Keras 2's CuDNNLSTM, whose bias is (8*units,): input bias then recurrent bias.
-  LSTMCell(const LayerSpec& spec, bool cudnn) {
+  explicit LSTMCell(const LayerSpec& spec) {
     Config c(spec);
     name_ = "LSTM";
-    read_gated(c, 4, cudnn);
-    const int64_t g = 4 * units_;
-    if (cudnn) {
-      std::vector<float> both = spec.weights.take("bias", {2 * g});
-      bias_.assign(both.begin(), both.begin() + g);
-      for (int64_t i = 0; i < g; ++i) bias_[i] += both[g + i];
-    } else if (c.flag("use_bias", c.flag("bias", true))) {
-      bias_ = spec.weights.take("bias", {g});
-    }
+    read_gated(c, 4);
+    if (c.flag("use_bias", c.flag("bias", true))) bias_ = spec.weights.take("bias", {4 * units_});
   }
   size_t state_count() const override { return 2; }
 
@@ -186,16 +173,13 @@ class LSTMCell : public DenseCell {
 
 class GRUCell : public DenseCell {
  public:
-  // `cudnn`: Keras 2's CuDNNGRU (reset_after with a flat (6*units,) bias, fixed activations).
-  GRUCell(const LayerSpec& spec, bool cudnn) {
+  explicit GRUCell(const LayerSpec& spec) {
     Config c(spec);
     name_ = "GRU";
-    read_gated(c, 3, cudnn);
+    read_gated(c, 3);
     const int64_t g = 3 * units_;
-    bool use_bias = cudnn || c.flag("use_bias", c.flag("bias", true));
-    if (cudnn) {
-      reset_after_ = true;
-    } else if (c.has("reset_after")) {
+    bool use_bias = c.flag("use_bias", c.flag("bias", true));
+    if (c.has("reset_after")) {
       reset_after_ = c.flag("reset_after", true);
     } else {
       // Configs from before reset_after existed used the reset-before form with a (3*units,) bias.
@@ -203,8 +187,7 @@ class GRUCell : public DenseCell {
       reset_after_ = use_bias && b && b->shape.size() == 2;
     }
     if (use_bias) {
-      if (cudnn) bias_ = spec.weights.take("bias", {2 * g});
-      else if (reset_after_) bias_ = spec.weights.take("bias", {2, g});
+      if (reset_after_) bias_ = spec.weights.take("bias", {2, g});
       else bias_ = spec.weights.take("bias", {g});
     }
   }
@@ -476,9 +459,9 @@ void make_cells(const LayerSpec& outer, const Json& cell_json, std::vector<std::
   } else if (cls == "SimpleRNNCell") {
     out.push_back(std::make_shared<SimpleRNNCell>(spec));
   } else if (cls == "LSTMCell") {
-    out.push_back(std::make_shared<LSTMCell>(spec, false));
+    out.push_back(std::make_shared<LSTMCell>(spec));
   } else if (cls == "GRUCell") {
-    out.push_back(std::make_shared<GRUCell>(spec, false));
+    out.push_back(std::make_shared<GRUCell>(spec));
   } else if (cls == "ConvLSTMCell") {
     int64_t rank = Config(spec).integer("rank");
     if (rank < 1 || rank > 3) spec.fail("'rank' must be 1, 2 or 3");
@@ -673,11 +656,6 @@ LayerFactory single_cell_layer(Args... args) {
 }  // namespace
 
 void register_recurrent(const AddLayer& add) {
-  add("SimpleRNN", single_cell_layer<SimpleRNNCell>());
-  add("LSTM", single_cell_layer<LSTMCell>(false));
-  add("GRU", single_cell_layer<GRUCell>(false));
-  add("CuDNNLSTM", single_cell_layer<LSTMCell>(true));
-  add("CuDNNGRU", single_cell_layer<GRUCell>(true));
   add("ConvLSTM1D", single_cell_layer<ConvLSTMCell>(1));
   add("ConvLSTM2D", single_cell_layer<ConvLSTMCell>(2));
   add("ConvLSTM3D", single_cell_layer<ConvLSTMCell>(3));

@@ -4,6 +4,7 @@
 // existing op kind needs no code here; a new op kind needs only a generator below.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <map>
 #include <random>
@@ -127,6 +128,56 @@ std::vector<Case> dense_cases(Rng& rng) {
     x.push_back(a.in);
     out.push_back({node_of(ir::OpKind::kDense, a, std::move(w)), {random_values(rng, x, DType::kFloat32, -1, 1, true)},
                    "dense " + std::to_string(a.in) + "->" + std::to_string(a.units) + " " + ir::unary_fn_name(a.activation.fn)});
+  }
+  return out;
+}
+
+// Real-valued data (tanh and sigmoid are not exact on dyadic inputs anyway): the GEMM's summation
+// order moves each pre-activation by a few ulps. Weights scaled by 1/sqrt(fan-in) keep the recurrence
+// contractive, so with <= 12 steps and <= 40 units those ulps stay well inside 1e-5 rel + 1e-6 abs.
+std::vector<Case> rnn_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 60; ++i) {
+    ir::RnnAttrs a;
+    a.cell = static_cast<ir::RnnCell>(i % 3);
+    a.in = pick(rng, 1, 24);
+    a.units = pick(rng, 1, 40);
+    a.return_sequences = pick(rng, 0, 1) == 1;
+    a.return_state = pick(rng, 0, 1) == 1;
+    a.go_backwards = pick(rng, 0, 1) == 1;
+    a.zero_output_for_mask = pick(rng, 0, 1) == 1;
+    a.reset_after = pick(rng, 0, 1) == 1;
+    a.has_bias = pick(rng, 0, 3) != 0;
+    a.initial_states = pick(rng, 0, 2) == 0;
+    a.has_mask = pick(rng, 0, 2) == 0;
+    const ir::UnaryFn acts[] = {ir::UnaryFn::kTanh, ir::UnaryFn::kSigmoid, ir::UnaryFn::kHardSigmoid,
+                                ir::UnaryFn::kRelu, ir::UnaryFn::kIdentity, ir::UnaryFn::kSoftmax};
+    a.activation.fn = acts[pick(rng, 0, 5)];
+    a.recurrent_activation.fn = acts[pick(rng, 0, 5)];
+    if (a.activation.fn == ir::UnaryFn::kHardSigmoid) a.activation.alpha = 0.2f, a.activation.beta = 0.5f;
+    if (a.recurrent_activation.fn == ir::UnaryFn::kHardSigmoid) a.recurrent_activation.alpha = 0.2f, a.recurrent_activation.beta = 0.5f;
+    const int64_t g = ir::rnn_gates(a.cell) * a.units;
+    const float sk = 1.f / std::sqrt(static_cast<float>(a.in)), sr = 1.f / std::sqrt(static_cast<float>(a.units));
+    std::vector<ir::Weight> w{{"kernel", std::make_shared<Tensor>(random_values(rng, {a.in, g}, DType::kFloat32, -sk, sk))},
+                              {"recurrent_kernel", std::make_shared<Tensor>(random_values(rng, {a.units, g}, DType::kFloat32, -sr, sr))}};
+    const bool two_biases = a.cell == ir::RnnCell::kGru && a.reset_after;
+    if (a.has_bias)
+      w.push_back({"bias", std::make_shared<Tensor>(random_values(rng, two_biases ? Shape{2, g} : Shape{g}, DType::kFloat32, -0.5f, 0.5f))});
+    const int64_t batch = pick(rng, 1, 5), steps = pick(rng, 1, 12);
+    std::vector<Tensor> in{random_values(rng, {batch, steps, a.in}, DType::kFloat32, -1, 1)};
+    if (a.initial_states)
+      for (int64_t k = 0; k < ir::rnn_state_count(a.cell); ++k)
+        in.push_back(random_values(rng, {batch, a.units}, DType::kFloat32, -1, 1));
+    if (a.has_mask) {
+      Tensor m({batch, steps, 1}, DType::kFloat32);
+      for (float& v : m.values<float>()) v = static_cast<float>(pick(rng, 0, 3) != 0);
+      in.push_back(std::move(m));
+    }
+    out.push_back({node_of(ir::OpKind::kRnn, a, std::move(w)), std::move(in),
+                   std::string("rnn ") + ir::rnn_cell_name(a.cell) + " " + std::to_string(a.in) + "->" +
+                       std::to_string(a.units) + " " + ir::unary_fn_name(a.activation.fn) + "/" +
+                       ir::unary_fn_name(a.recurrent_activation.fn) + (a.reset_after ? " reset_after" : "") +
+                       (a.has_mask ? " masked" : "") + (a.initial_states ? " with states" : "")});
   }
   return out;
 }
@@ -280,6 +331,7 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kPool, pool_cases},
       {ir::OpKind::kBatchNorm, batch_norm_cases},
       {ir::OpKind::kNormalize, normalize_cases},
+      {ir::OpKind::kRnn, rnn_cases},
   };
   return g;
 }

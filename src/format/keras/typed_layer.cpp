@@ -126,6 +126,11 @@ TypedParser typed_parser(const std::string& key) {
       {"Average", parse_merge},
       {"Maximum", parse_merge},
       {"Minimum", parse_merge},
+      {"SimpleRNN", parse_rnn},
+      {"LSTM", parse_rnn},
+      {"GRU", parse_rnn},
+      {"CuDNNLSTM", parse_rnn},
+      {"CuDNNGRU", parse_rnn},
   };
   auto it = parsers.find(key);
   if (it == parsers.end()) return elementwise_op_parser(key);

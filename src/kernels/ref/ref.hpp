@@ -27,5 +27,6 @@ extern const Kernel kConstant;
 extern const Kernel kWhere;
 extern const Kernel kGather;
 extern const Kernel kExpandDims;
+extern const Kernel kRnn;
 
 }  // namespace kerasrt::kernels::ref
