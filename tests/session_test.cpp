@@ -91,7 +91,9 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "gap1d_channels_first", "layernorm_axes12", "groupnorm", "repeat_vector",
                                            "spatial_dropout2d_3d",
                                            "ops_cast", "ops_where_clip", "ops_arith_scalar_broadcast", "ops_unary_math",
-                                           "merge_average", "merge_add3"));
+                                           "merge_average", "merge_add3",
+                                           "mha_self", "mha_cross", "group_query_attention",
+                                           "group_query_attention_self_causal", "transformer_block"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

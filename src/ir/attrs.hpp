@@ -6,6 +6,7 @@
 #include <string>
 #include <variant>
 
+#include "ir/attention.hpp"
 #include "ir/conv.hpp"
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
@@ -32,6 +33,7 @@ struct CustomAttrs {
 using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs, ConvAttrs,
                            PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
-                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs>;
+                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
+                           AttentionAttrs>;
 
 }  // namespace kerasrt::ir

@@ -42,6 +42,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kWhere: return "where";
     case OpKind::kGather: return "gather";
     case OpKind::kExpandDims: return "expand_dims";
+    case OpKind::kAttention: return "attention";
     case OpKind::kCount: break;
   }
   return "?";
@@ -66,6 +67,7 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kWhere: return infer_where(node, inputs);
     case OpKind::kGather: return infer_gather(node, inputs);
     case OpKind::kExpandDims: return infer_expand_dims(node, inputs);
+    case OpKind::kAttention: return infer_attention(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

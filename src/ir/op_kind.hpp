@@ -24,6 +24,7 @@ enum class OpKind : uint8_t {
   kWhere,     // WhereAttrs
   kGather,    // GatherAttrs: rows of a table by integer index (Embedding)
   kExpandDims,  // ExpandDimsAttrs
+  kAttention,   // AttentionAttrs: scaled dot-product attention over heads (MultiHeadAttention, GQA)
   kCount,
 };
 

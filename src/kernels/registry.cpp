@@ -31,6 +31,7 @@ struct Table {
     add({&ref::kWhere});
     add({&ref::kGather});
     add({&ref::kExpandDims});
+    add({&x86::kAttentionGemm, &ref::kAttention});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -126,6 +126,10 @@ TypedParser typed_parser(const std::string& key) {
       {"Average", parse_merge},
       {"Maximum", parse_merge},
       {"Minimum", parse_merge},
+      {"MultiHeadAttention", parse_head_attention},
+      // Keras exports the GroupedQueryAttention class as "GroupQueryAttention"; files use either name.
+      {"GroupedQueryAttention", parse_head_attention},
+      {"GroupQueryAttention", parse_head_attention},
   };
   auto it = parsers.find(key);
   if (it == parsers.end()) return elementwise_op_parser(key);

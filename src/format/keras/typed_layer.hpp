@@ -94,6 +94,7 @@ std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_repeat_vector(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_embedding(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_merge(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_head_attention(const LayerSpec& spec);  // attention.cpp
 // The parser of a keras.ops element-wise node by its op node key ("ops:Add"), or null.
 TypedParser elementwise_op_parser(const std::string& key);
 

@@ -27,5 +27,6 @@ extern const Kernel kConstant;
 extern const Kernel kWhere;
 extern const Kernel kGather;
 extern const Kernel kExpandDims;
+extern const Kernel kAttention;
 
 }  // namespace kerasrt::kernels::ref

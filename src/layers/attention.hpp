@@ -1,0 +1,12 @@
+// The legacy multi-head attention Op, kept for the calls the typed attention nodes do not cover yet
+// (inputs of rank > 3, attention over several axes); format/keras/attention.cpp builds it on demand.
+#pragma once
+
+#include <kerasrt/op.hpp>
+
+namespace kerasrt::layers {
+
+// MultiHeadAttention (grouped = false) or GroupedQueryAttention from its config and weights.
+std::shared_ptr<Op> make_head_attention(const LayerSpec& spec, bool grouped);
+
+}  // namespace kerasrt::layers
