@@ -1,6 +1,6 @@
 // Attention layers: Attention (dot / concat scores) and AdditiveAttention (Bahdanau scores), and the
 // legacy MultiHeadAttention / GroupedQueryAttention Op that the typed parser (format/keras/attention.cpp)
-// falls back to for inputs of rank > 3.
+// falls back to for some calls on inputs of rank > 3.
 #include <algorithm>
 #include <cmath>
 #include <map>

@@ -1,5 +1,6 @@
 // The legacy multi-head attention Op, kept for the calls the typed attention nodes do not cover yet
-// (inputs of rank > 3, attention over several axes); format/keras/attention.cpp builds it on demand.
+// (rank > 3 inputs attending over some of their axes, or masked); format/keras/attention.cpp builds
+// it on demand.
 #pragma once
 
 #include <kerasrt/op.hpp>

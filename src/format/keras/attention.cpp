@@ -1,7 +1,8 @@
 // MultiHeadAttention and GroupedQueryAttention (also spelled GroupQueryAttention): the query, key,
 // value (and gate) projections as dense nodes, the scaled dot-product core as one attention node,
-// the output projection as a dense node. Calls on inputs of rank > 3 (attention over several axes)
-// still run through the legacy Op (src/layers/attention.cpp) as a custom node.
+// the output projection as a dense node. Rank > 3 inputs attending over all their sequence axes run
+// the same nodes on the flattened positions; other rank > 3 calls (attention over some of the axes,
+// masks) still run through the legacy Op (src/layers/attention.cpp) as a custom node.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -188,13 +189,26 @@ class HeadAttentionLayer : public TypedLayer {
                   std::to_string(call.roles.size()));
     const int q = inputs[b.query], v = inputs[b.value], k = b.key >= 0 ? inputs[b.key] : v;
     const Shape &qs = sink.type(q).shape, &vs = sink.type(v).shape, &ks = sink.type(k).shape;
-    if (qs.size() != 3 || vs.size() != 3 || ks.size() != 3) return legacy(sink, call, inputs);
-    for (int64_t a : attention_axes_) {
-      // Keras counts negative axes from the projected rank (4 here); only the sequence axis is left.
-      if ((a < 0 ? 4 + a : a) != 1)
-        throw Error(cls_ + ": attention axis " + std::to_string(a) + " is not a sequence axis of a rank-3 input");
+    const size_t rank = qs.size();
+    // Rank > 3 runs typed when attention spans every sequence axis in order and nothing is masked:
+    // then it is rank-3 attention over the flattened positions. Anything else stays legacy.
+    Shape q_seq, k_seq;
+    if (rank != 3 || vs.size() != 3 || ks.size() != 3) {
+      if (!flattens(b, qs, vs, ks)) return legacy(sink, call, inputs);
+      for (size_t i = 1; i + 1 < rank; ++i)
+        if (!layers::dims_agree(vs[i], ks[i]))
+          throw Error(cls_ + ": value " + shape_to_string(vs) + " and key " + shape_to_string(ks) +
+                      " must agree on all but the last dimension");
+      q_seq.assign(qs.begin() + 1, qs.end() - 1);
+      for (size_t i = 1; i + 1 < rank; ++i) k_seq.push_back(ks[i] >= 0 ? ks[i] : vs[i]);
+    } else {
+      for (int64_t a : attention_axes_) {
+        // Negative axes count from the input's rank, as the legacy Op resolves them.
+        if ((a < 0 ? 3 + a : a) != 1)
+          throw Error(cls_ + ": attention axis " + std::to_string(a) + " is not a sequence axis of a rank-3 input");
+      }
+      if (attention_axes_.size() > 1) throw Error(cls_ + ": attention axis 1 is repeated");
     }
-    if (attention_axes_.size() > 1) throw Error(cls_ + ": attention axis 1 is repeated");
     if (grouped_ && !layers::dims_agree(qs.back(), vs.back()))
       throw Error("GroupedQueryAttention needs query and value with the same last dimension");
     auto expect_last = [&](const Shape& s, int64_t d, const char* what) {
@@ -206,8 +220,17 @@ class HeadAttentionLayer : public TypedLayer {
     expect_last(ks, key_.in, "key");
     expect_last(vs, value_.in, "value");
     const int64_t q_steps = qs[1];
+    const bool flat = rank != 3;
 
-    const int qf = sink.cast(q, DType::kFloat32), kf = sink.cast(k, DType::kFloat32), vf = sink.cast(v, DType::kFloat32);
+    int qf = sink.cast(q, DType::kFloat32), kf = sink.cast(k, DType::kFloat32), vf = sink.cast(v, DType::kFloat32);
+    if (flat) {
+      auto flatten = [&](int x, int64_t last) {
+        return sink.add(ir::OpKind::kReshape, ir::ReshapeAttrs{{-1, last}, false}, {}, {x}).at(0);
+      };
+      qf = flatten(qf, query_.in);
+      kf = flatten(kf, key_.in);
+      vf = flatten(vf, value_.in);
+    }
     const int qp = dense(sink, query_, qf, ir::UnaryFn::kIdentity);
     const int kp = dense(sink, key_, kf, ir::UnaryFn::kIdentity);
     const int vp = dense(sink, value_, vf, ir::UnaryFn::kIdentity);
@@ -222,7 +245,7 @@ class HeadAttentionLayer : public TypedLayer {
     a.window = window_;
     // Keras's torch backend runs rank-3 calls without dropout or returned scores through the fused
     // dot_product_attention, whose fully masked rows average every value; the Softmax path zeroes them.
-    a.uniform_if_fully_masked = dropout_ == 0.0 && !b.return_scores;
+    a.uniform_if_fully_masked = !flat && dropout_ == 0.0 && !b.return_scores;
     a.return_scores = b.return_scores;
     std::vector<int> args{qp, kp, vp};
     if (b.attention_mask >= 0) {
@@ -252,10 +275,17 @@ class HeadAttentionLayer : public TypedLayer {
       heads_out = sink.add(ir::OpKind::kBinary, ir::BinaryAttrs{ir::BinaryFn::kMul}, {}, {heads_out, gate}).at(0);
     }
     int out = dense(sink, output_, heads_out, ir::UnaryFn::kIdentity);
-    if (out_dims_.size() > 1) {
-      Shape target{q_steps};
+    if (out_dims_.size() > 1 || flat) {
+      Shape target = flat ? q_seq : Shape{q_steps};
       target.insert(target.end(), out_dims_.begin(), out_dims_.end());
       out = sink.add(ir::OpKind::kReshape, ir::ReshapeAttrs{target, false}, {}, {out}).at(0);
+    }
+    if (b.return_scores && flat) {
+      // (batch, heads, query positions..., key positions...)
+      Shape target{heads_};
+      target.insert(target.end(), q_seq.begin(), q_seq.end());
+      target.insert(target.end(), k_seq.begin(), k_seq.end());
+      return {out, sink.add(ir::OpKind::kReshape, ir::ReshapeAttrs{target, false}, {}, {att.at(1)}).at(0)};
     }
     if (b.return_scores) return {out, att.at(1)};
     return {out};
@@ -269,6 +299,30 @@ class HeadAttentionLayer : public TypedLayer {
     d.has_bias = p.weights.size() > 1;
     d.activation.fn = act;
     return sink.add(ir::OpKind::kDense, d, p.weights, {x}).at(0);
+  }
+
+  // Whether a call on inputs of rank > 3 is rank-3 attention over the flattened sequence axes: the
+  // same rank everywhere, attention over every sequence axis in increasing order, no masks, and the
+  // reshapes back need at most one unknown size each.
+  bool flattens(const Bound& b, const Shape& q, const Shape& v, const Shape& k) const {
+    const size_t rank = q.size();
+    if (grouped_ || rank < 4 || v.size() != rank || k.size() != rank) return false;
+    if (b.query_mask >= 0 || b.value_mask >= 0 || b.key_mask >= 0 || b.attention_mask >= 0 || b.causal ||
+        window_ > 0)
+      return false;
+    if (!attention_axes_.empty()) {
+      if (attention_axes_.size() != rank - 2) return false;
+      for (size_t i = 0; i < attention_axes_.size(); ++i) {
+        int64_t a = attention_axes_[i];
+        if ((a < 0 ? static_cast<int64_t>(rank) + a : a) != static_cast<int64_t>(i + 1)) return false;
+      }
+    }
+    int unknown_q = 0, unknown_k = 0;
+    for (size_t i = 1; i + 1 < rank; ++i) {
+      unknown_q += q[i] < 0;
+      unknown_k += k[i] < 0 && v[i] < 0;
+    }
+    return unknown_q <= 1 && unknown_q + unknown_k <= 1;
   }
 
   // The legacy Op for calls the typed nodes do not cover, rebuilt from the stored weights.
