@@ -93,7 +93,9 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "ops_cast", "ops_where_clip", "ops_arith_scalar_broadcast", "ops_unary_math",
                                            "merge_average", "merge_add3",
                                            "lstm_last", "gru_reset_after", "gru_backwards", "lstm_return_state",
-                                           "simplernn_last", "embedding_mask_lstm", "dialect_rnn_initial_state"));
+                                           "simplernn_last", "embedding_mask_lstm", "dialect_rnn_initial_state",
+                                           "mha_self", "mha_cross", "group_query_attention",
+                                           "group_query_attention_self_causal", "transformer_block"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

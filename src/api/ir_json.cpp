@@ -40,6 +40,12 @@ Json attrs_json(const ir::RnnAttrs& a) {
           {"reset_after", a.reset_after}, {"has_bias", a.has_bias}, {"initial_states", a.initial_states},
           {"has_mask", a.has_mask}};
 }
+Json attrs_json(const ir::AttentionAttrs& a) {
+  return {{"heads", a.heads}, {"kv_heads", a.kv_heads}, {"key_dim", a.key_dim}, {"value_dim", a.value_dim},
+          {"scale", a.scale}, {"causal", a.causal}, {"window", a.window}, {"attention_mask", a.has_attention_mask},
+          {"query_mask", a.has_query_mask}, {"value_mask", a.has_value_mask}, {"key_mask", a.has_key_mask},
+          {"uniform_if_fully_masked", a.uniform_if_fully_masked}, {"return_scores", a.return_scores}};
+}
 Json attrs_json(const ir::DenseAttrs& a) {
   return {{"in", a.in}, {"units", a.units}, {"has_bias", a.has_bias}, {"activation", attrs_json(a.activation)},
           {"bfloat16_compute", a.bfloat16_compute}};

@@ -6,6 +6,7 @@
 #include <string>
 #include <variant>
 
+#include "ir/attention.hpp"
 #include "ir/conv.hpp"
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
@@ -34,6 +35,6 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
                            ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
-                           RnnAttrs>;
+                           RnnAttrs, AttentionAttrs>;
 
 }  // namespace kerasrt::ir

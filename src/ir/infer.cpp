@@ -43,6 +43,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kGather: return "gather";
     case OpKind::kExpandDims: return "expand_dims";
     case OpKind::kRnn: return "rnn";
+    case OpKind::kAttention: return "attention";
     case OpKind::kCount: break;
   }
   return "?";
@@ -68,6 +69,7 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kGather: return infer_gather(node, inputs);
     case OpKind::kExpandDims: return infer_expand_dims(node, inputs);
     case OpKind::kRnn: return infer_rnn(node, inputs);
+    case OpKind::kAttention: return infer_attention(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

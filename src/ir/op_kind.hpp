@@ -25,6 +25,7 @@ enum class OpKind : uint8_t {
   kGather,    // GatherAttrs: rows of a table by integer index (Embedding)
   kExpandDims,  // ExpandDimsAttrs
   kRnn,         // RnnAttrs: SimpleRNN, LSTM, GRU (and the CuDNN variants)
+  kAttention,   // AttentionAttrs: scaled dot-product attention over heads (MultiHeadAttention, GQA)
   kCount,
 };
 

@@ -25,6 +25,7 @@ std::vector<TensorType> infer_where(const Node& node, std::span<const TensorType
 std::vector<TensorType> infer_gather(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_expand_dims(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_rnn(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_attention(const Node& node, std::span<const TensorType> in);
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

@@ -32,6 +32,7 @@ struct Table {
     add({&ref::kGather});
     add({&ref::kExpandDims});
     add({&x86::kRnnGemm, &ref::kRnn});
+    add({&x86::kAttentionGemm, &ref::kAttention});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -1,10 +1,12 @@
-// Attention layers: MultiHeadAttention and GroupedQueryAttention (projected multi-head dot-product
-// attention), Attention (dot / concat scores) and AdditiveAttention (Bahdanau scores).
+// Attention layers: Attention (dot / concat scores) and AdditiveAttention (Bahdanau scores), and the
+// legacy MultiHeadAttention / GroupedQueryAttention Op that the typed parser (format/keras/attention.cpp)
+// falls back to for some calls on inputs of rank > 3.
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
 
+#include "layers/attention.hpp"
 #include "layers/common.hpp"
 #include "layers/matmul.hpp"
 #include "layers/registry.hpp"
@@ -687,11 +689,11 @@ class SequenceAttention : public Op {
 
 }  // namespace
 
+std::shared_ptr<Op> make_head_attention(const LayerSpec& spec, bool grouped) {
+  return std::make_shared<HeadAttention>(spec, grouped);
+}
+
 void register_attention(const AddLayer& add) {
-  add("MultiHeadAttention", [](const LayerSpec& s) { return std::make_shared<HeadAttention>(s, false); });
-  // Keras exports the GroupedQueryAttention class as "GroupQueryAttention"; files use either name.
-  add("GroupedQueryAttention", [](const LayerSpec& s) { return std::make_shared<HeadAttention>(s, true); });
-  add("GroupQueryAttention", [](const LayerSpec& s) { return std::make_shared<HeadAttention>(s, true); });
   add("Attention", [](const LayerSpec& s) { return std::make_shared<SequenceAttention>(s, false); });
   add("AdditiveAttention", [](const LayerSpec& s) { return std::make_shared<SequenceAttention>(s, true); });
 }

@@ -182,6 +182,49 @@ std::vector<Case> rnn_cases(Rng& rng) {
   return out;
 }
 
+// Attention on real-valued data with small shapes (the softmax and the value sum round differently
+// from the reference's doubles, well inside the tolerance at these sizes); dyadic q/k and scale keep
+// the logits themselves exact. Masks of every kind, fully masked rows included.
+std::vector<Case> attention_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 120; ++i) {
+    ir::AttentionAttrs a;
+    a.kv_heads = pick(rng, 1, 3);
+    a.heads = a.kv_heads * pick(rng, 1, 3);
+    a.key_dim = pick(rng, 1, 8);
+    a.value_dim = pick(rng, 1, 8);
+    a.scale = pick(rng, 0, 1) ? 0.5f : 0.25f;
+    a.causal = pick(rng, 0, 3) == 0;
+    a.window = pick(rng, 0, 3) == 0 ? pick(rng, 1, 3) : 0;
+    a.has_attention_mask = pick(rng, 0, 2) == 0;
+    a.has_query_mask = pick(rng, 0, 3) == 0;
+    a.has_value_mask = pick(rng, 0, 3) == 0;
+    a.has_key_mask = pick(rng, 0, 4) == 0;
+    a.uniform_if_fully_masked = pick(rng, 0, 1) == 1;
+    a.return_scores = pick(rng, 0, 1) == 1;
+    const int64_t B = pick(rng, 1, 3), T = pick(rng, 1, 9), S = pick(rng, 1, 10);
+    std::vector<Tensor> in{random_values(rng, {B, T, a.heads * a.key_dim}, DType::kFloat32, -1, 1, true),
+                           random_values(rng, {B, S, a.kv_heads * a.key_dim}, DType::kFloat32, -1, 1, true),
+                           random_values(rng, {B, S, a.kv_heads * a.value_dim}, DType::kFloat32, -1, 1)};
+    auto mask = [&](Shape s) {
+      Tensor m = random_values(rng, s, DType::kFloat32, 0, 1);
+      for (float& x : m.floats()) x = x < 0.3f ? 0.f : 1.f;
+      return m;
+    };
+    if (a.has_attention_mask) {
+      Shape full{B, a.heads, T, S}, s;
+      for (int64_t d : full) s.push_back(pick(rng, 0, 2) == 0 ? 1 : d);
+      in.push_back(mask(s));
+    }
+    if (a.has_query_mask) in.push_back(mask({B, T}));
+    if (a.has_value_mask) in.push_back(mask({B, S}));
+    if (a.has_key_mask) in.push_back(mask({B, S}));
+    out.push_back({node_of(ir::OpKind::kAttention, a), std::move(in),
+                   "attention heads " + std::to_string(a.heads) + "/" + std::to_string(a.kv_heads)});
+  }
+  return out;
+}
+
 std::vector<Case> conv_cases(Rng& rng) {
   std::vector<Case> out;
   for (int i = 0; i < 300; ++i) {
@@ -327,6 +370,7 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kUnary, unary_cases},
       {ir::OpKind::kBinary, binary_cases},
       {ir::OpKind::kDense, dense_cases},
+      {ir::OpKind::kAttention, attention_cases},
       {ir::OpKind::kConv, conv_cases},
       {ir::OpKind::kPool, pool_cases},
       {ir::OpKind::kBatchNorm, batch_norm_cases},

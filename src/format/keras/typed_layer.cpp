@@ -131,6 +131,10 @@ TypedParser typed_parser(const std::string& key) {
       {"GRU", parse_rnn},
       {"CuDNNLSTM", parse_rnn},
       {"CuDNNGRU", parse_rnn},
+      {"MultiHeadAttention", parse_head_attention},
+      // Keras exports the GroupedQueryAttention class as "GroupQueryAttention"; files use either name.
+      {"GroupedQueryAttention", parse_head_attention},
+      {"GroupQueryAttention", parse_head_attention},
   };
   auto it = parsers.find(key);
   if (it == parsers.end()) return elementwise_op_parser(key);

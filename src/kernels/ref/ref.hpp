@@ -28,5 +28,6 @@ extern const Kernel kWhere;
 extern const Kernel kGather;
 extern const Kernel kExpandDims;
 extern const Kernel kRnn;
+extern const Kernel kAttention;
 
 }  // namespace kerasrt::kernels::ref

@@ -21,5 +21,6 @@ extern const Kernel kPoolChannelsLast;
 extern const Kernel kBatchNormChannelsLast;
 extern const Kernel kNormalizeLastAxis;
 extern const Kernel kRnnGemm;
+extern const Kernel kAttentionGemm;
 
 }  // namespace kerasrt::kernels::x86

@@ -1,0 +1,92 @@
+// Attention as two GEMMs per (batch, head) with the masked, max-subtracted softmax between them:
+// scores = (scale·Q) · Kᵀ, softmax over each row in place, out = P · V. The head's K is transposed
+// into scratch (gemm takes B row-major); Q, V and the output are read and written in place through
+// their leading dimensions. With return_scores the softmax runs right in the scores output.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/attention_mask.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/x86/x86.hpp"
+
+namespace kerasrt::kernels::x86 {
+namespace {
+
+size_t attention_scratch(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType>) {
+  const auto& a = node.as<ir::AttentionAttrs>();
+  const int64_t tq = in[0].shape[1], tk = in[1].shape[1];
+  const int64_t floats = tq * a.key_dim + a.key_dim * tk + (a.return_scores ? 0 : tq * tk);
+  return static_cast<size_t>(floats) * sizeof(float) + gemm_scratch_bytes(tq, tk, a.key_dim) +
+         gemm_scratch_bytes(tq, a.value_dim, tk);
+}
+
+void run_attention(const KernelCall& c) {
+  const auto& a = c.node.as<ir::AttentionAttrs>();
+  const float* q = static_cast<const float*>(c.in[0].data);
+  const float* k = static_cast<const float*>(c.in[1].data);
+  const float* v = static_cast<const float*>(c.in[2].data);
+  float* out = static_cast<float*>(c.out[0].data);
+  const AttentionGeometry g{c.in[0].shape[0], c.in[0].shape[1], c.in[1].shape[1]};
+  const AttentionMask mask(a, c.in, g);
+  const int64_t H = a.heads, KVH = a.kv_heads, K = a.key_dim, V = a.value_dim, group = H / KVH;
+  const int64_t T = g.tq, S = g.tk;
+  if (T == 0 || S == 0) {
+    std::fill(out, out + g.batch * T * H * V, 0.f);  // no keys: Keras's einsum over nothing
+    return;
+  }
+
+  float* qs = reinterpret_cast<float*>(c.ctx.scratch.data());
+  float* kt = qs + T * K;
+  float* own_scores = kt + K * S;
+
+  for (int64_t b = 0; b < g.batch; ++b)
+    for (int64_t n = 0; n < H; ++n) {
+      const int64_t kvh = n / group;
+      // Keras scales the query before the product, so round it the same way.
+      for (int64_t t = 0; t < T; ++t) {
+        const float* qr = q + ((b * T + t) * H + n) * K;
+        for (int64_t ch = 0; ch < K; ++ch) qs[t * K + ch] = qr[ch] * a.scale;
+      }
+      for (int64_t s = 0; s < S; ++s) {
+        const float* kr = k + ((b * S + s) * KVH + kvh) * K;
+        for (int64_t ch = 0; ch < K; ++ch) kt[ch * S + s] = kr[ch];
+      }
+      float* sc = a.return_scores ? static_cast<float*>(c.out[1].data) + (b * H + n) * T * S : own_scores;
+      gemm(T, S, K, qs, K, kt, S, sc, S, false, c.ctx);
+
+      c.ctx.parallel_for(T, std::max<int64_t>(1, 4096 / S), [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          float* row = sc + t * S;
+          float mx = -INFINITY;
+          bool any = false;
+          for (int64_t s = 0; s < S; ++s) {
+            if (mask.any() && !mask.allowed(b, n, t, s)) {
+              row[s] = -INFINITY;  // exp gives exactly 0 below
+              continue;
+            }
+            mx = std::max(mx, row[s]);
+            any = true;
+          }
+          if (!any) {
+            std::fill(row, row + S, a.uniform_if_fully_masked ? 1.f / static_cast<float>(S) : 0.f);
+            continue;
+          }
+          double sum = 0;
+          for (int64_t s = 0; s < S; ++s) {
+            row[s] = row[s] == -INFINITY ? 0.f : std::exp(row[s] - mx);
+            sum += row[s];
+          }
+          const double inv = 1.0 / sum;
+          for (int64_t s = 0; s < S; ++s) row[s] = static_cast<float>(row[s] * inv);
+        }
+      });
+
+      gemm(T, V, S, sc, S, v + (b * S * KVH + kvh) * V, KVH * V, out + (b * T * H + n) * V, H * V, false, c.ctx);
+    }
+}
+
+}  // namespace
+
+const Kernel kAttentionGemm{"gemm", ir::OpKind::kAttention, nullptr, attention_scratch, nullptr, run_attention};
+
+}  // namespace kerasrt::kernels::x86
