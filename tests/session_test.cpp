@@ -91,7 +91,10 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "gap1d_channels_first", "layernorm_axes12", "groupnorm", "repeat_vector",
                                            "spatial_dropout2d_3d",
                                            "ops_cast", "ops_where_clip", "ops_arith_scalar_broadcast", "ops_unary_math",
-                                           "merge_average", "merge_add3"));
+                                           "merge_average", "merge_add3",
+                                           "concat_axis1", "ops_concat_stack", "softmax_layer_axis1", "ops_softmax_relu",
+                                           "rescaling", "zeropad2d", "cropping2d_channels_first", "cropping3d",
+                                           "upsampling2d_nearest", "upsampling3d"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

@@ -6,12 +6,15 @@
 #include <string>
 #include <variant>
 
+#include "ir/concat.hpp"
 #include "ir/conv.hpp"
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
 #include "ir/normalization.hpp"
 #include "ir/pooling.hpp"
 #include "ir/shape.hpp"
+#include "ir/softmax.hpp"
+#include "ir/spatial.hpp"
 #include "ir/gather.hpp"
 #include "ir/op_kind.hpp"
 #include "ir/reshape.hpp"
@@ -32,6 +35,7 @@ struct CustomAttrs {
 using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, DenseAttrs, ConvAttrs,
                            PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
-                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs>;
+                           ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
+                           ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs>;
 
 }  // namespace kerasrt::ir

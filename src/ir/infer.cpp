@@ -42,6 +42,10 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kWhere: return "where";
     case OpKind::kGather: return "gather";
     case OpKind::kExpandDims: return "expand_dims";
+    case OpKind::kConcat: return "concat";
+    case OpKind::kSoftmax: return "softmax";
+    case OpKind::kPad: return "pad";
+    case OpKind::kUpsample: return "upsample";
     case OpKind::kCount: break;
   }
   return "?";
@@ -66,6 +70,10 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kWhere: return infer_where(node, inputs);
     case OpKind::kGather: return infer_gather(node, inputs);
     case OpKind::kExpandDims: return infer_expand_dims(node, inputs);
+    case OpKind::kConcat: return infer_concat(node, inputs);
+    case OpKind::kSoftmax: return infer_softmax(node, inputs);
+    case OpKind::kPad: return infer_pad(node, inputs);
+    case OpKind::kUpsample: return infer_upsample(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

@@ -24,6 +24,10 @@ enum class OpKind : uint8_t {
   kWhere,     // WhereAttrs
   kGather,    // GatherAttrs: rows of a table by integer index (Embedding)
   kExpandDims,  // ExpandDimsAttrs
+  kConcat,      // ConcatAttrs: Concatenate, Stack
+  kSoftmax,     // SoftmaxAttrs: softmax and log-softmax over any axes
+  kPad,         // PadAttrs: ZeroPadding (zeros) and Cropping (negative amounts)
+  kUpsample,    // UpsampleAttrs: nearest UpSampling
   kCount,
 };
 

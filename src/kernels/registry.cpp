@@ -31,6 +31,10 @@ struct Table {
     add({&ref::kWhere});
     add({&ref::kGather});
     add({&ref::kExpandDims});
+    add({&ref::kConcat});
+    add({&x86::kSoftmaxLastAxis, &ref::kSoftmax});
+    add({&ref::kPad});
+    add({&ref::kUpsample});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

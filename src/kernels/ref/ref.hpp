@@ -27,5 +27,9 @@ extern const Kernel kConstant;
 extern const Kernel kWhere;
 extern const Kernel kGather;
 extern const Kernel kExpandDims;
+extern const Kernel kConcat;
+extern const Kernel kSoftmax;
+extern const Kernel kPad;
+extern const Kernel kUpsample;
 
 }  // namespace kerasrt::kernels::ref

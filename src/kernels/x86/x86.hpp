@@ -20,5 +20,6 @@ extern const Kernel kConvTransposeGemm;
 extern const Kernel kPoolChannelsLast;
 extern const Kernel kBatchNormChannelsLast;
 extern const Kernel kNormalizeLastAxis;
+extern const Kernel kSoftmaxLastAxis;
 
 }  // namespace kerasrt::kernels::x86
