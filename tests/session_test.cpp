@@ -94,7 +94,8 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "merge_average", "merge_add3",
                                            "concat_axis1", "ops_concat_stack", "softmax_layer_axis1", "ops_softmax_relu",
                                            "rescaling", "zeropad2d", "cropping2d_channels_first", "cropping3d",
-                                           "upsampling2d_nearest", "upsampling3d"));
+                                           "upsampling2d_nearest", "upsampling3d",
+                                           "ops_reductions", "ops_sequential_style_chain"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

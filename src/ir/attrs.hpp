@@ -13,6 +13,7 @@
 #include "ir/normalization.hpp"
 #include "ir/pooling.hpp"
 #include "ir/shape.hpp"
+#include "ir/reduce.hpp"
 #include "ir/softmax.hpp"
 #include "ir/spatial.hpp"
 #include "ir/gather.hpp"
@@ -36,6 +37,7 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
                            ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
-                           ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs>;
+                           ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs,
+                           ReduceAttrs>;
 
 }  // namespace kerasrt::ir

@@ -46,6 +46,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kSoftmax: return "softmax";
     case OpKind::kPad: return "pad";
     case OpKind::kUpsample: return "upsample";
+    case OpKind::kReduce: return "reduce";
     case OpKind::kCount: break;
   }
   return "?";
@@ -74,6 +75,7 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kSoftmax: return infer_softmax(node, inputs);
     case OpKind::kPad: return infer_pad(node, inputs);
     case OpKind::kUpsample: return infer_upsample(node, inputs);
+    case OpKind::kReduce: return infer_reduce(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

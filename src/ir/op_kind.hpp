@@ -28,6 +28,7 @@ enum class OpKind : uint8_t {
   kSoftmax,     // SoftmaxAttrs: softmax and log-softmax over any axes
   kPad,         // PadAttrs: ZeroPadding (zeros) and Cropping (negative amounts)
   kUpsample,    // UpsampleAttrs: nearest UpSampling
+  kReduce,      // ReduceAttrs: sum, mean, max, ..., argmax over axes
   kCount,
 };
 

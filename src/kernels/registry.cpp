@@ -35,6 +35,7 @@ struct Table {
     add({&x86::kSoftmaxLastAxis, &ref::kSoftmax});
     add({&ref::kPad});
     add({&ref::kUpsample});
+    add({&ref::kReduce});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -26,7 +26,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_embedding(add);
     register_recurrent(add);
     register_wrappers(add);
-    register_op_nodes_reduce(add);
     register_op_nodes_shape(add);
     register_op_nodes_linalg(add);
     register_op_nodes(add);

@@ -36,7 +36,6 @@ void register_embedding(const AddLayer& add);
 void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
 void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
-void register_op_nodes_reduce(const AddLayer& add);
 void register_op_nodes_shape(const AddLayer& add);
 void register_op_nodes_linalg(const AddLayer& add);
 void register_attention(const AddLayer& add);

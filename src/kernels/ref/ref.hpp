@@ -31,5 +31,6 @@ extern const Kernel kConcat;
 extern const Kernel kSoftmax;
 extern const Kernel kPad;
 extern const Kernel kUpsample;
+extern const Kernel kReduce;
 
 }  // namespace kerasrt::kernels::ref
