@@ -95,7 +95,11 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "lstm_last", "gru_reset_after", "gru_backwards", "lstm_return_state",
                                            "simplernn_last", "embedding_mask_lstm", "dialect_rnn_initial_state",
                                            "mha_self", "mha_cross", "group_query_attention",
-                                           "group_query_attention_self_causal", "transformer_block"));
+                                           "group_query_attention_self_causal", "transformer_block",
+                                           "concat_axis1", "ops_concat_stack", "softmax_layer_axis1", "ops_softmax_relu",
+                                           "rescaling", "zeropad2d", "cropping2d_channels_first", "cropping3d",
+                                           "upsampling2d_nearest", "upsampling3d",
+                                           "ops_reductions", "ops_sequential_style_chain"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

@@ -92,6 +92,15 @@ Json attrs_json(const ir::ReshapeAttrs& a) {
 }
 Json attrs_json(const ir::TransposeAttrs& a) { return {{"perm", a.perm}}; }
 Json attrs_json(const ir::RepeatAttrs& a) { return {{"axis", a.axis}, {"times", a.times}}; }
+Json attrs_json(const ir::ConcatAttrs& a) { return {{"axis", a.axis}, {"stack", a.stack}}; }
+Json attrs_json(const ir::SoftmaxAttrs& a) { return {{"axes", a.axes}, {"log", a.log}}; }
+Json attrs_json(const ir::PadAttrs& a) { return {{"before", a.before}, {"after", a.after}}; }
+Json attrs_json(const ir::UpsampleAttrs& a) { return {{"factors", a.factors}}; }
+Json attrs_json(const ir::ReduceAttrs& a) {
+  Json j = {{"fn", ir::reduce_fn_name(a.fn)}, {"axes", a.axes}, {"keepdims", a.keepdims}};
+  if (a.has_initial) j["initial"] = a.initial;
+  return j;
+}
 
 }  // namespace
 

@@ -7,12 +7,16 @@
 #include <variant>
 
 #include "ir/attention.hpp"
+#include "ir/concat.hpp"
 #include "ir/conv.hpp"
 #include "ir/dense.hpp"
 #include "ir/elementwise.hpp"
 #include "ir/normalization.hpp"
 #include "ir/pooling.hpp"
 #include "ir/shape.hpp"
+#include "ir/reduce.hpp"
+#include "ir/softmax.hpp"
+#include "ir/spatial.hpp"
 #include "ir/gather.hpp"
 #include "ir/op_kind.hpp"
 #include "ir/reshape.hpp"
@@ -35,6 +39,7 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            PoolAttrs, BatchNormAttrs, NormalizeAttrs, GroupNormAttrs,
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
                            ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
-                           RnnAttrs, AttentionAttrs>;
+                           RnnAttrs, AttentionAttrs, ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs,
+                           ReduceAttrs>;
 
 }  // namespace kerasrt::ir

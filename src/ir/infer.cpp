@@ -44,6 +44,11 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kExpandDims: return "expand_dims";
     case OpKind::kRnn: return "rnn";
     case OpKind::kAttention: return "attention";
+    case OpKind::kConcat: return "concat";
+    case OpKind::kSoftmax: return "softmax";
+    case OpKind::kPad: return "pad";
+    case OpKind::kUpsample: return "upsample";
+    case OpKind::kReduce: return "reduce";
     case OpKind::kCount: break;
   }
   return "?";
@@ -70,6 +75,11 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kExpandDims: return infer_expand_dims(node, inputs);
     case OpKind::kRnn: return infer_rnn(node, inputs);
     case OpKind::kAttention: return infer_attention(node, inputs);
+    case OpKind::kConcat: return infer_concat(node, inputs);
+    case OpKind::kSoftmax: return infer_softmax(node, inputs);
+    case OpKind::kPad: return infer_pad(node, inputs);
+    case OpKind::kUpsample: return infer_upsample(node, inputs);
+    case OpKind::kReduce: return infer_reduce(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

@@ -26,6 +26,11 @@ enum class OpKind : uint8_t {
   kExpandDims,  // ExpandDimsAttrs
   kRnn,         // RnnAttrs: SimpleRNN, LSTM, GRU (and the CuDNN variants)
   kAttention,   // AttentionAttrs: scaled dot-product attention over heads (MultiHeadAttention, GQA)
+  kConcat,      // ConcatAttrs: Concatenate, Stack
+  kSoftmax,     // SoftmaxAttrs: softmax and log-softmax over any axes
+  kPad,         // PadAttrs: ZeroPadding (zeros) and Cropping (negative amounts)
+  kUpsample,    // UpsampleAttrs: nearest UpSampling
+  kReduce,      // ReduceAttrs: sum, mean, max, ..., argmax over axes
   kCount,
 };
 

@@ -26,6 +26,11 @@ std::vector<TensorType> infer_gather(const Node& node, std::span<const TensorTyp
 std::vector<TensorType> infer_expand_dims(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_rnn(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_attention(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_concat(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_softmax(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_pad(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_upsample(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_reduce(const Node& node, std::span<const TensorType> in);
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

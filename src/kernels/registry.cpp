@@ -33,6 +33,11 @@ struct Table {
     add({&ref::kExpandDims});
     add({&x86::kRnnGemm, &ref::kRnn});
     add({&x86::kAttentionGemm, &ref::kAttention});
+    add({&ref::kConcat});
+    add({&x86::kSoftmaxLastAxis, &ref::kSoftmax});
+    add({&ref::kPad});
+    add({&ref::kUpsample});
+    add({&ref::kReduce});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

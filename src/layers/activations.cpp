@@ -1,5 +1,5 @@
-// Activation layers not yet typed: ReLU, PReLU, Softmax (Activation, LeakyReLU and ELU are in
-// format/keras/activations.cpp).
+// Activation layers not yet typed: ReLU, PReLU (Activation, LeakyReLU and ELU are in
+// format/keras/activations.cpp, Softmax in format/keras/softmax.cpp).
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
 
@@ -68,57 +68,11 @@ class PReLU : public ElementwiseOp {
   std::vector<float> alpha_;
 };
 
-class Softmax : public ElementwiseOp {
- public:
-  explicit Softmax(const LayerSpec& spec) {
-    Config c(spec);
-    if (!c.has("axis")) axes_ = {-1};
-    else if (c.raw("axis").is_array()) axes_ = c.int_list("axis");
-    else axes_ = {c.integer("axis")};
-  }
-  std::shared_ptr<const Op> bind(const Call& call) const override {
-    if (!call.tensors_with_role("mask").empty())
-      throw Error(call.where + ": Softmax with a mask is not supported yet");
-    return ElementwiseOp::bind(call);
-  }
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    std::copy(in[0].data, in[0].data + in[0].size(), out[0].data);
-    const auto& s = in[0].shape;
-    if (axes_.size() == 1) return softmax_axis(out[0].data, s, normalize_axis(axes_[0], s.size(), ""), false);
-    // Several axes: move them last, softmax over their product, move back.
-    std::vector<int> ax;
-    for (int64_t a : axes_) ax.push_back(normalize_axis(a, s.size(), ""));
-    std::sort(ax.begin(), ax.end());
-    if (std::adjacent_find(ax.begin(), ax.end()) != ax.end()) throw Error("Softmax: 'axis' names an axis twice");
-    std::vector<int> order;
-    for (int d = 0; d < static_cast<int>(s.size()); ++d)
-      if (std::find(ax.begin(), ax.end(), d) == ax.end()) order.push_back(d);
-    order.insert(order.end(), ax.begin(), ax.end());
-    std::vector<int> back(order.size());
-    Shape moved;
-    for (size_t k = 0; k < order.size(); ++k) {
-      back[order[k]] = static_cast<int>(k);
-      moved.push_back(s[order[k]]);
-    }
-    int64_t n = in[0].size(), group = 1;
-    for (int a : ax) group *= s[a];
-    std::vector<float> tmp(n);
-    permute_copy(in[0], order, MutView{tmp.data(), moved});
-    Shape flat{n / group, group};
-    softmax_axis(tmp.data(), flat, 1, false);
-    permute_copy(ConstView{tmp.data(), moved}, back, out[0]);
-  }
-
- private:
-  std::vector<int64_t> axes_;
-};
-
 }  // namespace
 
 void register_activations(const AddLayer& add) {
   add("ReLU", [](const LayerSpec& s) { return std::make_shared<ReLU>(s); });
   add("PReLU", [](const LayerSpec& s) { return std::make_shared<PReLU>(s); });
-  add("Softmax", [](const LayerSpec& s) { return std::make_shared<Softmax>(s); });
 }
 
 }  // namespace kerasrt::layers

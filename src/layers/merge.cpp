@@ -1,4 +1,4 @@
-// Merge layers Concatenate and Dot (the element-wise merges are typed: format/keras/merge.cpp). Each
+// Merge layer Dot (the element-wise merges and Concatenate are typed: format/keras/merge.cpp, concat.cpp). It
 // takes its tensors as positional inputs.
 #include <algorithm>
 #include <cmath>
@@ -9,52 +9,6 @@
 
 namespace kerasrt::layers {
 namespace {
-
-// ---- Concatenate ------------------------------------------------------------------------------
-class Concatenate : public Op {
- public:
-  explicit Concatenate(const LayerSpec& spec) : axis_(Config(spec).integer("axis", -1)) {}
-
-  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
-    if (in.empty()) throw Error("Concatenate needs at least one input");
-    const size_t rank = in[0].size();
-    if (rank == 0) throw Error("Concatenate cannot take scalar inputs");
-    const int axis = normalize_axis(axis_, rank, "Concatenate: ");
-    Shape out = in[0];
-    for (size_t k = 1; k < in.size(); ++k) {
-      const Shape& s = in[k];
-      bool ok = s.size() == rank;
-      for (size_t a = 0; ok && a < rank; ++a) {
-        if (static_cast<int>(a) == axis) {
-          out[a] = out[a] < 0 || s[a] < 0 ? -1 : out[a] + s[a];
-        } else if (out[a] < 0) {
-          out[a] = s[a];
-        } else {
-          ok = s[a] < 0 || s[a] == out[a];
-        }
-      }
-      if (!ok)
-        throw Error("Concatenate on axis " + std::to_string(axis_) + " needs matching shapes off that axis, got " +
-                    shape_to_string(in[0]) + " and " + shape_to_string(s));
-    }
-    return {out};
-  }
-
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    const int axis = normalize_axis(axis_, out[0].shape.size(), "Concatenate: ");
-    const int64_t outer = element_count(out[0].shape.subspan(0, axis));
-    const int64_t out_row = element_count(out[0].shape.subspan(axis));
-    int64_t at = 0;  // start of this input's slice within an output row
-    for (const ConstView& x : in) {
-      const int64_t row = element_count(x.shape.subspan(axis));
-      for (int64_t o = 0; o < outer; ++o) std::copy(x.data + o * row, x.data + (o + 1) * row, out[0].data + o * out_row + at);
-      at += row;
-    }
-  }
-
- private:
-  int64_t axis_;
-};
 
 // ---- Dot --------------------------------------------------------------------------------------
 // Keras's batch_dot: for each batch item, contracts x's axis a0 with y's axis a1; the output
@@ -152,7 +106,6 @@ class Dot : public Op {
 }  // namespace
 
 void register_merge(const AddLayer& add) {
-  add("Concatenate", [](const LayerSpec& s) { return std::make_shared<Concatenate>(s); });
   add("Dot", [](const LayerSpec& s) { return std::make_shared<Dot>(s); });
 }
 

@@ -1,5 +1,5 @@
-// Shape op nodes: reshape, expand_dims, squeeze, transpose, swapaxes, moveaxis, concatenate,
-// stack and indexing (GetItem).
+// Shape op nodes: reshape, expand_dims, squeeze, transpose, swapaxes, moveaxis and indexing
+// (GetItem). Concatenate and Stack are typed (format/keras/concat.cpp).
 #include "layers/op_nodes.hpp"
 
 #include <algorithm>
@@ -141,68 +141,6 @@ std::vector<int> moveaxis_perm(const std::vector<int64_t>& source, const std::ve
   if (std::adjacent_find(check.begin(), check.end()) != check.end()) throw Error("moveaxis repeats an axis");
   return order;
 }
-
-class Concatenate : public Op {
- public:
-  Concatenate(std::vector<int> parts, int64_t axis, bool stack, size_t inputs)
-      : parts_(std::move(parts)), axis_(axis), stack_(stack), inputs_(inputs) {}
-
-  std::vector<Shape> output_shapes(std::span<const Shape> in) const override {
-    expect_inputs(in, inputs_);
-    const Shape& first = in[parts_[0]];
-    size_t rank = first.size();
-    if (stack_) {
-      int a = axis_in(axis_, rank + 1);
-      Shape out = first;
-      for (int p : parts_) out = merge(out, in[p], -1);
-      out.insert(out.begin() + a, static_cast<int64_t>(parts_.size()));
-      return {out};
-    }
-    if (rank == 0) throw Error("cannot concatenate rank-0 tensors");
-    int a = axis_in(axis_, rank);
-    Shape out = first;
-    int64_t total = 0;
-    for (int p : parts_) {
-      out = merge(out, in[p], a);
-      total = (total < 0 || in[p][a] < 0) ? -1 : total + in[p][a];
-    }
-    out[a] = total;
-    return {out};
-  }
-
-  void run(std::span<const ConstView> in, std::span<const MutView> out) const override {
-    std::span<const int64_t> s = in[parts_[0]].shape;
-    int a = stack_ ? axis_in(axis_, s.size() + 1) : axis_in(axis_, s.size());
-    int64_t outer = element_count(s.subspan(0, a));
-    if (outer == 0) return;
-    float* dst = out[0].data;
-    for (int64_t o = 0; o < outer; ++o)
-      for (int p : parts_) {
-        int64_t block = in[p].size() / outer;  // this part's elements per leading index
-        const float* src = in[p].data + o * block;
-        dst = std::copy(src, src + block, dst);
-      }
-  }
-
- private:
-  // Dimensions must agree (an unknown one takes the other's value), except along `skip`.
-  static Shape merge(const Shape& a, const Shape& b, int skip) {
-    if (a.size() != b.size())
-      throw Error("cannot join shapes " + shape_to_string(a) + " and " + shape_to_string(b) + " of different rank");
-    Shape out = a;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (static_cast<int>(i) == skip) continue;
-      if (!dims_agree(a[i], b[i]))
-        throw Error("cannot join shapes " + shape_to_string(a) + " and " + shape_to_string(b));
-      out[i] = a[i] >= 0 ? a[i] : b[i];
-    }
-    return out;
-  }
-  std::vector<int> parts_;
-  int64_t axis_;
-  bool stack_;
-  size_t inputs_;
-};
 
 // ---- indexing (x[key]) ------------------------------------------------------------------------
 
@@ -425,17 +363,6 @@ void register_op_nodes_shape(const AddLayer& add) {
                                            a.input_count());
     };
   });
-  for (const char* cls : {"Concatenate", "Stack"}) {
-    bool stack = std::string(cls) == "Stack";
-    add_op(add, cls, [stack](const Config& c) -> Binder {
-      if (!c.has("axis")) c.fail("'axis' None (joining flattened tensors) is not supported");
-      int64_t axis = c.integer("axis");
-      return [axis, stack](CallArgs& a) {
-        std::vector<int> parts = a.tensor_list(0, stack ? "x" : "xs");
-        return std::make_shared<Concatenate>(std::move(parts), axis, stack, a.input_count());
-      };
-    });
-  }
   add_op(add, "GetItem", [](const Config&) -> Binder { return bind_get_item; });
 }
 

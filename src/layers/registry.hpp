@@ -29,17 +29,13 @@ bool user_registered(const LayerKey& key);
 LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file);
 
 // The families (one per file in src/layers/; the op nodes span op_nodes_*.cpp).
-void register_core(const AddLayer& add);
 void register_activations(const AddLayer& add);
-void register_spatial(const AddLayer& add);
 void register_normalization(const AddLayer& add);
 void register_merge(const AddLayer& add);
 void register_embedding(const AddLayer& add);
 void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
 void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
-void register_op_nodes_nn(const AddLayer& add);
-void register_op_nodes_reduce(const AddLayer& add);
 void register_op_nodes_shape(const AddLayer& add);
 void register_op_nodes_linalg(const AddLayer& add);
 void register_attention(const AddLayer& add);
@@ -47,5 +43,7 @@ void register_einsum_dense(const AddLayer& add);
 void register_preprocessing(const AddLayer& add);
 void register_image_preprocessing(const AddLayer& add);
 void register_audio_preprocessing(const AddLayer& add);
+// UpSampling2D bilinear/bicubic resize (spatial.cpp), for the typed UpSampling2D parser.
+std::shared_ptr<Op> make_resize_upsampling_2d(const LayerSpec& spec, const std::vector<int64_t>& factors, bool bicubic);
 
 }  // namespace kerasrt::layers

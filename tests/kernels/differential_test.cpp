@@ -365,6 +365,28 @@ std::vector<Case> normalize_cases(Rng& rng) {
   return out;
 }
 
+// Softmax over the last axis (the fast kernel) and over other axis sets (the reference only).
+std::vector<Case> softmax_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 120; ++i) {
+    ir::SoftmaxAttrs a;
+    a.log = pick(rng, 0, 1) != 0;
+    Shape x = random_shape(rng, 3, 7);
+    x.insert(x.begin(), i % 20 == 0 ? 2000 : pick(rng, 1, 5));  // some large enough to thread
+    x.push_back(pick(rng, 1, 90));
+    const int rank = static_cast<int>(x.size());
+    if (pick(rng, 0, 3) == 0) {
+      for (int ax = 0; ax < rank; ++ax)
+        if (pick(rng, 0, 1)) a.axes.push_back(ax);
+    } else {
+      a.axes = {rank - 1};
+    }
+    out.push_back({node_of(ir::OpKind::kSoftmax, a), {random_values(rng, x, DType::kFloat32, -30.f, 30.f)},
+                   a.log ? "log_softmax" : "softmax"});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
@@ -376,6 +398,7 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kBatchNorm, batch_norm_cases},
       {ir::OpKind::kNormalize, normalize_cases},
       {ir::OpKind::kRnn, rnn_cases},
+      {ir::OpKind::kSoftmax, softmax_cases},
   };
   return g;
 }

@@ -1,5 +1,6 @@
 // Core shape layers: the inference no-ops (Dropout, noise, regularisation, Identity) and Flatten,
-// Reshape, Permute, RepeatVector to reshape/transpose/repeat nodes. Data keeps its dtype.
+// Reshape, Permute, RepeatVector to reshape/transpose/repeat nodes (data keeps its dtype), and
+// Rescaling to float32 multiply/add nodes.
 #include <algorithm>
 
 #include "format/keras/typed_layer.hpp"
@@ -53,6 +54,34 @@ class RepeatVectorLayer : public TypedLayer {
   int64_t n_;
 };
 
+class RescalingLayer : public TypedLayer {
+ public:
+  RescalingLayer(std::vector<float> scale, std::vector<float> offset)
+      : scale_(constant(std::move(scale))), offset_(constant(std::move(offset))) {}
+  void check_call(const Call& call) const override { positional_only(call); }
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
+    positional_only(call);
+    if (inputs.size() != 1) throw Error(call.where + ": Rescaling takes 1 input(s), got " + std::to_string(inputs.size()));
+    int x = sink.cast(inputs[0], DType::kFloat32);
+    auto apply = [&](const std::shared_ptr<const Tensor>& c, ir::BinaryFn fn, float identity) {
+      if (c->size() == 1 && c->values<float>()[0] == identity) return;
+      int v = sink.add(ir::OpKind::kConstant, ir::ConstantAttrs{}, {ir::Weight{"value", c}}, {}).at(0);
+      x = sink.add(ir::OpKind::kBinary, ir::BinaryAttrs{fn}, {}, {x, v}).at(0);
+    };
+    apply(scale_, ir::BinaryFn::kMul, 1.f);
+    apply(offset_, ir::BinaryFn::kAdd, 0.f);
+    if (x == inputs[0]) x = sink.add(ir::OpKind::kReshape, ir::ReshapeAttrs{{}, true}, {}, {x}).at(0);  // a value of its own
+    return {x};
+  }
+
+ private:
+  static std::shared_ptr<const Tensor> constant(std::vector<float> v) {
+    Shape s = v.size() == 1 ? Shape{} : Shape{static_cast<int64_t>(v.size())};
+    return std::make_shared<const Tensor>(std::move(s), std::move(v));
+  }
+  std::shared_ptr<const Tensor> scale_, offset_;
+};
+
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_inference_noop(const LayerSpec&) {
@@ -79,6 +108,24 @@ std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec) {
   ir::TransposeAttrs t{{0}};
   for (int64_t d : dims) t.perm.push_back(static_cast<int>(d));
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kTranspose, t);
+}
+
+// Rescaling: x * scale + offset in float32 (scale and offset may be per-channel lists, which
+// broadcast over the last axis); a factor of 1 or an offset of 0 is left out.
+std::shared_ptr<const TypedLayer> parse_rescaling(const LayerSpec& spec) {
+  layers::Config c(spec);
+  auto values = [&](const char* key, float fallback) {
+    if (!c.has(key)) return std::vector<float>{fallback};
+    const Json& v = c.raw(key);
+    if (v.is_number()) return std::vector<float>{v.get<float>()};
+    std::vector<float> out;
+    if (v.is_array())
+      for (const Json& e : v)
+        if (e.is_number()) out.push_back(e.get<float>());
+    if (out.empty()) c.fail(std::string("'") + key + "' should be a number or a list of numbers");
+    return out;
+  };
+  return std::make_shared<RescalingLayer>(values("scale", 1.f), values("offset", 0.f));
 }
 
 std::shared_ptr<const TypedLayer> parse_repeat_vector(const LayerSpec& spec) {

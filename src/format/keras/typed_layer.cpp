@@ -135,9 +135,25 @@ TypedParser typed_parser(const std::string& key) {
       // Keras exports the GroupedQueryAttention class as "GroupQueryAttention"; files use either name.
       {"GroupedQueryAttention", parse_head_attention},
       {"GroupQueryAttention", parse_head_attention},
+      {"Concatenate", parse_concatenate},
+      {"Softmax", parse_softmax},
+      {"Rescaling", parse_rescaling},
+      {"ZeroPadding1D", parse_zero_padding},
+      {"ZeroPadding2D", parse_zero_padding},
+      {"ZeroPadding3D", parse_zero_padding},
+      {"Cropping1D", parse_cropping},
+      {"Cropping2D", parse_cropping},
+      {"Cropping3D", parse_cropping},
+      {"UpSampling1D", parse_upsampling},
+      {"UpSampling2D", parse_upsampling},
+      {"UpSampling3D", parse_upsampling},
   };
   auto it = parsers.find(key);
-  if (it == parsers.end()) return elementwise_op_parser(key);
+  if (it == parsers.end()) {
+    for (TypedParser (*ops)(const std::string&) : {elementwise_op_parser, concat_op_parser, softmax_op_parser, reduce_op_parser})
+      if (TypedParser p = ops(key)) return p;
+    return nullptr;
+  }
   return it->second;
 }
 

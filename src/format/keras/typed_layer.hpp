@@ -98,6 +98,15 @@ std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec);  // recurren
 std::shared_ptr<const TypedLayer> parse_head_attention(const LayerSpec& spec);  // attention.cpp
 // The parser of a keras.ops element-wise node by its op node key ("ops:Add"), or null.
 TypedParser elementwise_op_parser(const std::string& key);
+std::shared_ptr<const TypedLayer> parse_concatenate(const LayerSpec& spec);  // concat.cpp
+TypedParser concat_op_parser(const std::string& key);
+std::shared_ptr<const TypedLayer> parse_softmax(const LayerSpec& spec);  // softmax.cpp
+TypedParser softmax_op_parser(const std::string& key);
+TypedParser reduce_op_parser(const std::string& key);  // reduce.cpp
+std::shared_ptr<const TypedLayer> parse_rescaling(const LayerSpec& spec);  // core.cpp
+std::shared_ptr<const TypedLayer> parse_zero_padding(const LayerSpec& spec);  // spatial.cpp: 1D/2D/3D
+std::shared_ptr<const TypedLayer> parse_cropping(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_upsampling(const LayerSpec& spec);
 
 // keras.activations by name or serialized object, as an ir activation; errors name the layer.
 ir::Activation parse_activation(const Json& j, const std::string& where);

@@ -29,5 +29,10 @@ extern const Kernel kGather;
 extern const Kernel kExpandDims;
 extern const Kernel kRnn;
 extern const Kernel kAttention;
+extern const Kernel kConcat;
+extern const Kernel kSoftmax;
+extern const Kernel kPad;
+extern const Kernel kUpsample;
+extern const Kernel kReduce;
 
 }  // namespace kerasrt::kernels::ref

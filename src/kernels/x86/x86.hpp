@@ -22,5 +22,6 @@ extern const Kernel kBatchNormChannelsLast;
 extern const Kernel kNormalizeLastAxis;
 extern const Kernel kRnnGemm;
 extern const Kernel kAttentionGemm;
+extern const Kernel kSoftmaxLastAxis;
 
 }  // namespace kerasrt::kernels::x86

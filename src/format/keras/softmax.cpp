@@ -1,0 +1,117 @@
+// The Softmax layer (any axes) and the keras.ops Softmax/LogSoftmax nodes as softmax nodes;
+// Sparsemax (last axis only) as the unary sparsemax. Integer inputs become float32 first.
+#include <algorithm>
+#include <optional>
+
+#include "format/keras/call_args.hpp"
+#include "format/keras/typed_layer.hpp"
+#include "layers/common.hpp"    // Config: typed reads of a layer config
+#include "layers/registry.hpp"  // op_node_key
+
+namespace kerasrt::format {
+namespace {
+
+// `axes` (counting from the end when negative) over `rank`, ascending; nullopt: every axis.
+ir::SoftmaxAttrs softmax_attrs(const std::optional<std::vector<int64_t>>& axes, size_t rank, bool log) {
+  ir::SoftmaxAttrs a{{}, log};
+  const int64_t r = static_cast<int64_t>(rank);
+  if (!axes) {
+    for (int d = 0; d < static_cast<int>(rank); ++d) a.axes.push_back(d);
+    return a;
+  }
+  for (int64_t ax : *axes) {
+    if (ax < -r || ax >= r) throw Error("axis " + std::to_string(ax) + " is out of range for rank " + std::to_string(rank));
+    a.axes.push_back(static_cast<int>(ax < 0 ? ax + r : ax));
+  }
+  std::sort(a.axes.begin(), a.axes.end());
+  if (std::adjacent_find(a.axes.begin(), a.axes.end()) != a.axes.end()) throw Error("'axis' names an axis twice");
+  return a;
+}
+
+// The Softmax layer: one positional input (a mask is refused).
+class SoftmaxLayer : public TypedLayer {
+ public:
+  explicit SoftmaxLayer(std::vector<int64_t> axes) : axes_(std::move(axes)) {}
+  void check_call(const Call& call) const override {
+    for (const auto& r : call.roles) {
+      if (r == "mask") throw Error(call.where + ": Softmax with a mask is not supported yet");
+      if (!r.empty()) throw Error(call.where + ": Softmax does not take the tensor argument '" + r + "'");
+    }
+  }
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
+    check_call(call);
+    if (inputs.size() != 1) throw Error(call.where + ": Softmax takes 1 input(s), got " + std::to_string(inputs.size()));
+    int x = sink.cast(inputs[0], DType::kFloat32);
+    ir::SoftmaxAttrs a;
+    try {
+      a = softmax_attrs(axes_, sink.type(x).shape.size(), false);
+    } catch (const Error& e) {
+      throw Error(call.where + ": Softmax: " + e.what());
+    }
+    return sink.add(ir::OpKind::kSoftmax, a, {}, {x});
+  }
+
+ private:
+  std::vector<int64_t> axes_;
+};
+
+// keras.ops.softmax / log_softmax / sparsemax (x, axis).
+class SoftmaxNode : public TypedLayer {
+ public:
+  SoftmaxNode(std::optional<int64_t> axis, bool log, bool sparse) : axis_(axis), log_(log), sparse_(sparse) {}
+  void check_call(const Call& call) const override {
+    CallArgs args(call);
+    args.tensor(0, "x");
+    args.finish();
+  }
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
+    CallArgs args(call);
+    int x = sink.cast(inputs[args.tensor(0, "x")], DType::kFloat32);
+    args.finish();
+    const size_t rank = sink.type(x).shape.size();
+    if (sparse_) {
+      if (!axis_) args.fail("sparsemax needs an axis");
+      const int64_t r = static_cast<int64_t>(rank);
+      if (*axis_ < -r || *axis_ >= r || (*axis_ < 0 ? *axis_ + r : *axis_) != r - 1)
+        args.fail("sparsemax is supported over the last axis only");
+      return sink.add(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kSparsemax, 0.f, 0.f}, {}, {x});
+    }
+    ir::SoftmaxAttrs a;
+    try {
+      a = softmax_attrs(axis_ ? std::optional(std::vector<int64_t>{*axis_}) : std::nullopt, rank, log_);
+    } catch (const Error& e) {
+      args.fail(e.what());
+    }
+    return sink.add(ir::OpKind::kSoftmax, a, {}, {x});
+  }
+
+ private:
+  std::optional<int64_t> axis_;
+  bool log_, sparse_;
+};
+
+std::shared_ptr<const TypedLayer> parse_softmax_node(const LayerSpec& spec) {
+  layers::Config c(spec);
+  if (c.has("axis") && !c.raw("axis").is_number_integer())
+    c.fail("'axis' should be a single integer or None, got " + c.raw("axis").dump());
+  std::optional<int64_t> axis = c.has("axis") ? std::optional<int64_t>(c.integer("axis")) : std::nullopt;
+  if (!c.has("axis") && !spec.config.contains("axis")) axis = -1;  // the op's default; an explicit None: every axis
+  return std::make_shared<SoftmaxNode>(axis, spec.class_name == "LogSoftmax", spec.class_name == "Sparsemax");
+}
+
+}  // namespace
+
+std::shared_ptr<const TypedLayer> parse_softmax(const LayerSpec& spec) {
+  layers::Config c(spec);
+  std::vector<int64_t> axes{-1};
+  if (c.has("axis")) axes = c.raw("axis").is_array() ? c.int_list("axis") : std::vector<int64_t>{c.integer("axis")};
+  return std::make_shared<SoftmaxLayer>(std::move(axes));
+}
+
+TypedParser softmax_op_parser(const std::string& key) {
+  for (const char* cls : {"Softmax", "LogSoftmax", "Sparsemax"})
+    if (key == layers::op_node_key(cls)) return parse_softmax_node;
+  return nullptr;
+}
+
+}  // namespace kerasrt::format
