@@ -500,8 +500,8 @@ class Builder {
     try {
       layers::LayerKey lookup = layers::layer_key(entry);
       TypedParser parser = layers::user_registered(lookup) ? nullptr : typed_parser(lookup.key);
-      if (parser) {
-        layer.typed = parser(layers::layer_spec(entry, w, file_));
+      if (parser) layer.typed = parser(layers::layer_spec(entry, w, file_));
+      if (layer.typed) {
         layer.params = layer.typed->param_count();
       } else {
         std::shared_ptr<Op> op = layers::make_layer(entry, w, file_);

@@ -119,7 +119,9 @@ std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
   // A wrapped layer of a typed class runs through the typed path (until the wrappers are typed).
   layers::LayerKey key = layers::layer_key(layer_json);
   format::TypedParser parser = layers::user_registered(key) ? nullptr : format::typed_parser(key.key);
-  if (parser) return std::make_shared<format::TypedLayerOp>(parser(layers::layer_spec(layer_json, weights, where)), Call{});
+  if (parser)
+    if (auto typed = parser(layers::layer_spec(layer_json, weights, where)))
+      return std::make_shared<format::TypedLayerOp>(std::move(typed), Call{});
   return layers::make_layer(layer_json, weights, where);
 }
 

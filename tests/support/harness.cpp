@@ -14,12 +14,9 @@ std::shared_ptr<const Op> make_op(const nlohmann::json& layer_json, std::vector<
   if (c.where.empty()) c.where = "test";
   layers::LayerKey key = layers::layer_key(layer_json);
   format::TypedParser parser = layers::user_registered(key) ? nullptr : format::typed_parser(key.key);
-  std::shared_ptr<const Op> op;
-  if (parser) {
-    op = std::make_shared<format::TypedLayerOp>(parser(layers::layer_spec(layer_json, w, "test")), c);
-  } else {
-    op = layers::make_layer(layer_json, w, "test")->bind(c);
-  }
+  std::shared_ptr<const format::TypedLayer> typed = parser ? parser(layers::layer_spec(layer_json, w, "test")) : nullptr;
+  std::shared_ptr<const Op> op = typed ? std::make_shared<format::TypedLayerOp>(std::move(typed), c)
+                                       : layers::make_layer(layer_json, w, "test")->bind(c);
   if (w.remaining() != 0) throw Error("test: layer left " + std::to_string(w.remaining()) + " weights unused");
   return op;
 }

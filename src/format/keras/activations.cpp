@@ -58,6 +58,22 @@ std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec) {
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kLeakyRelu, slope, 0.f});
 }
 
+// keras.layers.ReLU(max_value, negative_slope, threshold): the forms that are plain relu, relu6 or
+// leaky_relu are typed; any other combination returns null and runs through its kerasrt::Op.
+std::shared_ptr<const TypedLayer> parse_relu(const LayerSpec& spec) {
+  layers::Config c(spec);
+  const bool capped = c.has("max_value");
+  const double max_value = capped ? c.number("max_value") : 0.0;
+  const double slope = c.number("negative_slope", 0.0), threshold = c.number("threshold", 0.0);
+  ir::UnaryAttrs a;
+  if (threshold != 0.0) return nullptr;
+  if (slope == 0.0 && !capped) a.fn = ir::UnaryFn::kRelu;
+  else if (slope == 0.0 && max_value == 6.0) a.fn = ir::UnaryFn::kRelu6;
+  else if (!capped && slope > 0.0) a = {ir::UnaryFn::kLeakyRelu, static_cast<float>(slope), 0.f};
+  else return nullptr;
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, a);
+}
+
 std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec) {
   float alpha = static_cast<float>(layers::Config(spec).number("alpha", 1.0));
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kElu, alpha, 0.f});

@@ -61,6 +61,7 @@ TypedParser typed_parser(const std::string& key) {
       {"Activation", parse_activation_layer},
       {"LeakyReLU", parse_leaky_relu},
       {"ELU", parse_elu},
+      {"ReLU", parse_relu},
       {"Conv1D", parse_conv<1>},
       {"Conv2D", parse_conv<2>},
       {"Conv3D", parse_conv<3>},

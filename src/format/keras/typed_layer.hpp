@@ -63,6 +63,8 @@ class SingleNodeLayer : public TypedLayer {
   std::vector<ir::Weight> weights_;
 };
 
+// A parser may return null for a configuration it leaves to the class's kerasrt::Op (it must not
+// have taken weights then).
 using TypedParser = std::shared_ptr<const TypedLayer> (*)(const LayerSpec& spec);
 
 // The parser for a layer class, or for a keras.ops node under its op node key ("ops:Add"); null
@@ -77,6 +79,7 @@ std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_relu(const LayerSpec& spec);  // null for the forms left to the Op
 template <int Rank> std::shared_ptr<const TypedLayer> parse_conv(const LayerSpec& spec);
 template <int Rank> std::shared_ptr<const TypedLayer> parse_depthwise_conv(const LayerSpec& spec);
 template <int Rank> std::shared_ptr<const TypedLayer> parse_separable_conv(const LayerSpec& spec);
