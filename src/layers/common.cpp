@@ -142,23 +142,6 @@ void permute_copy(const ConstView& in, std::span<const int> perm, const MutView&
   }
 }
 
-SpatialLayout spatial_layout(std::span<const int64_t> shape, bool channels_first) {
-  SpatialLayout l;
-  const size_t spatial = shape.size() - 2;
-  const size_t first = channels_first ? 2 : 1;
-  l.batch = shape[0];
-  l.channels = channels_first ? shape[1] : shape.back();
-  int64_t step = channels_first ? 1 : l.channels;
-  for (size_t i = spatial; i-- > 0;) {
-    size_t slot = 3 - spatial + i;
-    l.dims[slot] = shape[first + i];
-    l.strides[slot] = step;
-    step *= shape[first + i];
-  }
-  l.channel_stride = channels_first ? step : 1;
-  l.batch_stride = channels_first ? step * l.channels : step;
-  return l;
-}
 
 // ---- call arguments ----------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@
 
 #include <kerasrt/op.hpp>
 
+#include "kernels/spatial_layout.hpp"
+
 #include <array>
 #include <cmath>
 #include <optional>
@@ -105,16 +107,9 @@ std::vector<int64_t> broadcast_strides(std::span<const int64_t> shape, std::span
 // Copies a tensor with its axes reordered: output axis i is input axis perm[i].
 void permute_copy(const ConstView& in, std::span<const int> perm, const MutView& out);
 
-// Element offsets of a (batch, spatial..., channels) or (batch, channels, spatial...) tensor with 1 to 3
-// spatial axes. The spatial axes are right-aligned into three slots (unused leading slots have size 1)
-// so that one loop nest serves 1D, 2D and 3D.
-struct SpatialLayout {
-  int64_t batch = 0, channels = 0;
-  std::array<int64_t, 3> dims{1, 1, 1};
-  std::array<int64_t, 3> strides{0, 0, 0};
-  int64_t channel_stride = 0, batch_stride = 0;
-};
-SpatialLayout spatial_layout(std::span<const int64_t> shape, bool channels_first);
+// The spatial layout the kernels use (kernels/spatial_layout.hpp).
+using kernels::SpatialLayout;
+using kernels::spatial_layout;
 
 // ---- call arguments ----------------------------------------------------------------------------
 // A call's args/kwargs hold {"__tensor__": i} where the call passes its i-th tensor.

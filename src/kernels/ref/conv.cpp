@@ -20,8 +20,8 @@ void run_conv(const KernelCall& c) {
   float* y = static_cast<float*>(c.out[0].data);
   const float* kernel = c.node.weight(0).values<float>().data();
   const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
-  const ConvLayout lx = conv_layout(c.in[0].shape, a.channels_first);
-  const ConvLayout ly = conv_layout(c.out[0].shape, a.channels_first);
+  const SpatialLayout lx = spatial_layout(c.in[0].shape, a.channels_first);
+  const SpatialLayout ly = spatial_layout(c.out[0].shape, a.channels_first);
   const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
   float* acc = reinterpret_cast<float*>(c.ctx.scratch.data());
   const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups;

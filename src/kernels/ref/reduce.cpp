@@ -7,26 +7,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/axis_walk.hpp"
 #include "kernels/ref/ref.hpp"
 
 namespace kerasrt::kernels::ref {
 namespace {
 
 using F = ir::ReduceFn;
-
-struct Walk {
-  std::array<int64_t, ir::kMaxTransposeRank> dims{}, strides{};
-  size_t n = 0;
-  int64_t count = 1;
-  int64_t offset(int64_t k) const {
-    int64_t off = 0;
-    for (size_t i = n; i-- > 0;) {
-      off += (k % dims[i]) * strides[i];
-      k /= dims[i];
-    }
-    return off;
-  }
-};
 
 template <class T> bool is_nan(T v) {
   if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
@@ -47,7 +34,7 @@ void put(void* out, DType t, int64_t i, double v, int64_t exact, bool use_exact)
 }
 
 template <class T>
-void reduce_typed(const ir::ReduceAttrs& a, const T* x, void* y, DType out_t, const Walk& kept, const Walk& red) {
+void reduce_typed(const ir::ReduceAttrs& a, const T* x, void* y, DType out_t, const AxisWalk& kept, const AxisWalk& red) {
   constexpr bool kFloat = std::is_floating_point_v<T>;
   const int64_t n = red.count;
   for (int64_t g = 0; g < kept.count; ++g) {
@@ -144,19 +131,8 @@ void reduce_typed(const ir::ReduceAttrs& a, const T* x, void* y, DType out_t, co
 void run_reduce(const KernelCall& c) {
   const auto& a = c.node.as<ir::ReduceAttrs>();
   const auto shape = c.in[0].shape;
-  Walk kept, red;
-  int64_t stride = 1;
-  std::array<int64_t, ir::kMaxTransposeRank> strides{};
-  for (size_t d = shape.size(); d-- > 0;) {
-    strides[d] = stride;
-    stride *= shape[d];
-  }
-  for (size_t d = 0; d < shape.size(); ++d) {
-    Walk& w = std::find(a.axes.begin(), a.axes.end(), static_cast<int>(d)) != a.axes.end() ? red : kept;
-    w.dims[w.n] = shape[d];
-    w.strides[w.n++] = strides[d];
-    w.count *= shape[d];
-  }
+  AxisWalk kept, red;  // the axes kept; the axes reduced
+  split_axes(shape, a.axes, red, kept);
   const void* x = c.in[0].data;
   void* y = c.out[0].data;
   const DType o = c.out[0].dtype;

@@ -5,42 +5,17 @@
 #include <array>
 #include <cmath>
 
+#include "kernels/axis_walk.hpp"
 #include "kernels/ref/ref.hpp"
 
 namespace kerasrt::kernels::ref {
 namespace {
 
-// Offsets of the elements of a set of axes: the k-th element (row-major over those axes).
-struct AxisWalk {
-  std::array<int64_t, ir::kMaxTransposeRank> dims{}, strides{};
-  size_t n = 0;
-  int64_t count = 1;
-  int64_t offset(int64_t k) const {
-    int64_t off = 0;
-    for (size_t i = n; i-- > 0;) {
-      off += (k % dims[i]) * strides[i];
-      k /= dims[i];
-    }
-    return off;
-  }
-};
-
 void run_softmax(const KernelCall& c) {
   const auto& a = c.node.as<ir::SoftmaxAttrs>();
   const auto shape = c.in[0].shape;
   AxisWalk group, rest;  // the softmax axes; the others
-  int64_t stride = 1;
-  std::array<int64_t, ir::kMaxTransposeRank> strides{};
-  for (size_t d = shape.size(); d-- > 0;) {
-    strides[d] = stride;
-    stride *= shape[d];
-  }
-  for (size_t d = 0; d < shape.size(); ++d) {
-    AxisWalk& w = std::find(a.axes.begin(), a.axes.end(), static_cast<int>(d)) != a.axes.end() ? group : rest;
-    w.dims[w.n] = shape[d];
-    w.strides[w.n++] = strides[d];
-    w.count *= shape[d];
-  }
+  split_axes(shape, a.axes, group, rest);
   if (group.count == 0) return;
   const float* x = static_cast<const float*>(c.in[0].data);
   float* y = static_cast<float*>(c.out[0].data);

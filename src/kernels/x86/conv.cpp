@@ -53,7 +53,7 @@ Blocking blocking(const ir::ConvAttrs& a, std::span<const int64_t> out_shape) {
 struct RowIndex {
   int64_t b, o[3];
 };
-inline RowIndex row_index(int64_t r, const ConvLayout& ly) {
+inline RowIndex row_index(int64_t r, const SpatialLayout& ly) {
   RowIndex i;
   i.o[2] = r % ly.dims[2];
   r /= ly.dims[2];
@@ -80,7 +80,7 @@ struct DepthwiseArgs {
   const float *x, *kernel, *bias;
   float* y;
   int64_t in, multiplier;
-  ConvLayout lx, ly;
+  SpatialLayout lx, ly;
   std::array<ir::ConvAxis, 3> axes;
 };
 
@@ -139,8 +139,8 @@ void run_depthwise(const KernelCall& c) {
   d.bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
   d.in = a.in_channels;
   d.multiplier = a.filters / a.in_channels;
-  d.lx = conv_layout(c.in[0].shape, false);
-  d.ly = conv_layout(c.out[0].shape, false);
+  d.lx = spatial_layout(c.in[0].shape, false);
+  d.ly = spatial_layout(c.out[0].shape, false);
   d.axes = conv_axes(a, d.lx);
   const int64_t rows = d.ly.batch * d.ly.dims[0] * d.ly.dims[1] * d.ly.dims[2];
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, a.filters * taps_of(a)));
@@ -185,7 +185,7 @@ size_t gemm_scratch(const ir::Node& node, std::span<const TensorType>, std::span
 
 // Rows [begin, end) of the block starting at output row r0, for group g: each row is the group's
 // channels at every tap, zeros where a tap reads padding.
-void im2col_rows(const ir::ConvAttrs& a, const float* x, const ConvLayout& lx, const ConvLayout& ly,
+void im2col_rows(const ir::ConvAttrs& a, const float* x, const SpatialLayout& lx, const SpatialLayout& ly,
                  const std::array<ir::ConvAxis, 3>& axes, int64_t g, int64_t r0, int64_t begin, int64_t end,
                  float* A) {
   const int64_t cpg = a.in_channels / a.groups, k = taps_of(a) * cpg;
@@ -229,7 +229,7 @@ void run_gemm(const KernelCall& c) {
     const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups, k = taps_of(a) * cpg;
     float* A = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
     float* block_out = A + blk.block * k;  // channels_first only
-    const ConvLayout lx = conv_layout(c.in[0].shape, a.channels_first), ly = conv_layout(c.out[0].shape, a.channels_first);
+    const SpatialLayout lx = spatial_layout(c.in[0].shape, a.channels_first), ly = spatial_layout(c.out[0].shape, a.channels_first);
     const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
     const int64_t positions = ly.dims[0] * ly.dims[1] * ly.dims[2];
     const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(k, 1));
@@ -293,7 +293,7 @@ void run_transpose(const KernelCall& c) {
   const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
   float* act_scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
   float* Z = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
-  const ConvLayout lx = conv_layout(c.in[0].shape, false), ly = conv_layout(c.out[0].shape, false);
+  const SpatialLayout lx = spatial_layout(c.in[0].shape, false), ly = spatial_layout(c.out[0].shape, false);
   const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
   const int64_t taps = taps_of(a), filters = a.filters, cols = taps * filters;
   const int64_t in_rows = lx.dims[0] * lx.dims[1] * lx.dims[2], out_rows = ly.dims[0] * ly.dims[1] * ly.dims[2];
