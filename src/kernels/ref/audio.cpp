@@ -11,7 +11,7 @@ namespace {
 
 using ir::StftOutput;
 
-// re + i*im of one bin as the node's output; `extra` receives im for the complex output.
+// re + i*im of one bin as the node's output (for complex, the re half; the caller writes im).
 float combine(StftOutput out, float re, float im, int64_t f, int64_t freq, float exponent) {
   const float eps = 1e-7f;
   const float power = re * re + im * im;
