@@ -114,7 +114,11 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "concat_axis1", "ops_concat_stack", "softmax_layer_axis1", "ops_softmax_relu",
                                            "rescaling", "zeropad2d", "cropping2d_channels_first", "cropping3d",
                                            "upsampling2d_nearest", "upsampling3d",
-                                           "ops_reductions", "ops_sequential_style_chain"));
+                                           "ops_reductions", "ops_sequential_style_chain",
+                                           "random_aug_stack", "random_color_stack", "normalization_fixed",
+                                           "category_encoding_count", "discretization_one_hot", "resizing_bilinear",
+                                           "center_crop", "clahe", "upsampling2d_bilinear",
+                                           "equalization_pipeline_training", "mel_spectrogram", "stft_spectrogram_log"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

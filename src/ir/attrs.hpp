@@ -21,6 +21,8 @@
 #include "ir/op_kind.hpp"
 #include "ir/reshape.hpp"
 #include "ir/recurrent.hpp"
+#include "ir/preprocessing.hpp"
+#include "ir/audio.hpp"
 
 namespace kerasrt {
 class Op;
@@ -40,6 +42,8 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
                            ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
                            RnnAttrs, AttentionAttrs, ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs,
-                           ReduceAttrs>;
+                           ReduceAttrs,
+                           CategoryEncodeAttrs, BucketizeAttrs, ResizeAttrs, AutoContrastAttrs, EqualizeAttrs,
+                           ClaheAttrs, StftAttrs, PowerToDbAttrs>;
 
 }  // namespace kerasrt::ir

@@ -31,6 +31,14 @@ enum class OpKind : uint8_t {
   kPad,         // PadAttrs: ZeroPadding (zeros) and Cropping (negative amounts)
   kUpsample,    // UpsampleAttrs: nearest UpSampling
   kReduce,      // ReduceAttrs: sum, mean, max, ..., argmax over axes
+  kCategoryEncode,  // CategoryEncodeAttrs: one_hot / multi_hot / count of integer ids
+  kBucketize,       // BucketizeAttrs: bucket index by sorted boundaries (Discretization)
+  kResize,          // ResizeAttrs: Resizing, CenterCrop, bilinear/bicubic UpSampling2D
+  kAutoContrast,    // AutoContrastAttrs
+  kEqualize,        // EqualizeAttrs: histogram equalization
+  kClahe,           // ClaheAttrs: contrast-limited adaptive histogram equalization
+  kStft,            // StftAttrs: STFTSpectrogram, MelSpectrogram's spectrum
+  kPowerToDb,       // PowerToDbAttrs: MelSpectrogram's decibels
   kCount,
 };
 

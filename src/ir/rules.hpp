@@ -31,6 +31,12 @@ std::vector<TensorType> infer_softmax(const Node& node, std::span<const TensorTy
 std::vector<TensorType> infer_pad(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_upsample(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_reduce(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_category_encode(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_bucketize(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_resize(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_stft(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_power_to_db(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_image_same(const Node& node, std::span<const TensorType> in);  // auto contrast, equalize, clahe
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

@@ -38,6 +38,14 @@ struct Table {
     add({&ref::kPad});
     add({&ref::kUpsample});
     add({&ref::kReduce});
+    add({&ref::kCategoryEncode});
+    add({&ref::kBucketize});
+    add({&ref::kResize});
+    add({&ref::kAutoContrast});
+    add({&ref::kEqualize});
+    add({&ref::kClahe});
+    add({&ref::kStft});
+    add({&ref::kPowerToDb});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -31,9 +31,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_op_nodes(add);
     register_attention(add);
     register_einsum_dense(add);
-    register_preprocessing(add);
-    register_image_preprocessing(add);
-    register_audio_preprocessing(add);
     return m;
   }();
   return t;
