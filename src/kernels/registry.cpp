@@ -35,7 +35,7 @@ struct Table {
     add({&x86::kAttentionGemm, &ref::kAttention});
     add({&ref::kConcat});
     add({&x86::kSoftmaxLastAxis, &ref::kSoftmax});
-    add({&ref::kPad});
+    add({&x86::kPadRuns, &ref::kPad});
     add({&ref::kUpsample});
     add({&ref::kReduce});
     add({&ref::kCategoryEncode});

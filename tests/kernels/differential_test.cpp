@@ -395,6 +395,27 @@ std::vector<Case> softmax_cases(Rng& rng) {
   return out;
 }
 
+// Zero padding and cropping on any axes (the batch too), every dtype, some empty results.
+std::vector<Case> pad_cases(Rng& rng) {
+  std::vector<Case> out;
+  const DType types[] = {DType::kFloat32, DType::kInt64, DType::kUInt8, DType::kBool};
+  for (int i = 0; i < 200; ++i) {
+    Shape x = random_shape(rng, 5, 6);
+    if (x.empty()) x = {pick(rng, 1, 4)};
+    if (i % 40 == 0) x = {1, 60, 60, 24};  // large enough to thread
+    ir::PadAttrs a;
+    for (int64_t d : x) {
+      int64_t before = pick(rng, 0, 2) == 0 ? 0 : pick(rng, -d / 2, 3);
+      int64_t after = pick(rng, 0, 2) == 0 ? 0 : pick(rng, -(d + before) / 2, 3);
+      if (i % 25 == 7) after = -(d + before);  // an empty axis
+      a.before.push_back(before);
+      a.after.push_back(after);
+    }
+    out.push_back({node_of(ir::OpKind::kPad, a), {random_values(rng, x, types[pick(rng, 0, 3)])}, "pad"});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
@@ -407,6 +428,7 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kNormalize, normalize_cases},
       {ir::OpKind::kRnn, rnn_cases},
       {ir::OpKind::kSoftmax, softmax_cases},
+      {ir::OpKind::kPad, pad_cases},
   };
   return g;
 }

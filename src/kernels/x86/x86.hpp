@@ -23,5 +23,6 @@ extern const Kernel kNormalizeLastAxis;
 extern const Kernel kRnnGemm;
 extern const Kernel kAttentionGemm;
 extern const Kernel kSoftmaxLastAxis;
+extern const Kernel kPadRuns;
 
 }  // namespace kerasrt::kernels::x86
