@@ -114,6 +114,8 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "concat_axis1", "ops_concat_stack", "softmax_layer_axis1", "ops_softmax_relu",
                                            "rescaling", "zeropad2d", "cropping2d_channels_first", "cropping3d",
                                            "upsampling2d_nearest", "upsampling3d",
+                                           "bidirectional_lstm_concat", "bidirectional_lstm_ave", "bidirectional_lstm_None",
+                                           "rnn_stacked_cells", "conv_lstm2d", "timedistributed_conv2d", "spectral_norm_dense",
                                            "ops_reductions", "ops_sequential_style_chain"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.

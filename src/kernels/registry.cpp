@@ -38,6 +38,7 @@ struct Table {
     add({&ref::kPad});
     add({&ref::kUpsample});
     add({&ref::kReduce});
+    add({&x86::kConvLstmGemm, &ref::kConvLstm});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

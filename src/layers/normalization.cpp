@@ -1,4 +1,5 @@
-// The SpectralNormalization wrapper (the other normalization layers are typed: format/keras/normalization.cpp).
+// The SpectralNormalization wrapper over a layer that has no typed form yet (format/keras/wrappers.cpp
+// types it over typed layers; the other normalization layers are typed: format/keras/normalization.cpp).
 #include "layers/common.hpp"
 #include "layers/registry.hpp"
 

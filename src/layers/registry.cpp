@@ -24,7 +24,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_normalization(add);
     register_merge(add);
     register_embedding(add);
-    register_recurrent(add);
     register_wrappers(add);
     register_op_nodes_shape(add);
     register_op_nodes_linalg(add);

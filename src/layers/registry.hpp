@@ -33,7 +33,6 @@ void register_activations(const AddLayer& add);
 void register_normalization(const AddLayer& add);
 void register_merge(const AddLayer& add);
 void register_embedding(const AddLayer& add);
-void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
 void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
 void register_op_nodes_shape(const AddLayer& add);

@@ -23,5 +23,6 @@ extern const Kernel kNormalizeLastAxis;
 extern const Kernel kRnnGemm;
 extern const Kernel kAttentionGemm;
 extern const Kernel kSoftmaxLastAxis;
+extern const Kernel kConvLstmGemm;
 
 }  // namespace kerasrt::kernels::x86
