@@ -172,6 +172,14 @@ TEST(TimeDistributed, FlattenChangesTheStepShape) {
   EXPECT_EQ(out[0].to_floats(), x.to_floats());
 }
 
+TEST(TimeDistributed, LayerWithoutTypedFormRunsItsOpOnEveryStep) {
+  // PReLU (per-feature alpha) stands for any wrapped layer that may still run as a kerasrt::Op.
+  auto op = make_op(layer("TimeDistributed", {{"layer", layer("PReLU", json::object())}}), {{"alpha", {2}, {0.5f, 2}}});
+  auto out = run_op(*op, {Tensor({1, 2, 2}, {-2, -1, 3, -4})});
+  EXPECT_EQ(out[0].shape, (Shape{1, 2, 2}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{-1, -2, 3, -8}));
+}
+
 TEST(TimeDistributed, MaskIsAcceptedAndOtherTensorsRefused) {
   Call c = keyword_call(0, true);
   auto op = make_op(layer("TimeDistributed", {{"layer", layer("Dense", {{"units", 1}, {"use_bias", false}})}}),

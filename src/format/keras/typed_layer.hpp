@@ -99,8 +99,7 @@ std::shared_ptr<const TypedLayer> parse_embedding(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_merge(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec);  // recurrent.cpp: SimpleRNN, LSTM, GRU, CuDNN*, RNN, ConvLSTM*
 std::shared_ptr<const TypedLayer> parse_head_attention(const LayerSpec& spec);  // attention.cpp
-// wrappers.cpp: TimeDistributed and SpectralNormalization give null when the wrapped layer has no
-// typed form (the wrapper's Op runs it then)
+// wrappers.cpp
 std::shared_ptr<const TypedLayer> parse_bidirectional(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_time_distributed(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_spectral_norm(const LayerSpec& spec);

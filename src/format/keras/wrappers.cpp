@@ -1,8 +1,7 @@
-// Layer wrappers over typed layers: Bidirectional (two rnn walks, outputs merged), TimeDistributed
-// (time folded into the batch around the wrapped layer's nodes) and SpectralNormalization (the
-// wrapped layer's nodes). TimeDistributed and SpectralNormalization over a layer without a typed form
-// leave it to their kerasrt::Op (src/layers/wrappers.cpp, normalization.cpp): these parsers then
-// decline before taking weights. Every recurrent class Bidirectional takes is typed.
+// Layer wrappers: Bidirectional (two rnn walks, outputs merged), TimeDistributed (time folded into
+// the batch around the wrapped layer's nodes) and SpectralNormalization (the wrapped layer's nodes).
+// A wrapped layer without a typed form (a user registration, a class not typed yet) is one custom
+// node running its kerasrt::Op. Bidirectional takes the built-in recurrent layers, all typed.
 #include "format/keras/recurrent.hpp"
 #include "ir/concat.hpp"
 #include "ir/shape.hpp"
@@ -20,6 +19,33 @@ TypedParser sublayer_parser(const Json& layer_json) {
 std::shared_ptr<const TypedLayer> parse_sublayer(const LayerSpec& outer, const Json& layer_json) {
   TypedParser p = sublayer_parser(layer_json);
   return p ? p(layers::layer_spec(layer_json, outer.weights, outer.where)) : nullptr;
+}
+
+// A wrapped layer that runs as a kerasrt::Op: one custom node over float32 inputs.
+class OpLayer : public TypedLayer {
+ public:
+  OpLayer(std::shared_ptr<const Op> op, std::string cls) : op_(std::move(op)), cls_(std::move(cls)) {}
+  int64_t param_count() const override { return op_->param_count(); }
+  void check_call(const Call& call) const override { op_->bind(call); }
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
+    std::vector<int> in;
+    for (int v : inputs) in.push_back(sink.cast(v, DType::kFloat32));
+    return sink.add(ir::OpKind::kCustom, ir::CustomAttrs{op_->bind(call), cls_}, {}, std::move(in));
+  }
+
+ private:
+  std::shared_ptr<const Op> op_;
+  std::string cls_;
+};
+
+// The wrapped layer, typed when its class has a typed form, else as its Op (a declining parser
+// takes no weights).
+std::shared_ptr<const TypedLayer> any_sublayer(const LayerSpec& outer, const Json& layer_json) {
+  if (auto typed = parse_sublayer(outer, layer_json)) return typed;
+  const std::string cls = layer_json.contains("class_name") && layer_json["class_name"].is_string()
+                              ? layer_json["class_name"].get<std::string>()
+                              : std::string();
+  return std::make_shared<OpLayer>(layers::make_layer(layer_json, outer.weights, outer.where), cls);
 }
 
 // A call of one positional tensor, for the wrapped layer.
@@ -269,8 +295,7 @@ std::shared_ptr<const TypedLayer> parse_time_distributed(const LayerSpec& spec) 
   layers::Config c(spec);
   const Json& layer = c.raw("layer");
   if (!layer.is_object()) c.fail("'layer' should be a serialized layer");
-  auto inner = parse_sublayer(spec, layer);  // a declining parser takes no weights
-  return inner ? std::make_shared<TimeDistributedLayer>(std::move(inner)) : nullptr;
+  return std::make_shared<TimeDistributedLayer>(any_sublayer(spec, layer));
 }
 
 std::shared_ptr<const TypedLayer> parse_spectral_norm(const LayerSpec& spec) {
@@ -278,30 +303,23 @@ std::shared_ptr<const TypedLayer> parse_spectral_norm(const LayerSpec& spec) {
   if (c.integer("power_iterations", 1) <= 0) c.fail("'power_iterations' must be positive");
   const Json& layer = c.raw("layer");
   if (!layer.is_object()) c.fail("'layer' should be a serialized layer");
-  if (!sublayer_parser(layer)) return nullptr;
-  // Read from a copy of the stream so a declining wrapped parser leaves the wrapper's weights untaken.
-  Weights w = spec.weights;
-  LayerSpec local{spec.class_name, spec.registered_name, spec.name, spec.config, w, spec.where};
-  const Weights::Entry* first = w.peek();
+  const Weights::Entry* first = spec.weights.peek();
   if (!first) c.fail("missing weights (the wrapped kernel and vector_u)");
   std::shared_ptr<const TypedLayer> inner;
   int64_t units = -1;
   if (own_vars_first(first->name)) {
-    Shape kernel_shape = w.take_entry("kernel").shape;
+    Shape kernel_shape = spec.weights.take_entry("kernel").shape;
     if (kernel_shape.empty()) c.fail("the wrapped kernel is a scalar");
     units = kernel_shape.back();
-    w.take("vector_u", {1, units});
-    inner = parse_sublayer(local, layer);
+    spec.weights.take("vector_u", {1, units});
+    inner = any_sublayer(spec, layer);
   } else {
-    inner = parse_sublayer(local, layer);
-    if (!inner) return nullptr;
-    const Weights::Entry* u = w.peek();
+    inner = any_sublayer(spec, layer);
+    const Weights::Entry* u = spec.weights.peek();
     if (!u || u->shape.size() != 2 || u->shape[0] != 1) c.fail("missing or malformed vector_u weight");
     units = u->shape[1];
-    w.take("vector_u", {1, units});
+    spec.weights.take("vector_u", {1, units});
   }
-  if (!inner) return nullptr;
-  for (size_t n = spec.weights.remaining() - w.remaining(); n > 0; --n) spec.weights.take_entry("weight");
   return std::make_shared<SpectralNormLayer>(std::move(inner), units);
 }
 
