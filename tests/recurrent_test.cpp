@@ -415,6 +415,39 @@ TEST(RNN, SingleCellAndUnknownCell) {
   EXPECT_THROW(make_op(layer("RNN", json::object()), {}), Error);
 }
 
+TEST(RNN, StackedCellsWalkingBackwardsWithAMask) {
+  // Both cells h = 2x + 0.5h + 1. Walking 3, (masked), 1: the first cell gives 7, keeps 7, 6.5; the
+  // second 15, keeps 15, 2*6.5 + 0.5*15 + 1 = 21.5. Sequences come in walking order.
+  json scalar = layer("SimpleRNNCell", {{"units", 1}, {"activation", "linear"}});
+  json cells = {{"class_name", "StackedRNNCells"}, {"config", {{"cells", {scalar, scalar}}}}};
+  auto w = scalar_rnn_weights();
+  for (auto& e : scalar_rnn_weights()) w.push_back(e);
+  auto op = make_op(layer("RNN", {{"cell", cells}, {"return_sequences", true}, {"return_state", true}, {"go_backwards", true}}),
+                    w, keyword_call(0, true));
+  auto out = run_op(*op, {Tensor({1, 3, 1}, {1, 2, 3}), Tensor({1, 3}, {1, 0, 1})});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{15, 15, 21.5f}));
+  EXPECT_EQ(out[1].to_floats(), (std::vector<float>{6.5f}));
+  EXPECT_EQ(out[2].to_floats(), (std::vector<float>{21.5f}));
+}
+
+TEST(RNN, ConvLSTMCellMatchesConvLSTM1D) {
+  std::mt19937 rng(14);
+  const int f = 2, cin = 3;
+  Tensor kernel = random_tensor({3, cin, 4 * f}, rng), rec = random_tensor({3, f, 4 * f}, rng), bias = random_tensor({4 * f}, rng);
+  auto weights = [&] {
+    return std::vector<Weights::Entry>{{"kernel", kernel.shape, kernel.to_floats()}, {"recurrent_kernel", rec.shape, rec.to_floats()},
+                                       {"bias", bias.shape, bias.to_floats()}};
+  };
+  json cfg = {{"filters", f}, {"kernel_size", {3}}, {"padding", "same"}, {"return_sequences", true}};
+  auto direct = make_op(layer("ConvLSTM1D", cfg), weights());
+  json cell = cfg;
+  cell["rank"] = 1;
+  auto via_rnn = make_op(layer("RNN", {{"cell", layer("ConvLSTMCell", cell)}, {"return_sequences", true}}), weights());
+  Tensor x = random_tensor({2, 3, 5, cin}, rng);
+  EXPECT_EQ(run_op(*direct, {x})[0].to_floats(), run_op(*via_rnn, {x})[0].to_floats());
+}
+
 // ---- ConvLSTM -------------------------------------------------------------------------------------------
 // Naive ConvLSTM2D step input conv for one sample, channels_last: z[oy][ox][col].
 TEST(ConvLSTM, Conv2DSameMatchesNaiveReference) {

@@ -118,7 +118,9 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "random_aug_stack", "random_color_stack", "normalization_fixed",
                                            "category_encoding_count", "discretization_one_hot", "resizing_bilinear",
                                            "center_crop", "clahe", "upsampling2d_bilinear",
-                                           "equalization_pipeline_training", "mel_spectrogram", "stft_spectrogram_log"));
+                                           "equalization_pipeline_training", "mel_spectrogram", "stft_spectrogram_log",
+                                           "bidirectional_lstm_concat", "bidirectional_lstm_ave", "bidirectional_lstm_None",
+                                           "rnn_stacked_cells", "conv_lstm2d", "timedistributed_conv2d", "spectral_norm_dense"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

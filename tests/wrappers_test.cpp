@@ -114,6 +114,33 @@ TEST(Bidirectional, RejectsInconsistentLayers) {
   EXPECT_THROW(make_op(bidirectional(scalar_rnn(true), "concat"), {}), Error);  // no weights
 }
 
+TEST(Bidirectional, ConvLSTMHalvesAreTheLayerBothWays) {
+  std::mt19937 rng(3);
+  const int f = 2, cin = 2;
+  Tensor kernel = random_tensor({3, cin, 4 * f}, rng), rec = random_tensor({3, f, 4 * f}, rng), bias = random_tensor({4 * f}, rng);
+  auto weights = [&](int copies) {
+    std::vector<Weights::Entry> w;
+    for (int k = 0; k < copies; ++k)
+      for (const Tensor* t : {&kernel, &rec, &bias}) w.push_back({"w", t->shape, t->to_floats()});
+    return w;
+  };
+  json conv = layer("ConvLSTM1D", {{"filters", f}, {"kernel_size", {3}}, {"padding", "same"}, {"return_sequences", true}});
+  auto both = make_op(bidirectional(conv, nullptr), weights(2));
+  auto forward = make_op(conv, weights(1));
+  json backwards = conv;
+  backwards["config"]["go_backwards"] = true;
+  auto backward = make_op(backwards, weights(1));
+  const int64_t steps = 3, len = 4;
+  Tensor x = random_tensor({1, steps, len, cin}, rng);
+  auto out = run_op(*both, {x});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].to_floats(), run_op(*forward, {x})[0].to_floats());
+  // The backward half walks from the end; Bidirectional turns its sequence back into input order.
+  std::vector<float> walked = run_op(*backward, {x})[0].to_floats(), want;
+  for (int64_t t = steps - 1; t >= 0; --t) want.insert(want.end(), walked.begin() + t * len * f, walked.begin() + (t + 1) * len * f);
+  EXPECT_EQ(out[1].to_floats(), want);
+}
+
 // ---- TimeDistributed ----------------------------------------------------------------------------------
 TEST(TimeDistributed, DenseOnEveryStep) {
   auto op = make_op(layer("TimeDistributed", {{"layer", layer("Dense", {{"units", 2}})}}),
@@ -143,6 +170,14 @@ TEST(TimeDistributed, FlattenChangesTheStepShape) {
   auto out = run_op(*op, {x});
   EXPECT_EQ(out[0].shape, (Shape{1, 2, 4}));
   EXPECT_EQ(out[0].to_floats(), x.to_floats());
+}
+
+TEST(TimeDistributed, LayerWithoutTypedFormRunsItsOpOnEveryStep) {
+  // PReLU (per-feature alpha) stands for any wrapped layer that may still run as a kerasrt::Op.
+  auto op = make_op(layer("TimeDistributed", {{"layer", layer("PReLU", json::object())}}), {{"alpha", {2}, {0.5f, 2}}});
+  auto out = run_op(*op, {Tensor({1, 2, 2}, {-2, -1, 3, -4})});
+  EXPECT_EQ(out[0].shape, (Shape{1, 2, 2}));
+  EXPECT_EQ(out[0].to_floats(), (std::vector<float>{-1, -2, 3, -8}));
 }
 
 TEST(TimeDistributed, MaskIsAcceptedAndOtherTensorsRefused) {

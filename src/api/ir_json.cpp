@@ -38,7 +38,7 @@ Json attrs_json(const ir::RnnAttrs& a) {
           {"return_sequences", a.return_sequences}, {"return_state", a.return_state},
           {"go_backwards", a.go_backwards}, {"zero_output_for_mask", a.zero_output_for_mask},
           {"reset_after", a.reset_after}, {"has_bias", a.has_bias}, {"initial_states", a.initial_states},
-          {"has_mask", a.has_mask}};
+          {"has_mask", a.has_mask}, {"reverse_output", a.reverse_output}};
 }
 Json attrs_json(const ir::AttentionAttrs& a) {
   return {{"heads", a.heads}, {"kv_heads", a.kv_heads}, {"key_dim", a.key_dim}, {"value_dim", a.value_dim},
@@ -59,6 +59,13 @@ Json attrs_json(const ir::ConvAttrs& a) {
             {"activation", attrs_json(a.activation)}};
   if (a.transpose) j["output_padding"] = dims(a.output_padding);
   return j;
+}
+Json attrs_json(const ir::ConvLstmAttrs& a) {
+  return {{"input", attrs_json(a.input)}, {"activation", attrs_json(a.activation)},
+          {"recurrent_activation", attrs_json(a.recurrent_activation)}, {"return_sequences", a.return_sequences},
+          {"return_state", a.return_state}, {"go_backwards", a.go_backwards},
+          {"zero_output_for_mask", a.zero_output_for_mask}, {"reverse_output", a.reverse_output},
+          {"initial_states", a.initial_states}, {"has_mask", a.has_mask}};
 }
 Json attrs_json(const ir::PoolAttrs& a) {
   Json j = {{"reduce", ir::pool_reduce_name(a.reduce)}, {"window", ir::pool_window_name(a.window)},
@@ -88,6 +95,7 @@ Json attrs_json(const ir::GroupNormAttrs& a) {
 }
 Json attrs_json(const ir::ReshapeAttrs& a) {
   if (a.keep_shape) return {{"keep_shape", true}};
+  if (a.time_fold != ir::TimeFold::kNone) return {{"time_fold", a.time_fold == ir::TimeFold::kFold ? "fold" : "unfold"}};
   return {{"target", a.target}};  // -1: whatever is left
 }
 Json attrs_json(const ir::TransposeAttrs& a) { return {{"perm", a.perm}}; }

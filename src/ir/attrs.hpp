@@ -23,6 +23,7 @@
 #include "ir/recurrent.hpp"
 #include "ir/preprocessing.hpp"
 #include "ir/audio.hpp"
+#include "ir/conv_recurrent.hpp"
 
 namespace kerasrt {
 class Op;
@@ -44,6 +45,7 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            RnnAttrs, AttentionAttrs, ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs,
                            ReduceAttrs,
                            CategoryEncodeAttrs, BucketizeAttrs, ResizeAttrs, AutoContrastAttrs, EqualizeAttrs,
-                           ClaheAttrs, StftAttrs, PowerToDbAttrs>;
+                           ClaheAttrs, StftAttrs, PowerToDbAttrs,
+                           ConvLstmAttrs>;
 
 }  // namespace kerasrt::ir

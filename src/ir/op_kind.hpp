@@ -39,6 +39,7 @@ enum class OpKind : uint8_t {
   kClahe,           // ClaheAttrs: contrast-limited adaptive histogram equalization
   kStft,            // StftAttrs: STFTSpectrogram, MelSpectrogram's spectrum
   kPowerToDb,       // PowerToDbAttrs: MelSpectrogram's decibels
+  kConvLstm,    // ConvLstmAttrs: ConvLSTM1D/2D/3D
   kCount,
 };
 

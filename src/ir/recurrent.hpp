@@ -12,7 +12,8 @@ enum class RnnCell : uint8_t { kSimple, kLstm, kGru };
 // state; then, when has_mask, a float32 mask (batch, time[, 1...]) where 0 marks a skipped step (its
 // states carry over and its output repeats the previous one, or zeros with zero_output_for_mask).
 // Outputs: the sequence (batch, time, units) in walking order when return_sequences, else the last
-// output (batch, units); then the final states when return_state.
+// output (batch, units); then the final states when return_state. reverse_output writes the
+// sequence in reverse walking order (after a backwards walk: input order; Bidirectional, stacked cells).
 // Weights, gate blocks of `units` columns each (simple: 1; lstm: i, f, c, o; gru: z, r, h):
 //   "kernel" (in, gates*units); "recurrent_kernel" (units, gates*units); when has_bias "bias"
 //   (gates*units), for gru with reset_after (2, gates*units): input bias row, then recurrent bias row.
@@ -25,6 +26,7 @@ struct RnnAttrs {
   bool reset_after = true;  // gru: the reset gate scales h·recurrent_kernel (true) or h (false)
   bool has_bias = true;
   bool initial_states = false, has_mask = false;
+  bool reverse_output = false;
 };
 
 int64_t rnn_gates(RnnCell c);

@@ -5,9 +5,35 @@
 
 namespace kerasrt::ir {
 
+namespace {
+
+std::vector<TensorType> infer_time_fold(TimeFold fold, std::span<const TensorType> in) {
+  auto times = [](int64_t a, int64_t b) { return a < 0 || b < 0 ? int64_t{-1} : a * b; };
+  const Shape& x = in[0].shape;
+  if (fold == TimeFold::kFold) {
+    expect_inputs(in, 1);
+    if (x.size() < 2) throw Error("folding time into batch needs an input of rank 2 or more, got " + shape_to_string(x));
+    Shape out{times(x[0], x[1])};
+    out.insert(out.end(), x.begin() + 2, x.end());
+    return {{out, in[0].dtype}};
+  }
+  expect_inputs(in, 2);
+  const Shape& like = in[1].shape;
+  const int64_t bt = like.size() < 2 ? -1 : times(like[0], like[1]);
+  if (x.empty() || like.size() < 2 || (bt >= 0 && x[0] >= 0 && bt != x[0]))
+    throw Error("cannot split the batch axis of " + shape_to_string(x) + " into the batch and time of " +
+                shape_to_string(like));
+  Shape out{like[0], like[1]};
+  out.insert(out.end(), x.begin() + 1, x.end());
+  return {{out, in[0].dtype}};
+}
+
+}  // namespace
+
 std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorType> in) {
-  expect_inputs(in, 1);
   const auto& a = node.as<ReshapeAttrs>();
+  if (a.time_fold != TimeFold::kNone) return infer_time_fold(a.time_fold, in);
+  expect_inputs(in, 1);
   const Shape& x = in[0].shape;
   if (a.keep_shape) return {in[0]};
   Shape out{x.empty() ? -1 : x[0]};

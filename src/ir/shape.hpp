@@ -11,9 +11,14 @@ namespace kerasrt::ir {
 
 // The batch axis is kept; the rest become `target` (one entry may be -1: whatever is left).
 // `keep_shape`: output shape = input shape (the inference no-ops: Dropout, noise, Identity, ...).
+// `time_fold` (TimeDistributed; target unused): kFold merges the batch axis with axis 1,
+// (b, t, ...) -> (b*t, ...); kUnfold splits it back, (b*t, ...) -> (b, t, ...), taking b and t from a
+// second input of shape (b, t, ...) (only its shape is read).
+enum class TimeFold : uint8_t { kNone, kFold, kUnfold };
 struct ReshapeAttrs {
   Shape target;
   bool keep_shape = false;
+  TimeFold time_fold = TimeFold::kNone;
 };
 
 // Output axis i is input axis perm[i] (perm covers every axis, batch included).

@@ -46,6 +46,7 @@ struct Table {
     add({&ref::kClahe});
     add({&ref::kStft});
     add({&ref::kPowerToDb});
+    add({&x86::kConvLstmGemm, &ref::kConvLstm});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -21,11 +21,8 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     std::unordered_map<std::string, LayerFactory> m;
     AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
     register_activations(add);
-    register_normalization(add);
     register_merge(add);
     register_embedding(add);
-    register_recurrent(add);
-    register_wrappers(add);
     register_op_nodes_shape(add);
     register_op_nodes_linalg(add);
     register_op_nodes(add);

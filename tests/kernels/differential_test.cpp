@@ -153,6 +153,7 @@ std::vector<Case> rnn_cases(Rng& rng) {
     a.return_sequences = pick(rng, 0, 1) == 1;
     a.return_state = pick(rng, 0, 1) == 1;
     a.go_backwards = pick(rng, 0, 1) == 1;
+    a.reverse_output = i % 4 >= 2;  // from the index: the random stream (and so the other cases) stays as it was
     a.zero_output_for_mask = pick(rng, 0, 1) == 1;
     a.reset_after = pick(rng, 0, 1) == 1;
     a.has_bias = pick(rng, 0, 3) != 0;
@@ -395,7 +396,7 @@ std::vector<Case> softmax_cases(Rng& rng) {
   return out;
 }
 
-// Zero padding and cropping on any axes (the batch too), every dtype, some empty results.
+// Zero padding and cropping on any axes (the batch too), every dtype.
 std::vector<Case> pad_cases(Rng& rng) {
   std::vector<Case> out;
   const DType types[] = {DType::kFloat32, DType::kInt64, DType::kUInt8, DType::kBool};
@@ -407,11 +408,78 @@ std::vector<Case> pad_cases(Rng& rng) {
     for (int64_t d : x) {
       int64_t before = pick(rng, 0, 2) == 0 ? 0 : pick(rng, -d / 2, 3);
       int64_t after = pick(rng, 0, 2) == 0 ? 0 : pick(rng, -(d + before) / 2, 3);
-      if (i % 25 == 7) after = -(d + before);  // an empty axis
+      if (i % 25 == 7) after = 1 - (d + before);  // cropped down to one element
       a.before.push_back(before);
       a.after.push_back(after);
     }
     out.push_back({node_of(ir::OpKind::kPad, a), {random_values(rng, x, types[pick(rng, 0, 3)])}, "pad"});
+  }
+  return out;
+}
+
+std::vector<Case> conv_lstm_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 40; ++i) {
+    ir::ConvLstmAttrs a;
+    ir::ConvAttrs& c = a.input;
+    c.rank = static_cast<int>(pick(rng, 1, 3));
+    c.channels_first = pick(rng, 0, 3) == 0;
+    c.padding = pick(rng, 0, 1) ? ir::ConvPadding::kSame : ir::ConvPadding::kValid;
+    c.in_channels = pick(rng, 1, 5);
+    const int64_t filters = pick(rng, 1, 6);
+    c.filters = 4 * filters;
+    c.has_bias = pick(rng, 0, 3) != 0;
+    Shape x{pick(rng, 1, 3), pick(rng, 1, 4)};
+    Shape kshape;
+    for (int d = 0; d < c.rank; ++d) {
+      c.kernel[d] = pick(rng, 1, 3);
+      c.strides[d] = pick(rng, 1, 2);
+      c.dilations[d] = c.strides[d] == 1 ? pick(rng, 1, 2) : 1;
+      kshape.push_back(c.kernel[d]);
+    }
+    Shape spatial;
+    for (int d = 0; d < c.rank; ++d) spatial.push_back((c.kernel[d] - 1) * c.dilations[d] + pick(rng, 1, c.rank == 3 ? 3 : 6));
+    if (c.channels_first) x.push_back(c.in_channels);
+    x.insert(x.end(), spatial.begin(), spatial.end());
+    if (!c.channels_first) x.push_back(c.in_channels);
+    a.return_sequences = pick(rng, 0, 1) == 1;
+    a.return_state = pick(rng, 0, 1) == 1;
+    a.go_backwards = pick(rng, 0, 1) == 1;
+    a.reverse_output = pick(rng, 0, 1) == 1;
+    a.zero_output_for_mask = pick(rng, 0, 1) == 1;
+    a.initial_states = pick(rng, 0, 2) == 0;
+    a.has_mask = pick(rng, 0, 2) == 0;
+    const ir::UnaryFn acts[] = {ir::UnaryFn::kTanh, ir::UnaryFn::kSigmoid, ir::UnaryFn::kHardSigmoid,
+                                ir::UnaryFn::kRelu, ir::UnaryFn::kIdentity, ir::UnaryFn::kSoftmax};
+    a.activation.fn = acts[pick(rng, 0, 5)];
+    a.recurrent_activation.fn = acts[pick(rng, 0, 5)];
+    if (a.activation.fn == ir::UnaryFn::kHardSigmoid) a.activation.alpha = 0.2f, a.activation.beta = 0.5f;
+    if (a.recurrent_activation.fn == ir::UnaryFn::kHardSigmoid) a.recurrent_activation.alpha = 0.2f, a.recurrent_activation.beta = 0.5f;
+    Shape kin = kshape, krec = kshape;
+    kin.insert(kin.end(), {c.in_channels, c.filters});
+    krec.insert(krec.end(), {filters, c.filters});
+    const float sk = 0.5f / std::sqrt(static_cast<float>(element_count(kin) / c.filters));
+    const float sr = 0.5f / std::sqrt(static_cast<float>(element_count(krec) / c.filters));
+    std::vector<ir::Weight> w{{"kernel", std::make_shared<Tensor>(random_values(rng, kin, DType::kFloat32, -sk, sk))},
+                              {"recurrent_kernel", std::make_shared<Tensor>(random_values(rng, krec, DType::kFloat32, -sr, sr))}};
+    if (c.has_bias) w.push_back({"bias", std::make_shared<Tensor>(random_values(rng, {c.filters}, DType::kFloat32, -0.5f, 0.5f))});
+    ir::Node node = node_of(ir::OpKind::kConvLstm, a, std::move(w));
+    std::vector<Tensor> in{random_values(rng, x, DType::kFloat32, -1, 1)};
+    if (a.initial_states) {
+      Shape state{x[0]};
+      for (int64_t dim : ir::conv_lstm_state_shape(a, std::span(x).subspan(2))) state.push_back(dim);
+      for (int k = 0; k < 2; ++k) in.push_back(random_values(rng, state, DType::kFloat32, -1, 1));
+    }
+    if (a.has_mask) {
+      Tensor m({x[0], x[1]}, DType::kFloat32);
+      for (float& v : m.values<float>()) v = static_cast<float>(pick(rng, 0, 3) != 0);
+      in.push_back(std::move(m));
+    }
+    out.push_back({std::move(node), std::move(in),
+                   "conv_lstm" + std::to_string(c.rank) + "d " + ir::conv_padding_name(c.padding) +
+                       (c.channels_first ? " channels_first " : " ") + ir::unary_fn_name(a.activation.fn) + "/" +
+                       ir::unary_fn_name(a.recurrent_activation.fn) + (a.has_mask ? " masked" : "") +
+                       (a.initial_states ? " with states" : "")});
   }
   return out;
 }
@@ -429,6 +497,7 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kRnn, rnn_cases},
       {ir::OpKind::kSoftmax, softmax_cases},
       {ir::OpKind::kPad, pad_cases},
+      {ir::OpKind::kConvLstm, conv_lstm_cases},
   };
   return g;
 }

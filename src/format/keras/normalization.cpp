@@ -2,8 +2,8 @@
 // per-feature scale and shift); Layer/RMS/UnitNormalization -> normalize (one kind: each normalizes
 // the groups of elements sharing their coordinates off some axes and differs only in the statistic);
 // GroupNormalization -> group_norm (its groups are slices of the channel axis, with per-channel
-// weights, which is not an axes-set normalization). SpectralNormalization stays a kerasrt::Op: it
-// wraps another layer.
+// weights, which is not an axes-set normalization). SpectralNormalization wraps another layer
+// (wrappers.cpp).
 #include <algorithm>
 #include <cmath>
 

@@ -1,8 +1,18 @@
-// SimpleRNN, LSTM, GRU and Keras 2's CuDNNLSTM/CuDNNGRU: config and weights to one rnn ir node per
-// call. Keras 1 spellings and weight layouts were converted before (keras1_compat, weight_source).
-#include "format/keras/typed_layer.hpp"
-#include "ir/recurrent.hpp"
-#include "layers/common.hpp"  // Config, recurrent_call_tensors
+// SimpleRNN, LSTM, GRU, Keras 2's CuDNNLSTM/CuDNNGRU, ConvLSTM1D/2D/3D and RNN over cells
+// (SimpleRNNCell, LSTMCell, GRUCell, ConvLSTMCell, StackedRNNCells): config and weights to one rnn
+// (conv_lstm) ir node per cell and call. Keras 1
+// spellings and weight layouts were converted before (keras1_compat, weight_source).
+//
+// Stacked cells are a chain of rnn nodes that all walk the same way: Keras steps every cell at each
+// time step, and a masked step keeps every cell's states and repeats the last cell's output, which a
+// chain computes the same when each node sees the mask (what a masked step feeds the next cell is
+// never used). Backwards chains hand sequences on in input order (reversed walking order) so every node reads
+// the mask at the same position.
+#include "format/keras/recurrent.hpp"
+
+#include <cctype>
+#include <map>
+#include <optional>
 
 namespace kerasrt::format {
 namespace {
@@ -16,61 +26,11 @@ ir::Activation cell_activation(const layers::Config& c, const char* key, const c
   return a;
 }
 
-class RnnLayer : public TypedLayer {
- public:
-  RnnLayer(std::string class_name, ir::RnnAttrs attrs, std::vector<ir::Weight> weights)
-      : class_name_(std::move(class_name)), attrs_(attrs), weights_(std::move(weights)) {}
-
-  int64_t param_count() const override {
-    int64_t n = 0;
-    for (const ir::Weight& w : weights_) n += w.value->size();
-    return n;
-  }
-
-  void check_call(const Call& call) const override { tensors(call); }
-
-  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
-    layers::RecurrentCallTensors t = tensors(call);
-    ir::RnnAttrs a = attrs_;
-    std::vector<int> in{inputs[t.sequence]};
-    for (int s : t.states) in.push_back(inputs[s]);
-    a.initial_states = !t.states.empty();
-    a.has_mask = t.mask >= 0;
-    if (a.has_mask) in.push_back(sink.cast(inputs[t.mask], DType::kFloat32));  // nonzero: the step counts
-    return sink.add(ir::OpKind::kRnn, a, weights_, std::move(in));
-  }
-
- private:
-  layers::RecurrentCallTensors tensors(const Call& call) const {
-    layers::RecurrentCallTensors t = layers::recurrent_call_tensors(call, class_name_);
-    const size_t want = static_cast<size_t>(ir::rnn_state_count(attrs_.cell));
-    if (!t.states.empty() && t.states.size() != want)
-      throw Error(call.where + ": " + class_name_ + " takes " + std::to_string(want) + " initial state(s), got " +
-                  std::to_string(t.states.size()));
-    return t;
-  }
-
-  std::string class_name_;
-  ir::RnnAttrs attrs_;
-  std::vector<ir::Weight> weights_;
-};
-
-}  // namespace
-
-std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec) {
+// One cell's math and weights from a layer's or a cell's config.
+RnnLayer::Cell parse_cell(const LayerSpec& spec, ir::RnnCell kind, bool cudnn) {
   layers::Config c(spec);
-  const std::string& cls = spec.class_name;
-  const bool cudnn = cls == "CuDNNLSTM" || cls == "CuDNNGRU";
   ir::RnnAttrs a;
-  a.cell = cls == "SimpleRNN" ? ir::RnnCell::kSimple
-           : cls == "LSTM" || cls == "CuDNNLSTM" ? ir::RnnCell::kLstm
-                                                 : ir::RnnCell::kGru;
-  a.return_sequences = c.flag("return_sequences", false);
-  a.return_state = c.flag("return_state", false);
-  a.go_backwards = c.flag("go_backwards", false);
-  a.zero_output_for_mask = c.flag("zero_output_for_mask", false);
-  if (c.flag("time_major", false)) c.fail("time_major=True is not supported");
-  // stateful: at inference each run starts from zero states, as a freshly loaded Keras model does.
+  a.cell = kind;
   a.units = c.integer("units", c.integer("output_dim", -1));  // Keras 1 called it output_dim
   if (a.units <= 0) c.fail("'units' must be positive");
   if (cudnn) {  // fixed activations
@@ -114,7 +74,225 @@ std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec) {
       w.push_back(weight("bias", spec.weights.take("bias", {g}), {g}));
     }
   }
-  return std::make_shared<RnnLayer>(cls, a, std::move(w));
+  return {ir::OpKind::kRnn, a, std::move(w)};
+}
+
+// ConvLSTM's math and weights; `rank` spatial axes.
+RnnLayer::Cell parse_conv_lstm_cell(const LayerSpec& spec, int rank) {
+  layers::Config c(spec);
+  ir::ConvLstmAttrs a;
+  ir::ConvAttrs& conv = a.input;
+  conv.rank = rank;
+  const int64_t filters = c.integer("filters");
+  if (filters <= 0) c.fail("'filters' must be positive");
+  const std::vector<int64_t> kernel = c.ints("kernel_size", rank), strides = c.ints("strides", rank, 1),
+                             dilation = c.ints("dilation_rate", rank, 1);
+  for (int i = 0; i < rank; ++i) {
+    if (kernel[i] <= 0 || strides[i] <= 0 || dilation[i] <= 0)
+      c.fail("kernel_size, strides and dilation_rate must be positive");
+    conv.kernel[i] = kernel[i], conv.strides[i] = strides[i], conv.dilations[i] = dilation[i];
+  }
+  std::string padding = c.str("padding", "valid");
+  for (char& ch : padding) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (padding == "valid") conv.padding = ir::ConvPadding::kValid;
+  else if (padding == "same") conv.padding = ir::ConvPadding::kSame;
+  else c.fail("unsupported padding '" + padding + "'");
+  conv.channels_first = c.channels_first();
+  a.activation = cell_activation(c, "activation", nullptr, "tanh");
+  a.recurrent_activation = cell_activation(c, "recurrent_activation", nullptr, "sigmoid");
+  const Weights::Entry* k = spec.weights.peek();
+  if (!k || k->shape.size() != static_cast<size_t>(rank + 2)) c.fail("missing or malformed kernel weight");
+  conv.in_channels = k->shape[rank];
+  conv.filters = 4 * filters;
+  Shape kshape(kernel.begin(), kernel.end());
+  kshape.push_back(conv.in_channels);
+  kshape.push_back(4 * filters);
+  std::vector<ir::Weight> w{weight("kernel", spec.weights.take("kernel", kshape), kshape)};
+  kshape[rank] = filters;
+  w.push_back(weight("recurrent_kernel", spec.weights.take("recurrent_kernel", kshape), kshape));
+  conv.has_bias = c.flag("use_bias", true);
+  if (conv.has_bias) w.push_back(weight("bias", spec.weights.take("bias", {4 * filters}), {4 * filters}));
+  return {ir::OpKind::kConvLstm, a, std::move(w)};
+}
+
+RnnLayer::Walk parse_walk(const layers::Config& c) {
+  RnnLayer::Walk w;
+  w.return_sequences = c.flag("return_sequences", false);
+  w.return_state = c.flag("return_state", false);
+  w.go_backwards = c.flag("go_backwards", false);
+  w.zero_output_for_mask = c.flag("zero_output_for_mask", false);
+  if (c.flag("time_major", false)) c.fail("time_major=True is not supported");
+  // stateful: at inference each run starts from zero states, as a freshly loaded Keras model does.
+  return w;
+}
+
+std::string class_of(const Json& j) {
+  return j.is_object() && j.contains("class_name") && j["class_name"].is_string() ? j["class_name"].get<std::string>()
+                                                                                 : std::string();
+}
+
+const Json& config_of(const Json& j) {
+  static const Json kEmpty = Json::object();
+  return j.is_object() && j.contains("config") && j["config"].is_object() ? j["config"] : kEmpty;
+}
+
+// Keras 3 files keep a StackedRNNCells' cells in groups ".../cells/<snake_case class>[_k]" that the
+// file lists in name order ("gru_cell" before "lstm_cell"). When the stream has that layout, takes
+// this stack's arrays and returns them in the order of the cells list; otherwise (legacy files,
+// already in layer.weights order) returns nullopt.
+std::optional<std::vector<Weights::Entry>> stacked_cell_weights(const LayerSpec& spec, const Json& cells,
+                                                                size_t search_from, size_t& prefix_len) {
+  const Weights::Entry* next = spec.weights.peek();
+  if (!next) return std::nullopt;
+  size_t at = next->name.find("/cells/", search_from);
+  if (at == std::string::npos) return std::nullopt;
+  const std::string prefix = next->name.substr(0, at + 7);
+  prefix_len = prefix.size();
+  std::map<std::string, std::vector<Weights::Entry>> groups;
+  while (spec.weights.peek() && spec.weights.peek()->name.rfind(prefix, 0) == 0) {
+    Weights::Entry e = spec.weights.take_entry("cell weight");
+    size_t slash = e.name.find('/', prefix.size());
+    groups[e.name.substr(prefix.size(), slash - prefix.size())].push_back(std::move(e));
+  }
+  std::vector<Weights::Entry> ordered;
+  std::map<std::string, int> used;
+  for (const Json& cell : cells) {
+    std::string base = layers::snake_case(class_of(cell));
+    auto [it, fresh] = used.try_emplace(base, 0);
+    std::string group = fresh ? base : base + "_" + std::to_string(++it->second);
+    auto g = groups.find(group);
+    if (g == groups.end()) continue;  // a cell without weights
+    for (auto& e : g->second) ordered.push_back(std::move(e));
+    groups.erase(g);
+  }
+  if (!groups.empty()) spec.fail("the file holds weights for an unknown cell '" + groups.begin()->first + "'");
+  return ordered;
+}
+
+// Cells from a serialized cell ({"class_name", "config"}); StackedRNNCells and lists are flattened.
+void make_cells(const LayerSpec& outer, const Json& cell_json, std::vector<RnnLayer::Cell>& out, size_t search_from = 0) {
+  if (cell_json.is_array()) {
+    for (const Json& c : cell_json) make_cells(outer, c, out, search_from);
+    return;
+  }
+  std::string cls = class_of(cell_json);
+  if (cls.empty()) outer.fail("malformed 'cell' in the config");
+  const Json& cfg = config_of(cell_json);
+  std::string name = cfg.contains("name") && cfg["name"].is_string() ? cfg["name"].get<std::string>() : cls;
+  LayerSpec spec{cls, "", name, cfg, outer.weights, outer.where + ", cell '" + name + "' (" + cls + ")"};
+  if (cls == "StackedRNNCells") {
+    if (!cfg.contains("cells") || !cfg["cells"].is_array() || cfg["cells"].empty())
+      spec.fail("StackedRNNCells needs a non-empty 'cells' list");
+    size_t prefix_len = 0;
+    auto reordered = stacked_cell_weights(spec, cfg["cells"], search_from, prefix_len);
+    if (!reordered) {
+      for (const Json& c : cfg["cells"]) make_cells(spec, c, out, search_from);
+      return;
+    }
+    Weights local(std::move(*reordered), outer.where);
+    LayerSpec inner{cls, "", name, cfg, local, spec.where};
+    for (const Json& c : cfg["cells"]) make_cells(inner, c, out, prefix_len);
+    if (local.remaining() != 0) spec.fail("the file holds more cell weights than the cells use");
+  } else if (cls == "SimpleRNNCell") {
+    out.push_back(parse_cell(spec, ir::RnnCell::kSimple, false));
+  } else if (cls == "LSTMCell") {
+    out.push_back(parse_cell(spec, ir::RnnCell::kLstm, false));
+  } else if (cls == "GRUCell") {
+    out.push_back(parse_cell(spec, ir::RnnCell::kGru, false));
+  } else if (cls == "ConvLSTMCell") {
+    const int64_t rank = layers::Config(spec).integer("rank");
+    if (rank < 1 || rank > 3) spec.fail("'rank' must be 1, 2 or 3");
+    out.push_back(parse_conv_lstm_cell(spec, static_cast<int>(rank)));
+  } else {
+    spec.fail("unsupported RNN cell class '" + cls + "'");
+  }
+}
+
+}  // namespace
+
+int64_t RnnLayer::param_count() const {
+  int64_t n = 0;
+  for (const Cell& c : cells_)
+    for (const ir::Weight& w : c.weights) n += w.value->size();
+  return n;
+}
+
+size_t RnnLayer::Cell::state_count() const {
+  if (const auto* r = std::get_if<ir::RnnAttrs>(&attrs)) return static_cast<size_t>(ir::rnn_state_count(r->cell));
+  return 2;  // conv_lstm: h, c
+}
+
+size_t RnnLayer::state_count() const {
+  size_t n = 0;
+  for (const Cell& c : cells_) n += c.state_count();
+  return n;
+}
+
+layers::RecurrentCallTensors RnnLayer::tensors(const Call& call) const {
+  layers::RecurrentCallTensors t = layers::recurrent_call_tensors(call, class_name_);
+  const size_t want = state_count();
+  if (!t.states.empty() && t.states.size() != want)
+    throw Error(call.where + ": " + class_name_ + " takes " + std::to_string(want) + " initial state(s), got " +
+                std::to_string(t.states.size()));
+  return t;
+}
+
+std::vector<int> RnnLayer::call_with(NodeSink& sink, const Call& call, std::span<const int> inputs, const Walk& walk) const {
+  layers::RecurrentCallTensors t = tensors(call);
+  const int mask = t.mask >= 0 ? sink.cast(inputs[t.mask], DType::kFloat32) : -1;  // nonzero: the step counts
+  int x = inputs[t.sequence];
+  std::vector<int> states;
+  size_t first_state = 0;
+  for (size_t k = 0; k < cells_.size(); ++k) {
+    const bool last = k + 1 == cells_.size();
+    ir::Attrs attrs = cells_[k].attrs;
+    std::visit(
+        [&](auto& a) {
+          if constexpr (requires { a.reverse_output; }) {
+            a.return_sequences = last ? walk.return_sequences : true;
+            a.return_state = walk.return_state;
+            a.go_backwards = walk.go_backwards;
+            a.zero_output_for_mask = last && walk.zero_output_for_mask;
+            a.reverse_output = last ? walk.reverse_output : walk.go_backwards;
+            a.initial_states = !t.states.empty();
+            a.has_mask = mask >= 0;
+          }
+        },
+        attrs);
+    std::vector<int> in{x};
+    const size_t n = cells_[k].state_count();
+    if (!t.states.empty())
+      for (size_t s = 0; s < n; ++s) in.push_back(inputs[t.states[first_state + s]]);
+    first_state += n;
+    if (mask >= 0) in.push_back(mask);
+    std::vector<int> out = sink.add(cells_[k].kind, std::move(attrs), cells_[k].weights, std::move(in));
+    x = out[0];
+    states.insert(states.end(), out.begin() + 1, out.end());
+  }
+  std::vector<int> result{x};
+  result.insert(result.end(), states.begin(), states.end());
+  return result;
+}
+
+std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec) {
+  layers::Config c(spec);
+  const std::string& cls = spec.class_name;
+  RnnLayer::Walk walk = parse_walk(c);
+  std::vector<RnnLayer::Cell> cells;
+  if (cls == "RNN") {
+    if (!spec.config.contains("cell")) spec.fail("the config has no 'cell'");
+    make_cells(spec, spec.config["cell"], cells);
+    if (cells.empty()) spec.fail("the RNN has no cells");
+  } else if (cls.rfind("ConvLSTM", 0) == 0) {
+    cells.push_back(parse_conv_lstm_cell(spec, cls == "ConvLSTM1D" ? 1 : cls == "ConvLSTM2D" ? 2 : 3));
+  } else {
+    const bool cudnn = cls == "CuDNNLSTM" || cls == "CuDNNGRU";
+    ir::RnnCell kind = cls == "SimpleRNN"                     ? ir::RnnCell::kSimple
+                       : cls == "LSTM" || cls == "CuDNNLSTM" ? ir::RnnCell::kLstm
+                                                             : ir::RnnCell::kGru;
+    cells.push_back(parse_cell(spec, kind, cudnn));
+  }
+  return std::make_shared<RnnLayer>(cls, std::move(cells), walk);
 }
 
 }  // namespace kerasrt::format

@@ -132,6 +132,13 @@ TypedParser typed_parser(const std::string& key) {
       {"GRU", parse_rnn},
       {"CuDNNLSTM", parse_rnn},
       {"CuDNNGRU", parse_rnn},
+      {"RNN", parse_rnn},
+      {"ConvLSTM1D", parse_rnn},
+      {"ConvLSTM2D", parse_rnn},
+      {"ConvLSTM3D", parse_rnn},
+      {"Bidirectional", parse_bidirectional},
+      {"TimeDistributed", parse_time_distributed},
+      {"SpectralNormalization", parse_spectral_norm},
       {"MultiHeadAttention", parse_head_attention},
       // Keras exports the GroupedQueryAttention class as "GroupQueryAttention"; files use either name.
       {"GroupedQueryAttention", parse_head_attention},

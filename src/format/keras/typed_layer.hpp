@@ -97,8 +97,12 @@ std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_repeat_vector(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_embedding(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_merge(const LayerSpec& spec);
-std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec);  // recurrent.cpp: SimpleRNN, LSTM, GRU, CuDNN*
+std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec);  // recurrent.cpp: SimpleRNN, LSTM, GRU, CuDNN*, RNN, ConvLSTM*
 std::shared_ptr<const TypedLayer> parse_head_attention(const LayerSpec& spec);  // attention.cpp
+// wrappers.cpp
+std::shared_ptr<const TypedLayer> parse_bidirectional(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_time_distributed(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_spectral_norm(const LayerSpec& spec);
 // The parser of a keras.ops element-wise node by its op node key ("ops:Add"), or null.
 TypedParser elementwise_op_parser(const std::string& key);
 std::shared_ptr<const TypedLayer> parse_concatenate(const LayerSpec& spec);  // concat.cpp

@@ -1,6 +1,6 @@
 // A typed layer run as a kerasrt::Op, for the layers that still hold a wrapped layer as an Op
-// (TimeDistributed, Bidirectional, SpectralNormalization, Pipeline): each run builds the one-call
-// graph for its input shapes and runs it through a plan. Goes away once those wrappers are typed.
+// (Pipeline; the typed wrappers take typed layers themselves) and the layer unit tests' harness:
+// each run builds the one-call graph for its input shapes and runs it through a plan.
 #pragma once
 
 #include "format/keras/typed_layer.hpp"

@@ -16,14 +16,21 @@ size_t conv_scratch(const ir::Node& node, std::span<const TensorType>, std::span
 
 void run_conv(const KernelCall& c) {
   const auto& a = c.node.as<ir::ConvAttrs>();
-  const float* x = static_cast<const float*>(c.in[0].data);
   float* y = static_cast<float*>(c.out[0].data);
-  const float* kernel = c.node.weight(0).values<float>().data();
-  const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
-  const SpatialLayout lx = spatial_layout(c.in[0].shape, a.channels_first);
-  const SpatialLayout ly = spatial_layout(c.out[0].shape, a.channels_first);
-  const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
   float* acc = reinterpret_cast<float*>(c.ctx.scratch.data());
+  conv_reference(a, static_cast<const float*>(c.in[0].data), c.in[0].shape, c.node.weight(0).values<float>().data(),
+                 a.has_bias ? c.node.weight(1).values<float>().data() : nullptr, y, c.out[0].shape, acc);
+  const int64_t n = element_count(c.out[0].shape), last = c.out[0].shape.back();
+  apply_unary(a.activation, y, y, n, last, acc + a.filters);
+}
+
+}  // namespace
+
+void conv_reference(const ir::ConvAttrs& a, const float* x, std::span<const int64_t> x_shape, const float* kernel,
+                    const float* bias, float* y, std::span<const int64_t> y_shape, float* acc) {
+  const SpatialLayout lx = spatial_layout(x_shape, a.channels_first);
+  const SpatialLayout ly = spatial_layout(y_shape, a.channels_first);
+  const std::array<ir::ConvAxis, 3> axes = conv_axes(a, lx);
   const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups;
   for (int64_t b = 0; b < lx.batch; ++b) {
     const float* xb = x + b * lx.batch_stride;
@@ -59,11 +66,7 @@ void run_conv(const KernelCall& c) {
           for (int64_t f = 0; f < a.filters; ++f) yp[f * ly.channel_stride] = acc[f];
         }
   }
-  const int64_t n = element_count(c.out[0].shape), last = c.out[0].shape.back();
-  apply_unary(a.activation, y, y, n, last, acc + a.filters);
 }
-
-}  // namespace
 
 const Kernel kConv{"ref", ir::OpKind::kConv, nullptr, conv_scratch, nullptr, run_conv};
 

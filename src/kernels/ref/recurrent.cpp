@@ -1,7 +1,7 @@
 // Reference recurrent kernel: the time loop of Keras's backend rnn() with plain loops per sample
-// and unit. go_backwards walks the time axis from the end and returns sequences in walking order; at
-// a masked step every state keeps its value and the output repeats the previous one (zeros before
-// the first step, or always zeros with zero_output_for_mask).
+// and unit. go_backwards walks the time axis from the end and returns sequences in walking order (or
+// reversed with reverse_output); at a masked step every state keeps its value and the output
+// repeats the previous one (zeros before the first step, or always zeros with zero_output_for_mask).
 #include <algorithm>
 
 #include "ir/recurrent.hpp"
@@ -130,7 +130,8 @@ void run_rnn(const KernelCall& c) {
     }
     if (a.return_sequences) {
       float* out = static_cast<float*>(c.out[0].data);
-      for (int64_t b = 0; b < d.batch; ++b) std::copy(y_t + b * u, y_t + (b + 1) * u, out + (b * d.steps + t) * u);
+      const int64_t at = a.reverse_output ? d.steps - 1 - t : t;
+      for (int64_t b = 0; b < d.batch; ++b) std::copy(y_t + b * u, y_t + (b + 1) * u, out + (b * d.steps + at) * u);
     }
     std::swap(y_prev, y_t);
     std::swap(prev, next);

@@ -9,6 +9,10 @@ namespace kerasrt::kernels::ref {
 // may be `x`. Sparsemax needs `last_len` floats of scratch. Used by producers with an activation.
 void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, int64_t last_len, float* scratch);
 size_t activation_scratch_bytes(const ir::Activation& a, int64_t last_len);
+// A convolution without its activation (ConvAttrs' formula), for ops built on convolutions (conv_lstm).
+// `acc`: a.filters floats of scratch.
+void conv_reference(const ir::ConvAttrs& a, const float* x, std::span<const int64_t> x_shape, const float* kernel,
+                    const float* bias, float* y, std::span<const int64_t> y_shape, float* acc);
 
 extern const Kernel kCustom;
 extern const Kernel kUnary;
@@ -42,5 +46,6 @@ extern const Kernel kEqualize;
 extern const Kernel kClahe;
 extern const Kernel kStft;
 extern const Kernel kPowerToDb;
+extern const Kernel kConvLstm;
 
 }  // namespace kerasrt::kernels::ref

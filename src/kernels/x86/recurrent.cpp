@@ -157,7 +157,8 @@ void run_rnn(const KernelCall& c) {
     }
     if (a.return_sequences) {
       float* out = static_cast<float*>(c.out[0].data);
-      for (int64_t b = 0; b < B; ++b) std::copy(y_t + b * u, y_t + (b + 1) * u, out + (b * T + t) * u);
+      const int64_t at = a.reverse_output ? T - 1 - t : t;
+      for (int64_t b = 0; b < B; ++b) std::copy(y_t + b * u, y_t + (b + 1) * u, out + (b * T + at) * u);
     }
     std::swap(y_prev, y_t);
     std::swap(prev, next);

@@ -27,7 +27,9 @@ void run_pad(const KernelCall& c) {
   size_t block = dtype_size(c.in[0].dtype);
   for (size_t d = p + 1; d < rank; ++d) block *= static_cast<size_t>(out_shape[d]);
   // Along axis p: output [lo, hi) reads input from `first`; the rest is zeros.
-  const int64_t lo = std::max<int64_t>(a.before[p], 0), first = std::max<int64_t>(-a.before[p], 0);
+  // (Padding on one side and cropping on the other can leave fewer outputs than the padding.)
+  const int64_t lo = std::min(std::max<int64_t>(a.before[p], 0), out_shape[p]);
+  const int64_t first = std::max<int64_t>(-a.before[p], 0);
   const int64_t hi = std::max<int64_t>(lo, std::min(out_shape[p], a.before[p] + in_shape[p]));
   const size_t head = static_cast<size_t>(lo) * block, copy = static_cast<size_t>(hi - lo) * block;
   const size_t row_out = static_cast<size_t>(out_shape[p]) * block, tail = row_out - head - copy;

@@ -24,5 +24,6 @@ extern const Kernel kRnnGemm;
 extern const Kernel kAttentionGemm;
 extern const Kernel kSoftmaxLastAxis;
 extern const Kernel kPadRuns;
+extern const Kernel kConvLstmGemm;
 
 }  // namespace kerasrt::kernels::x86
