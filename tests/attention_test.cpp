@@ -260,6 +260,30 @@ TEST(MultiHeadAttention, AttentionAxesOnRank4Inputs) {
   }
 }
 
+// Rank-4 input attending over W within each row, with an attention_mask (B, H, W, W): each row is
+// a masked rank-3 problem; a query with no allowed key gets zero weights (Keras's masked Softmax).
+TEST(MultiHeadAttention, MaskedAttentionOverOneAxisOfRank4Inputs) {
+  std::mt19937 rng(18);
+  const int64_t B = 2, H = 2, W = 3, C = 4;
+  Heads h = random_heads(rng, C, C, C, 2, 2, 3, 3, {C});
+  Tensor x = random_tensor({B, H, W, C}, rng);
+  Tensor mask({B, H, W, W});
+  for (size_t i = 0; i < mask.floats().size(); ++i) mask.floats()[i] = (i * 7) % 5 != 0 ? 1.f : 0.f;
+  for (int64_t s = 0; s < W; ++s) mask.floats()[s] = 0.f;  // row 0, query 0 sees nothing
+  auto op = make_op(mha_layer(2, 3, nullptr, nullptr, {{"attention_axes", {2}}}), h.entries(),
+                    make_call(json::array({T(0), T(1)}), {{"attention_mask", T(2)}, {"return_attention_scores", true}},
+                              {"", "", "attention_mask"}));
+  auto out = run_op(*op, {x, x, mask});
+  ASSERT_EQ(out[1].shape, (Shape{B, H, 2, W, W}));
+  Tensor rows({B * H, W, C}, x.to_floats());
+  auto allowed = [&](int64_t r, int64_t, int64_t t, int64_t s) { return mask.floats()[(r * W + t) * W + s] != 0.f; };
+  Tensor scores;
+  Tensor want = reference_mha(h, rows, rows, rows, allowed, false, &scores);
+  EXPECT_EQ(compare(Tensor({B, H, W, C}, want.to_floats()), out[0], 1e-5, 1e-5), "");
+  EXPECT_EQ(compare(Tensor({B, H, 2, W, W}, scores.to_floats()), out[1], 1e-5, 1e-5), "");
+  for (int64_t s = 0; s < W; ++s) EXPECT_EQ(out[1].floats()[s], 0.f);
+}
+
 TEST(MultiHeadAttention, OutputShapesWithUnknownDims) {
   std::mt19937 rng(18);
   Heads h = random_heads(rng, 4, 3, 6, 2, 2, 3, 5, {7});

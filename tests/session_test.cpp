@@ -114,7 +114,10 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "concat_axis1", "ops_concat_stack", "softmax_layer_axis1", "ops_softmax_relu",
                                            "rescaling", "zeropad2d", "cropping2d_channels_first", "cropping3d",
                                            "upsampling2d_nearest", "upsampling3d",
-                                           "ops_reductions", "ops_sequential_style_chain"));
+                                           "ops_reductions", "ops_sequential_style_chain",
+                                           "attention_dot", "attention_concat", "additive_attention", "dot_3d",
+                                           "dot_normalize", "einsum_dense", "ops_einsum", "ternary_dense",
+                                           "reversible_embedding_untied"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

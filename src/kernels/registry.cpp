@@ -38,6 +38,8 @@ struct Table {
     add({&ref::kPad});
     add({&ref::kUpsample});
     add({&ref::kReduce});
+    add({&x86::kMatmulGemm, &ref::kMatmul});
+    add({&x86::kEinsumGemm, &ref::kEinsum});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

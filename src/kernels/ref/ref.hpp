@@ -34,5 +34,7 @@ extern const Kernel kSoftmax;
 extern const Kernel kPad;
 extern const Kernel kUpsample;
 extern const Kernel kReduce;
+extern const Kernel kMatmul;
+extern const Kernel kEinsum;
 
 }  // namespace kerasrt::kernels::ref
