@@ -111,6 +111,9 @@ class SequenceAttentionLayer : public TypedLayer {
     const int q_mask = mask_of(b.query_mask, qs, "query mask");
     const int v_mask = mask_of(b.value_mask, vs, "value mask");
 
+    if (b.causal && mode_ == Mode::kDot && rank == 3 && (qs[1] < 0 || (ks[1] < 0 && vs[1] < 0)))
+      return causal_of_unknown_length(sink, b, q, key, v, q_mask, inputs);
+
     int scores = this->scores(sink, q, key, rank);
     // Masked keys: the score lowered by 1e9 (in float32, which erases the score's own value).
     int keep = -1;
@@ -120,7 +123,8 @@ class SequenceAttentionLayer : public TypedLayer {
       const Shape& ss = sink.type(scores).shape;
       const int64_t tq = ss[rank - 2], tv = ss[rank - 1];
       if (tq < 0 || tv < 0)
-        throw Error(cls_ + ": a causal mask needs the query and value lengths known when the model is built, got " +
+        throw Error(cls_ + ": a causal mask with score_mode '" + std::string(mode_ == Mode::kDot ? "dot" : "concat") +
+                    "' on these inputs needs the query and value lengths known when the model is built, got " +
                     shape_to_string(ss));
       auto tri = std::make_shared<Tensor>(Shape{tq, tv}, DType::kBool);
       for (int64_t t = 0; t < tq; ++t)
@@ -156,6 +160,42 @@ class SequenceAttentionLayer : public TypedLayer {
   }
   static int scalar(NodeSink& sink, float value) {
     return constant(sink, weight("value", {value}, {}));
+  }
+
+  // Dot scores under a causal mask of lengths unknown until a call, on rank-3 inputs: one attention
+  // node with a single head (the scale applied to the query first). Leaving masked keys out matches
+  // lowering them by 1e9: their weights underflow to zero, and a query with every key masked gets
+  // equal weights on all keys either way.
+  std::vector<int> causal_of_unknown_length(NodeSink& sink, const Bound& b, int q, int k, int v, int q_mask,
+                                            std::span<const int> inputs) const {
+    const Shape &qs = sink.type(q).shape, &vs = sink.type(v).shape;
+    if (qs[2] < 0 || vs[2] < 0)
+      throw Error(cls_ + ": a causal mask needs the feature sizes known when the model is built");
+    ir::AttentionAttrs a;
+    a.key_dim = qs[2];
+    a.value_dim = vs[2];
+    a.scale = scale_.value ? scale_.value->floats()[0] : 1.f;
+    a.causal = true;
+    a.uniform_if_fully_masked = true;
+    a.return_scores = b.return_scores;
+    std::vector<int> args{q, k, v};
+    if (b.value_mask >= 0) {
+      a.has_value_mask = true;
+      args.push_back(sink.cast(inputs[b.value_mask], DType::kFloat32));
+    }
+    std::vector<int> att = sink.add(ir::OpKind::kAttention, a, {}, args);
+    int out = att.at(0);
+    if (q_mask >= 0) {
+      const int qm = add(sink, ir::OpKind::kExpandDims, ir::ExpandDimsAttrs{2, 1}, {q_mask});
+      out = add(sink, ir::OpKind::kWhere, ir::WhereAttrs{}, {qm, out, scalar(sink, 0.f)});
+    }
+    if (!b.return_scores) return {out};
+    // (B, 1, Tq, Tv) -> (B, Tq, Tv)
+    const Shape& ss = sink.type(att.at(1)).shape;
+    if (ss[2] < 0 && ss[3] < 0)
+      throw Error(cls_ + ": returning the scores of a causal call needs the query or value length known when the "
+                  "model is built");
+    return {out, add(sink, ir::OpKind::kReshape, ir::ReshapeAttrs{{ss[2], ss[3]}, false}, {att.at(1)})};
   }
 
   // (..., Tq, Tv) scores.
