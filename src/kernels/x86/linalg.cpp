@@ -2,8 +2,10 @@
 // copied into scratch first. einsum of two operands whose labels split into batch (both operands
 // and the output), contracted (both operands only), and free (one operand and the output): each
 // operand is gathered into [batch, rows, contracted] / [batch, contracted, cols] order (unless it
-// already is), one GEMM per batch item, and the result scattered to the output's order.
+// already is), one GEMM per batch item, and the result scattered to the output's order. A weight
+// operand without batch labels (EinsumDense's kernel) is gathered and packed once, in prepare().
 #include <algorithm>
+#include <vector>
 
 #include "kernels/gemm.hpp"
 #include "kernels/linalg_geometry.hpp"
@@ -155,6 +157,46 @@ std::span<const int64_t> operand_shape(const ir::Node& node, std::span<const Ten
   return node.weight(0).shape;
 }
 
+// The weight operand as a packed [contracted, cols] matrix, when it has no batch labels.
+struct PackedWeight {
+  PackedB b;
+};
+
+std::shared_ptr<const void> einsum_prepare(const ir::Node& node) {
+  const auto& a = node.as<ir::EinsumAttrs>();
+  if (!a.weight_operand || a.inputs.size() != 2) return nullptr;
+  const std::vector<int>& x = a.inputs[0];
+  const std::vector<int>& w = a.inputs[1];
+  const std::vector<int>& o = a.output;
+  auto has = [](const std::vector<int>& t, int l) { return std::find(t.begin(), t.end(), l) != t.end(); };
+  const Shape& ws = node.weight(0).shape;
+  if (ws.size() != w.size()) return nullptr;
+  int64_t by_label[L] = {}, size[L] = {};
+  int64_t stride = 1;
+  for (int d = static_cast<int>(w.size()) - 1; d >= 0; --d) {
+    const int l = w[d];
+    if (l < 0 || std::count(w.begin(), w.end(), l) > 1) return nullptr;  // "..." or a diagonal
+    if (has(x, l) && has(o, l)) return nullptr;                           // a batch label
+    if (!has(x, l) && !has(o, l)) return nullptr;                         // summed within the weight
+    by_label[l] = stride;
+    size[l] = ws[d];
+    stride *= ws[d];
+  }
+  // Contracted labels in the input's order, then columns in the output's, as plan_gemm orders them.
+  int order[L];
+  int n = 0;
+  int64_t K = 1, N = 1;
+  for (int l : x)
+    if (l >= 0 && has(w, l)) order[n++] = l, K *= size[l];
+  for (int l : o)
+    if (l >= 0 && has(w, l) && !has(x, l)) order[n++] = l, N *= size[l];
+  int64_t steps[L], sizes[L];
+  for (int i = 0; i < n; ++i) steps[i] = by_label[order[i]], sizes[i] = size[order[i]];
+  std::vector<float> kn(static_cast<size_t>(K * N));
+  gather(node.weight(0).values<float>().data(), steps, sizes, n, kn.data());
+  return std::make_shared<const PackedWeight>(PackedWeight{pack_b(K, N, kn.data(), N)});
+}
+
 bool einsum_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType>) {
   const auto& a = node.as<ir::EinsumAttrs>();
   if (a.inputs.size() != 2) return false;
@@ -192,7 +234,9 @@ void run_einsum(const KernelCall& c) {
     return dst;
   };
   const float* A = arrange(0, l.a_order, l.na, sa);
-  const float* B = arrange(1, l.b_order, l.nb, sb);
+  const auto* packed = static_cast<const PackedWeight*>(c.prepared);
+  if (packed && (e.B != 1 || packed->b.K() != e.K || packed->b.N() != e.N)) packed = nullptr;
+  const float* B = packed ? nullptr : arrange(1, l.b_order, l.nb, sb);
   // The output's offsets along the [batch, rows, cols] order; contiguous means write straight in.
   int64_t out_by_label[L] = {};
   int64_t stride = 1;
@@ -210,8 +254,11 @@ void run_einsum(const KernelCall& c) {
   }
   float* out = static_cast<float*>(c.out[0].data);
   float* C = direct ? out : sc;
-  for (int64_t b = 0; b < e.B; ++b)
-    gemm(e.M, e.N, e.K, A + b * e.M * e.K, e.K, B + b * e.K * e.N, e.N, C + b * e.M * e.N, e.N, false, c.ctx);
+  if (packed)
+    gemm_packed(e.M, A, e.K, packed->b, C, e.N, false, c.ctx);
+  else
+    for (int64_t b = 0; b < e.B; ++b)
+      gemm(e.M, e.N, e.K, A + b * e.M * e.K, e.K, B + b * e.K * e.N, e.N, C + b * e.M * e.N, e.N, false, c.ctx);
   if (direct) return;
   // Scatter: walk C in its order, writing each element at its output offset.
   int64_t total = e.B * e.M * e.N;
@@ -231,6 +278,6 @@ void run_einsum(const KernelCall& c) {
 }  // namespace
 
 const Kernel kMatmulGemm{"gemm", ir::OpKind::kMatmul, nullptr, matmul_scratch, nullptr, run_matmul};
-const Kernel kEinsumGemm{"gemm", ir::OpKind::kEinsum, einsum_supports, einsum_scratch, nullptr, run_einsum};
+const Kernel kEinsumGemm{"gemm", ir::OpKind::kEinsum, einsum_supports, einsum_scratch, einsum_prepare, run_einsum};
 
 }  // namespace kerasrt::kernels::x86
