@@ -7,6 +7,7 @@
 
 #include "harness.hpp"
 #include "io/npy.hpp"
+#include <nlohmann/json.hpp>
 
 namespace kerasrt::testing {
 namespace {
@@ -73,6 +74,32 @@ TEST(Cli, ExampleShowsAccuracy) {
   Result r = cli("example --dir " + std::string(KERASRT_SOURCE_DIR) + "/examples");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("accuracy: 297/297"), std::string::npos) << r.out;
+}
+
+// The report's contract (the side-by-side script reads the JSON line); no timing is asserted.
+TEST(Cli, BenchPrintsReportAndJson) {
+  Result r = cli("bench " + example("digits_cnn.keras") + " --input " + example("digits_cnn.inputs.npz") +
+                 " --batch 3 --threads 1 --runs 4 --warmup 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("latency      median"), std::string::npos) << r.out;
+  std::string last = r.out.substr(r.out.rfind('{'));
+  auto json = nlohmann::json::parse(last);
+  for (const char* key : {"load_s", "first_ms", "median_ms", "min_ms", "max_ms", "items_per_s", "peak_rss_mb",
+                          "arena_mb", "threads", "batch"})
+    EXPECT_TRUE(json.contains(key)) << key << " missing in " << last;
+  EXPECT_EQ(json["batch"], 3);
+  EXPECT_EQ(json["threads"], 1);
+  EXPECT_LE(json["min_ms"].get<double>(), json["median_ms"].get<double>());
+  EXPECT_LE(json["median_ms"].get<double>(), json["max_ms"].get<double>());
+  EXPECT_GT(json["arena_mb"].get<double>(), 0.0);
+  EXPECT_NE(r.err.find("run 4/4"), std::string::npos) << r.err;  // the progress line
+}
+
+TEST(Cli, BenchMakesRandomInputs) {
+  Result r = cli("bench " + example("digits_cnn.keras") + " --runs 2 --json --no-progress");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out.substr(r.out.rfind('{')))["batch"], 1);
+  EXPECT_EQ(r.err, "");
 }
 
 TEST(Cli, ErrorsAreOneLineWithExitCode2) {

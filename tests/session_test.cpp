@@ -117,7 +117,11 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "ops_reductions", "ops_sequential_style_chain",
                                            "attention_dot", "attention_concat", "additive_attention", "dot_3d",
                                            "dot_normalize", "einsum_dense", "ops_einsum", "ternary_dense",
-                                           "reversible_embedding_untied"));
+                                           "reversible_embedding_untied",
+                                           "random_aug_stack", "random_color_stack", "normalization_fixed",
+                                           "category_encoding_count", "discretization_one_hot", "resizing_bilinear",
+                                           "center_crop", "clahe", "upsampling2d_bilinear",
+                                           "equalization_pipeline_training", "mel_spectrogram", "stft_spectrogram_log"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

@@ -172,6 +172,7 @@ class Model {
   const std::string& name() const;
   const std::vector<TensorInfo>& inputs() const;
   const std::vector<TensorInfo>& outputs() const;
+  int threads() const;  // intra-op threads each call uses (LoadOptions::threads, or the default)
   // Names that predict() accepts in `layers`: every layer (and `name@k` for the k-th extra call of a
   // shared layer, `name:i` for the i-th output of a layer with several).
   std::vector<std::string> layer_names() const;

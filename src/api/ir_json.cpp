@@ -116,6 +116,33 @@ Json attrs_json(const ir::EinsumAttrs& a) {
   }
   return {{"equation", eq + "->" + term(a.output)}, {"weight_operand", a.weight_operand}};
 }
+Json attrs_json(const ir::CategoryEncodeAttrs& a) { return {{"mode", ir::encode_mode_name(a.mode)}, {"depth", a.depth}}; }
+Json attrs_json(const ir::BucketizeAttrs& a) { return {{"boundaries", a.boundaries}}; }
+Json attrs_json(const ir::ResizeAttrs& a) {
+  Json j = {{"interpolation", ir::interpolation_name(a.interpolation)}, {"fit", ir::resize_fit_name(a.fit)},
+            {"channels_first", a.channels_first}, {"antialias", a.antialias}, {"double_precision", a.double_precision}};
+  if (a.factor_h > 0) j["factors"] = {a.factor_h, a.factor_w};
+  else j["size"] = {a.height, a.width};
+  if (a.fit == ir::ResizeFit::kPadToAspect) j["fill_value"] = a.fill_value;
+  return j;
+}
+Json attrs_json(const ir::StftAttrs& a) {
+  return {{"frame_length", a.frame_length}, {"frame_step", a.frame_step}, {"freq", a.freq},
+          {"fft_length", a.fft_length}, {"padding", ir::stft_padding_name(a.padding)},
+          {"output", ir::stft_output_name(a.output)}, {"exponent", a.exponent}, {"window", a.window},
+          {"channels_first", a.channels_first}, {"expand_dims", a.expand_dims}};
+}
+Json attrs_json(const ir::PowerToDbAttrs& a) {
+  return {{"min_power", a.min_power}, {"ref_db", a.ref_db}, {"top_db", a.top_db}};
+}
+Json attrs_json(const ir::AutoContrastAttrs& a) { return {{"value_range", {a.low, a.high}}}; }
+Json attrs_json(const ir::EqualizeAttrs& a) {
+  return {{"bins", a.bins}, {"value_range", {a.low, a.high}}, {"channels_first", a.channels_first}};
+}
+Json attrs_json(const ir::ClaheAttrs& a) {
+  return {{"value_range", {a.low, a.high}}, {"clip_limit", a.clip_limit}, {"tile_grid", {a.grid_h, a.grid_w}},
+          {"channels_first", a.channels_first}};
+}
 
 }  // namespace
 

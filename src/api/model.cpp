@@ -135,6 +135,7 @@ Model Model::load_json(const std::string& json, std::span<const uint8_t> weights
 const std::string& Model::name() const { return impl_->graph.name; }
 const std::vector<TensorInfo>& Model::inputs() const { return impl_->graph.inputs; }
 const std::vector<TensorInfo>& Model::outputs() const { return impl_->graph.outputs; }
+int Model::threads() const { return impl_->threads; }
 
 std::vector<std::string> Model::layer_names() const {
   std::vector<std::string> names;

@@ -22,6 +22,8 @@
 #include "ir/reshape.hpp"
 #include "ir/recurrent.hpp"
 #include "ir/linalg.hpp"
+#include "ir/preprocessing.hpp"
+#include "ir/audio.hpp"
 
 namespace kerasrt {
 class Op;
@@ -42,6 +44,8 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
                            RnnAttrs, AttentionAttrs, ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs,
                            ReduceAttrs,
-                           MatmulAttrs, EinsumAttrs>;
+                           MatmulAttrs, EinsumAttrs,
+                           CategoryEncodeAttrs, BucketizeAttrs, ResizeAttrs, AutoContrastAttrs, EqualizeAttrs,
+                           ClaheAttrs, StftAttrs, PowerToDbAttrs>;
 
 }  // namespace kerasrt::ir

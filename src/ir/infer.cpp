@@ -51,6 +51,14 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kReduce: return "reduce";
     case OpKind::kMatmul: return "matmul";
     case OpKind::kEinsum: return "einsum";
+    case OpKind::kCategoryEncode: return "category_encode";
+    case OpKind::kBucketize: return "bucketize";
+    case OpKind::kResize: return "resize";
+    case OpKind::kAutoContrast: return "auto_contrast";
+    case OpKind::kEqualize: return "equalize";
+    case OpKind::kClahe: return "clahe";
+    case OpKind::kStft: return "stft";
+    case OpKind::kPowerToDb: return "power_to_db";
     case OpKind::kCount: break;
   }
   return "?";
@@ -84,6 +92,14 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kReduce: return infer_reduce(node, inputs);
     case OpKind::kMatmul: return infer_matmul(node, inputs);
     case OpKind::kEinsum: return infer_einsum(node, inputs);
+    case OpKind::kCategoryEncode: return infer_category_encode(node, inputs);
+    case OpKind::kBucketize: return infer_bucketize(node, inputs);
+    case OpKind::kResize: return infer_resize(node, inputs);
+    case OpKind::kAutoContrast:
+    case OpKind::kEqualize:
+    case OpKind::kClahe: return infer_image_same(node, inputs);
+    case OpKind::kStft: return infer_stft(node, inputs);
+    case OpKind::kPowerToDb: return infer_power_to_db(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

@@ -33,6 +33,14 @@ enum class OpKind : uint8_t {
   kReduce,      // ReduceAttrs: sum, mean, max, ..., argmax over axes
   kMatmul,      // MatmulAttrs: batched matrix product (Dot, keras.ops.matmul, attention scores)
   kEinsum,      // EinsumAttrs: einsum over a parsed equation (EinsumDense, keras.ops.einsum)
+  kCategoryEncode,  // CategoryEncodeAttrs: one_hot / multi_hot / count of integer ids
+  kBucketize,       // BucketizeAttrs: bucket index by sorted boundaries (Discretization)
+  kResize,          // ResizeAttrs: Resizing, CenterCrop, bilinear/bicubic UpSampling2D
+  kAutoContrast,    // AutoContrastAttrs
+  kEqualize,        // EqualizeAttrs: histogram equalization
+  kClahe,           // ClaheAttrs: contrast-limited adaptive histogram equalization
+  kStft,            // StftAttrs: STFTSpectrogram, MelSpectrogram's spectrum
+  kPowerToDb,       // PowerToDbAttrs: MelSpectrogram's decibels
   kCount,
 };
 

@@ -33,6 +33,12 @@ std::vector<TensorType> infer_upsample(const Node& node, std::span<const TensorT
 std::vector<TensorType> infer_reduce(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_matmul(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_einsum(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_category_encode(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_bucketize(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_resize(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_stft(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_power_to_db(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_image_same(const Node& node, std::span<const TensorType> in);  // auto contrast, equalize, clahe
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

@@ -40,6 +40,14 @@ struct Table {
     add({&ref::kReduce});
     add({&x86::kMatmulGemm, &ref::kMatmul});
     add({&x86::kEinsumGemm, &ref::kEinsum});
+    add({&ref::kCategoryEncode});
+    add({&ref::kBucketize});
+    add({&ref::kResize});
+    add({&ref::kAutoContrast});
+    add({&ref::kEqualize});
+    add({&ref::kClahe});
+    add({&ref::kStft});
+    add({&ref::kPowerToDb});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

@@ -19,7 +19,8 @@ inline float round_decimals(float x, float decimals) {
   return decimals > 0.f ? std::nearbyint(x * scale) / scale : std::nearbyint(x / scale) * scale;
 }
 
-inline float unary_value(const ir::UnaryAttrs& u, float x) {
+// Always inlined: with a constant `u.fn` (the fast loops) the switch folds into straight-line code.
+[[gnu::always_inline]] inline float unary_value(const ir::UnaryAttrs& u, float x) {
   const float a = u.alpha, b = u.beta;
   using F = ir::UnaryFn;
   switch (u.fn) {

@@ -1,5 +1,5 @@
-// The one matrix product of the layer classes not yet typed (the legacy recurrent cells, the mel
-// filterbank); typed layers use the matmul/einsum/dense kernels:
+// The one matrix product of the layer classes not yet typed (the legacy recurrent cells); typed
+// layers use the matmul/einsum/dense kernels:
 // plain loops over strided matrices, nothing clever, every output element summed in index order.
 #pragma once
 

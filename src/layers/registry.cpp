@@ -26,9 +26,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     register_wrappers(add);
     register_op_nodes_shape(add);
     register_op_nodes(add);
-    register_preprocessing(add);
-    register_image_preprocessing(add);
-    register_audio_preprocessing(add);
     return m;
   }();
   return t;

@@ -35,10 +35,5 @@ void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
 void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
 void register_op_nodes_shape(const AddLayer& add);
-void register_preprocessing(const AddLayer& add);
-void register_image_preprocessing(const AddLayer& add);
-void register_audio_preprocessing(const AddLayer& add);
-// UpSampling2D bilinear/bicubic resize (spatial.cpp), for the typed UpSampling2D parser.
-std::shared_ptr<Op> make_resize_upsampling_2d(const LayerSpec& spec, const std::vector<int64_t>& factors, bool bicubic);
 
 }  // namespace kerasrt::layers

@@ -1,5 +1,5 @@
 // kerasrt command-line tool: `info` prints a model's summary, `run` runs it on .npz/.npy inputs,
-// `example` runs the bundled digits model and shows its predictions.
+// `bench` times it (bench.cpp), `example` runs the bundled digits model and shows its predictions.
 #include <kerasrt/kerasrt.hpp>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bench.hpp"
 #include "io/npy.hpp"  // the CLI's .npz/.npy reader and writer
 
 namespace {
@@ -141,6 +142,21 @@ int main(int argc, char** argv) {
   run->add_option("--threads", options.threads, "intra-op threads (default: physical cores)")->check(CLI::Range(1, 256));
   run->add_flag("--reference-kernels", options.reference_kernels, "run the plain reference kernels only");
 
+  kerasrt::cli::BenchOptions bench_options;
+  auto* bench = app.add_subcommand("bench", "time loading and running a model (batch, threads, runs)");
+  bench->add_option("MODEL", bench_options.model, "model file")->required();
+  bench->add_option("--weights", bench_options.weights, "weights file for a .json model");
+  bench->add_option("--input", bench_options.input, "input .npz; its first sample is tiled to the batch (default: random)");
+  bench->add_option("--batch", bench_options.batch, "batch size (default 1)")->check(CLI::Range(1, 1 << 20));
+  bench->add_option("--threads", bench_options.load.threads, "intra-op threads (default: physical cores)")
+      ->check(CLI::Range(1, 256));
+  bench->add_option("--runs", bench_options.runs, "timed runs (default 20)")->check(CLI::Range(1, 1000000));
+  bench->add_option("--warmup", bench_options.warmup, "untimed runs after the first call (default 3)")
+      ->check(CLI::Range(0, 1000000));
+  bench->add_flag("--reference-kernels", bench_options.load.reference_kernels, "run the plain reference kernels only");
+  bench->add_flag("--json", bench_options.json, "also print one JSON object as the last line of stdout");
+  bench->add_flag("!--no-progress", bench_options.progress, "no progress line on stderr");
+
   auto* example = app.add_subcommand("example", "run the bundled digits example");
   example->add_option("--dir", dir, "folder holding digits_cnn.keras and its .npz files");
 
@@ -152,6 +168,7 @@ int main(int argc, char** argv) {
   try {
     if (*info) return cmd_info(model_path, weights, ir);
     if (*run) return cmd_run(model_path, weights, input, output, layers, options);
+    if (*bench) return kerasrt::cli::cmd_bench(bench_options);
     if (*example) return cmd_example(dir);
   } catch (const kerasrt::Error& e) {
     std::cerr << "kerasrt: error: " << e.what() << "\n";

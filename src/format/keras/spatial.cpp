@@ -1,12 +1,11 @@
 // ZeroPadding1D/2D/3D and Cropping1D/2D/3D as pad nodes (cropping pads by negative amounts) and
 // nearest UpSampling1D/2D/3D as upsample nodes; data keeps its dtype. UpSampling2D's bilinear and
-// bicubic resize still runs as its kerasrt::Op (src/layers/spatial.cpp).
+// bicubic resize is a float32 resize node.
 #include <array>
 #include <cctype>
 
 #include "format/keras/typed_layer.hpp"
 #include "layers/common.hpp"    // Config: typed reads of a layer config
-#include "layers/registry.hpp"  // make_resize_upsampling_2d
 
 namespace kerasrt::format {
 namespace {
@@ -84,19 +83,25 @@ std::shared_ptr<const TypedLayer> pad_layer(size_t spatial, bool channels_first,
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kPad, std::move(a));
 }
 
-// The resize as a custom node over float32 inputs.
-class CustomLayer : public TypedLayer {
+// UpSampling2D's bilinear/bicubic resize of a rank-4 input, in float32.
+class ResizeUpsamplingLayer : public TypedLayer {
  public:
-  CustomLayer(std::shared_ptr<Op> op, std::string cls) : op_(std::move(op)), cls_(std::move(cls)) {}
+  explicit ResizeUpsamplingLayer(ir::ResizeAttrs a) : attrs_(a) {}
+  void check_call(const Call& call) const override {
+    for (const auto& r : call.roles)
+      if (!r.empty())
+        throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
+  }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
-    std::vector<int> in;
-    for (int v : inputs) in.push_back(sink.cast(v, DType::kFloat32));
-    return sink.add(ir::OpKind::kCustom, ir::CustomAttrs{op_->bind(call), cls_}, {}, std::move(in));
+    check_call(call);
+    if (inputs.size() != 1) throw Error(call.where + ": UpSampling2D takes 1 input(s), got " + std::to_string(inputs.size()));
+    const Shape& s = sink.type(inputs[0]).shape;
+    if (s.size() != 4) throw Error(call.where + ": UpSampling2D expects an input of rank 4, got " + shape_to_string(s));
+    return sink.add(ir::OpKind::kResize, attrs_, {}, {sink.cast(inputs[0], DType::kFloat32)});
   }
 
  private:
-  std::shared_ptr<Op> op_;
-  std::string cls_;
+  ir::ResizeAttrs attrs_;
 };
 
 }  // namespace
@@ -130,9 +135,15 @@ std::shared_ptr<const TypedLayer> parse_upsampling(const LayerSpec& spec) {
     for (size_t d = 0; d < spatial; ++d) a.factors[first + d] = factors[d];
     return std::make_shared<SingleNodeLayer>(ir::OpKind::kUpsample, std::move(a));
   }
-  if (spatial == 2 && (interpolation == "bilinear" || interpolation == "bicubic"))
-    return std::make_shared<CustomLayer>(layers::make_resize_upsampling_2d(spec, factors, interpolation == "bicubic"),
-                                         spec.class_name);
+  if (spatial == 2 && (interpolation == "bilinear" || interpolation == "bicubic")) {
+    ir::ResizeAttrs a;
+    a.factor_h = factors[0];
+    a.factor_w = factors[1];
+    a.channels_first = channels_first;
+    a.interpolation = interpolation == "bicubic" ? ir::Interpolation::kBicubic : ir::Interpolation::kBilinear;
+    a.double_precision = true;
+    return std::make_shared<ResizeUpsamplingLayer>(a);
+  }
   c.fail("unsupported interpolation '" + interpolation + "'");
 }
 

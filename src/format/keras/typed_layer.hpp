@@ -116,6 +116,18 @@ std::shared_ptr<const TypedLayer> parse_ternary_dense(const LayerSpec& spec);
 TypedParser linalg_op_parser(const std::string& key);                            // ops:Matmul, ops:Einsum
 std::shared_ptr<const TypedLayer> parse_reversible_embedding(const LayerSpec& spec);  // embedding.cpp
 std::shared_ptr<const TypedLayer> parse_sequence_attention(const LayerSpec& spec);    // sequence_attention.cpp
+std::shared_ptr<const TypedLayer> parse_augmentation(const LayerSpec& spec);  // preprocessing.cpp: the random layers
+std::shared_ptr<const TypedLayer> parse_normalization(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_category_encoding(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_discretization(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_pipeline(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_resizing(const LayerSpec& spec);  // image_preprocessing.cpp
+std::shared_ptr<const TypedLayer> parse_center_crop(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_auto_contrast(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_equalization(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_clahe(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_stft_spectrogram(const LayerSpec& spec);  // audio.cpp
+std::shared_ptr<const TypedLayer> parse_mel_spectrogram(const LayerSpec& spec);
 
 // keras.activations by name or serialized object, as an ir activation; errors name the layer.
 ir::Activation parse_activation(const Json& j, const std::string& where);

@@ -36,5 +36,13 @@ extern const Kernel kUpsample;
 extern const Kernel kReduce;
 extern const Kernel kMatmul;
 extern const Kernel kEinsum;
+extern const Kernel kCategoryEncode;
+extern const Kernel kBucketize;
+extern const Kernel kResize;
+extern const Kernel kAutoContrast;
+extern const Kernel kEqualize;
+extern const Kernel kClahe;
+extern const Kernel kStft;
+extern const Kernel kPowerToDb;
 
 }  // namespace kerasrt::kernels::ref

@@ -8,6 +8,7 @@
 #include "kernels/ref/ref.hpp"
 #include "kernels/dtype_dispatch.hpp"
 #include "kernels/unary_math.hpp"
+#include "kernels/x86/vector_math.hpp"
 #include "kernels/x86/x86.hpp"
 
 namespace kerasrt::kernels::x86 {
@@ -16,10 +17,27 @@ namespace {
 constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
 
 // ---- unary ------------------------------------------------------------------------------------
+// Function F of one element: the exp family through the vectorisable vector_math.hpp, the rest
+// through unary_value, whose switch folds away because F is a constant.
 template <ir::UnaryFn F>
-void unary_loop(const float* x, float* y, int64_t n, float alpha, float beta) {
-  const ir::UnaryAttrs u{F, alpha, beta};  // F is a constant: unary_value's switch folds away
-  for (int64_t i = 0; i < n; ++i) y[i] = unary_value(u, x[i]);
+[[gnu::always_inline]] inline float unary_fast(float x, const ir::UnaryAttrs& u) {
+  using Fn = ir::UnaryFn;
+  if constexpr (F == Fn::kExp) return vexp(x);
+  else if constexpr (F == Fn::kSigmoid) return vsigmoid(x);
+  else if constexpr (F == Fn::kSilu) return x * vsigmoid(x);
+  else if constexpr (F == Fn::kTanh) return vtanh(x);
+  else if constexpr (F == Fn::kErf) return verf(x);
+  else if constexpr (F == Fn::kGelu) return 0.5f * x * (1.f + verf(x * 0.70710678118654752f));
+  else if constexpr (F == Fn::kGeluTanh) return 0.5f * x * (1.f + vtanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  else return unary_value(u, x);
+}
+
+// One loop per function and per instruction set (the CPU picks the widest at load).
+template <ir::UnaryFn F>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void unary_loop(const float* x, float* y, int64_t n,
+                                                                             float alpha, float beta) {
+  const ir::UnaryAttrs u{F, alpha, beta};
+  for (int64_t i = 0; i < n; ++i) y[i] = unary_fast<F>(x[i], u);
 }
 
 using UnaryLoop = void (*)(const float*, float*, int64_t, float, float);
