@@ -1,6 +1,8 @@
 // MultiHeadAttention, GroupedQueryAttention, Attention and AdditiveAttention against loops that
 // write the attention formulas out directly.
+#include <fstream>
 #include <functional>
+#include <iterator>
 
 #include "harness.hpp"
 
@@ -260,6 +262,30 @@ TEST(MultiHeadAttention, AttentionAxesOnRank4Inputs) {
   }
 }
 
+// Rank-4 input attending over W within each row, with an attention_mask (B, H, W, W): each row is
+// a masked rank-3 problem; a query with no allowed key gets zero weights (Keras's masked Softmax).
+TEST(MultiHeadAttention, MaskedAttentionOverOneAxisOfRank4Inputs) {
+  std::mt19937 rng(18);
+  const int64_t B = 2, H = 2, W = 3, C = 4;
+  Heads h = random_heads(rng, C, C, C, 2, 2, 3, 3, {C});
+  Tensor x = random_tensor({B, H, W, C}, rng);
+  Tensor mask({B, H, W, W});
+  for (size_t i = 0; i < mask.floats().size(); ++i) mask.floats()[i] = (i * 7) % 5 != 0 ? 1.f : 0.f;
+  for (int64_t s = 0; s < W; ++s) mask.floats()[s] = 0.f;  // row 0, query 0 sees nothing
+  auto op = make_op(mha_layer(2, 3, nullptr, nullptr, {{"attention_axes", {2}}}), h.entries(),
+                    make_call(json::array({T(0), T(1)}), {{"attention_mask", T(2)}, {"return_attention_scores", true}},
+                              {"", "", "attention_mask"}));
+  auto out = run_op(*op, {x, x, mask});
+  ASSERT_EQ(out[1].shape, (Shape{B, H, 2, W, W}));
+  Tensor rows({B * H, W, C}, x.to_floats());
+  auto allowed = [&](int64_t r, int64_t, int64_t t, int64_t s) { return mask.floats()[(r * W + t) * W + s] != 0.f; };
+  Tensor scores;
+  Tensor want = reference_mha(h, rows, rows, rows, allowed, false, &scores);
+  EXPECT_EQ(compare(Tensor({B, H, W, C}, want.to_floats()), out[0], 1e-5, 1e-5), "");
+  EXPECT_EQ(compare(Tensor({B, H, 2, W, W}, scores.to_floats()), out[1], 1e-5, 1e-5), "");
+  for (int64_t s = 0; s < W; ++s) EXPECT_EQ(out[1].floats()[s], 0.f);
+}
+
 TEST(MultiHeadAttention, OutputShapesWithUnknownDims) {
   std::mt19937 rng(18);
   Heads h = random_heads(rng, 4, 3, 6, 2, 2, 3, 5, {7});
@@ -443,6 +469,43 @@ TEST(Attention, MasksAndCausalWithReturnedScores) {
   // batch 1, query 0: its only causal key is masked, so all three scores sit near -1e9 and the
   // weights come out (nearly) equal rather than zero.
   EXPECT_NEAR(out[1].floats()[9] + out[1].floats()[10] + out[1].floats()[11], 1.f, 1e-5);
+}
+
+TEST(Attention, CausalCallOnUnknownLengths) {
+  auto op = make_op(attention_layer("dot", false), {}, list_call(2, {{"use_causal_mask", true}}));
+  EXPECT_EQ(op->output_shapes(std::vector<Shape>{{-1, -1, 2}, {-1, -1, 2}})[0], (Shape{-1, -1, 2}));
+  auto scored = make_op(attention_layer("dot", false), {},
+                        list_call(2, {{"use_causal_mask", true}, {"return_attention_scores", true}}));
+  EXPECT_EQ(scored->output_shapes(std::vector<Shape>{{-1, 4, 2}, {-1, -1, 2}})[1], (Shape{-1, 4, -1}));
+  auto concat = make_op(attention_layer("concat", false), {{"w", {}, {1.f}}}, list_call(2, {{"use_causal_mask", true}}));
+  EXPECT_THROW(concat->output_shapes(std::vector<Shape>{{-1, -1, 2}, {-1, -1, 2}}), Error);
+}
+
+// A causal call on sequences whose lengths the model leaves open (one attention node) agrees with
+// one whose lengths it fixes (a constant mask over the scores).
+TEST(Attention, CausalOnUnknownLengthsMatchesKnownLengths) {
+  KERASRT_REQUIRE_CORPUS();
+  std::ifstream f(corpus_dir() / "attention_dot.config.json");
+  json config = json::parse(f);
+  std::ifstream wf(corpus_dir() / "attention_dot.weights.h5", std::ios::binary);
+  const std::vector<uint8_t> weights((std::istreambuf_iterator<char>(wf)), std::istreambuf_iterator<char>());
+  json& layers = config["config"]["layers"];
+  layers[2]["inbound_nodes"][0]["kwargs"] = {{"use_causal_mask", true}};
+  Model known = Model::load_json(config.dump(), weights, "known.json");
+  layers[0]["config"]["batch_shape"] = {nullptr, nullptr, 4};
+  layers[1]["config"]["batch_shape"] = {nullptr, nullptr, 4};
+  Model open = Model::load_json(config.dump(), weights, "open.json");
+  auto has_attention_node = [](const Model& m) {
+    const json ir = json::parse(m.ir_json());
+    for (const json& n : ir["nodes"])
+      if (n["op"] == "attention") return true;
+    return false;
+  };
+  EXPECT_FALSE(has_attention_node(known));
+  EXPECT_TRUE(has_attention_node(open));
+  std::mt19937 rng(36);
+  std::map<std::string, Tensor> in{{"query", random_tensor({2, 5, 4}, rng)}, {"value", random_tensor({2, 6, 4}, rng)}};
+  EXPECT_EQ(compare(known.predict(in).at("attention"), open.predict(in).at("attention"), 1e-5, 1e-5), "");
 }
 
 TEST(Attention, KerasTwoCausalConfigFlag) {

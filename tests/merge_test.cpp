@@ -145,6 +145,23 @@ TEST(Dot, MixedAxesAndRanks) {
     }
 }
 
+TEST(Dot, MiddleAxisOfARank4Input) {
+  // x (B, 2, 3, 4) contracted on axis 2 with y (B, 3, 5) on axis 1: out[b, i, l, j] = sum_k x[b,i,k,l] y[b,k,j].
+  std::mt19937 rng(8);
+  Tensor x = random_tensor({2, 2, 3, 4}, rng), y = random_tensor({2, 3, 5}, rng);
+  auto op = merge_op("Dot", {{"axes", {2, 1}}}, 2);
+  auto out = run_op(*op, {x, y});
+  ASSERT_EQ(out[0].shape, (Shape{2, 2, 4, 5}));
+  for (int b = 0; b < 2; ++b)
+    for (int i = 0; i < 2; ++i)
+      for (int l = 0; l < 4; ++l)
+        for (int j = 0; j < 5; ++j) {
+          double s = 0;
+          for (int k = 0; k < 3; ++k) s += x.floats()[((b * 2 + i) * 3 + k) * 4 + l] * y.floats()[(b * 3 + k) * 5 + j];
+          EXPECT_NEAR(out[0].floats()[((b * 2 + i) * 4 + l) * 5 + j], s, 1e-5);
+        }
+}
+
 TEST(Dot, NormalizeAlongNonTrailingAxis) {
   // x (1, 2, 2) normalized along axis 1 (columns), y (1, 2) along axis 1; contraction on axis 1.
   auto op = merge_op("Dot", {{"axes", {1, 1}}, {"normalize", true}}, 2);

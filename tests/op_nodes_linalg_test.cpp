@@ -1,4 +1,4 @@
-// Matmul and einsum keras.ops nodes (op_nodes_linalg.cpp) against naive sums written out here.
+// Matmul and einsum keras.ops nodes (format/keras/linalg.cpp) against naive sums written out here.
 #include <cmath>
 
 #include "op_nodes_harness.hpp"

@@ -109,6 +109,21 @@ Json attrs_json(const ir::ReduceAttrs& a) {
   if (a.has_initial) j["initial"] = a.initial;
   return j;
 }
+Json attrs_json(const ir::MatmulAttrs& a) { return {{"transpose_a", a.transpose_a}, {"transpose_b", a.transpose_b}}; }
+// The equation spelled back as letters ("...ij,jk->...ik").
+Json attrs_json(const ir::EinsumAttrs& a) {
+  auto term = [](const std::vector<int>& t) {
+    std::string s;
+    for (int l : t) s += l == ir::kEinsumEllipsis ? std::string("...") : std::string(1, static_cast<char>(l < 26 ? 'A' + l : 'a' + l - 26));
+    return s;
+  };
+  std::string eq;
+  for (size_t i = 0; i < a.inputs.size(); ++i) {
+    if (i) eq += ',';
+    eq += term(a.inputs[i]);
+  }
+  return {{"equation", eq + "->" + term(a.output)}, {"weight_operand", a.weight_operand}};
+}
 Json attrs_json(const ir::CategoryEncodeAttrs& a) { return {{"mode", ir::encode_mode_name(a.mode)}, {"depth", a.depth}}; }
 Json attrs_json(const ir::BucketizeAttrs& a) { return {{"boundaries", a.boundaries}}; }
 Json attrs_json(const ir::ResizeAttrs& a) {

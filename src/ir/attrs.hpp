@@ -21,6 +21,7 @@
 #include "ir/op_kind.hpp"
 #include "ir/reshape.hpp"
 #include "ir/recurrent.hpp"
+#include "ir/linalg.hpp"
 #include "ir/preprocessing.hpp"
 #include "ir/audio.hpp"
 #include "ir/conv_recurrent.hpp"
@@ -44,6 +45,7 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
                            RnnAttrs, AttentionAttrs, ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs,
                            ReduceAttrs,
+                           MatmulAttrs, EinsumAttrs,
                            CategoryEncodeAttrs, BucketizeAttrs, ResizeAttrs, AutoContrastAttrs, EqualizeAttrs,
                            ClaheAttrs, StftAttrs, PowerToDbAttrs,
                            ConvLstmAttrs>;

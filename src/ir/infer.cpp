@@ -49,6 +49,8 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kPad: return "pad";
     case OpKind::kUpsample: return "upsample";
     case OpKind::kReduce: return "reduce";
+    case OpKind::kMatmul: return "matmul";
+    case OpKind::kEinsum: return "einsum";
     case OpKind::kCategoryEncode: return "category_encode";
     case OpKind::kBucketize: return "bucketize";
     case OpKind::kResize: return "resize";
@@ -89,6 +91,8 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kPad: return infer_pad(node, inputs);
     case OpKind::kUpsample: return infer_upsample(node, inputs);
     case OpKind::kReduce: return infer_reduce(node, inputs);
+    case OpKind::kMatmul: return infer_matmul(node, inputs);
+    case OpKind::kEinsum: return infer_einsum(node, inputs);
     case OpKind::kCategoryEncode: return infer_category_encode(node, inputs);
     case OpKind::kBucketize: return infer_bucketize(node, inputs);
     case OpKind::kResize: return infer_resize(node, inputs);

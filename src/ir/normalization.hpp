@@ -22,7 +22,7 @@ struct BatchNormAttrs {
 enum class NormalizeMode : uint8_t {
   kLayer,  // (x - mean) / sqrt(var + eps) * gamma + beta; `center` false: x / sqrt(var + eps) (rms_scaling)
   kRms,    // x / sqrt(mean(x^2) + eps) * gamma
-  kUnit,   // x / max(||x||_2, 1e-12)
+  kUnit,   // x / max(||x||_2, eps) (UnitNormalization: 1e-12; Dot(normalize=True): 1e-7)
 };
 
 // Each group of elements sharing its coordinates off `axes` (sorted, distinct, in [0, rank)) is

@@ -31,6 +31,8 @@ enum class OpKind : uint8_t {
   kPad,         // PadAttrs: ZeroPadding (zeros) and Cropping (negative amounts)
   kUpsample,    // UpsampleAttrs: nearest UpSampling
   kReduce,      // ReduceAttrs: sum, mean, max, ..., argmax over axes
+  kMatmul,      // MatmulAttrs: batched matrix product (Dot, keras.ops.matmul, attention scores)
+  kEinsum,      // EinsumAttrs: einsum over a parsed equation (EinsumDense, keras.ops.einsum)
   kCategoryEncode,  // CategoryEncodeAttrs: one_hot / multi_hot / count of integer ids
   kBucketize,       // BucketizeAttrs: bucket index by sorted boundaries (Discretization)
   kResize,          // ResizeAttrs: Resizing, CenterCrop, bilinear/bicubic UpSampling2D

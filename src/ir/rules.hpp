@@ -31,6 +31,8 @@ std::vector<TensorType> infer_softmax(const Node& node, std::span<const TensorTy
 std::vector<TensorType> infer_pad(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_upsample(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_reduce(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_matmul(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_einsum(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_category_encode(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_bucketize(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_resize(const Node& node, std::span<const TensorType> in);

@@ -38,6 +38,8 @@ struct Table {
     add({&x86::kPadRuns, &ref::kPad});
     add({&ref::kUpsample});
     add({&ref::kReduce});
+    add({&x86::kMatmulGemm, &ref::kMatmul});
+    add({&x86::kEinsumGemm, &ref::kEinsum});
     add({&ref::kCategoryEncode});
     add({&ref::kBucketize});
     add({&ref::kResize});

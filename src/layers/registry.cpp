@@ -21,13 +21,8 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
     std::unordered_map<std::string, LayerFactory> m;
     AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
     register_activations(add);
-    register_merge(add);
-    register_embedding(add);
     register_op_nodes_shape(add);
-    register_op_nodes_linalg(add);
     register_op_nodes(add);
-    register_attention(add);
-    register_einsum_dense(add);
     return m;
   }();
   return t;

@@ -4,6 +4,7 @@
 // existing op kind needs no code here; a new op kind needs only a generator below.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -417,6 +418,35 @@ std::vector<Case> pad_cases(Rng& rng) {
   return out;
 }
 
+// Dyadic data throughout: every sum of products is exact, so the GEMM's order cannot change a bit.
+std::vector<Case> matmul_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 80; ++i) {
+    ir::MatmulAttrs a{pick(rng, 0, 1) == 1, pick(rng, 0, 1) == 1};
+    const int64_t m = pick(rng, 1, 40), k = pick(rng, 1, 70), n = pick(rng, 1, 50);
+    // Batch axes broadcast: each operand drops some leading axes and sets some to 1.
+    Shape batch = random_shape(rng, 3, 4);
+    auto derive = [&] {
+      Shape s = batch;
+      for (auto& d : s)
+        if (pick(rng, 0, 3) == 0) d = 1;
+      s.erase(s.begin(), s.begin() + pick(rng, 0, static_cast<int64_t>(s.size())));
+      return s;
+    };
+    Shape x = derive(), y = derive();
+    if (pick(rng, 0, 9) == 0) x = {k};  // a vector operand
+    else if (a.transpose_a) x.insert(x.end(), {k, m});
+    else x.insert(x.end(), {m, k});
+    if (pick(rng, 0, 9) == 0) y = {k};
+    else if (a.transpose_b) y.insert(y.end(), {n, k});
+    else y.insert(y.end(), {k, n});
+    out.push_back({node_of(ir::OpKind::kMatmul, a),
+                   {random_values(rng, x, DType::kFloat32, -1, 1, true), random_values(rng, y, DType::kFloat32, -1, 1, true)},
+                   std::string("matmul") + (a.transpose_a ? " ta" : "") + (a.transpose_b ? " tb" : "")});
+  }
+  return out;
+}
+
 std::vector<Case> conv_lstm_cases(Rng& rng) {
   std::vector<Case> out;
   for (int i = 0; i < 40; ++i) {
@@ -484,6 +514,52 @@ std::vector<Case> conv_lstm_cases(Rng& rng) {
   return out;
 }
 
+// Two-operand equations of batch, row, column and contracted labels in random orders (what the
+// GEMM path takes), some with the second operand as the node's weight, and now and then a
+// broadcast size-1 axis or a label summed within one operand (which stay on the reference).
+std::vector<Case> einsum_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 80; ++i) {
+    int next = 0;
+    std::vector<int> labels[4];  // batch, rows, cols, contracted
+    std::map<int, int64_t> size;
+    for (auto& group : labels)
+      for (int64_t j = pick(rng, 0, 2); j > 0; --j) {
+        group.push_back(next);
+        size[next++] = pick(rng, 1, 9);
+      }
+    auto shuffled = [&](std::initializer_list<const std::vector<int>*> parts) {
+      std::vector<int> t;
+      for (const auto* p : parts) t.insert(t.end(), p->begin(), p->end());
+      std::shuffle(t.begin(), t.end(), rng);
+      return t;
+    };
+    ir::EinsumAttrs a;
+    a.inputs = {shuffled({&labels[0], &labels[1], &labels[3]}), shuffled({&labels[0], &labels[3], &labels[2]})};
+    a.output = shuffled({&labels[0], &labels[1], &labels[2]});
+    if (pick(rng, 0, 7) == 0) {  // summed within the first operand only
+      a.inputs[0].push_back(next);
+      size[next++] = pick(rng, 1, 4);
+    }
+    auto shape_of = [&](const std::vector<int>& t) {
+      Shape s;
+      for (int l : t) s.push_back(size[l]);
+      return s;
+    };
+    Shape s0 = shape_of(a.inputs[0]), s1 = shape_of(a.inputs[1]);
+    if (!s0.empty() && pick(rng, 0, 7) == 0) s0[0] = 1;  // broadcast
+    a.weight_operand = pick(rng, 0, 2) == 0;
+    std::string what = "einsum " + std::to_string(a.inputs[0].size()) + "," + std::to_string(a.inputs[1].size()) +
+                       "->" + std::to_string(a.output.size()) + (a.weight_operand ? " weight" : "");
+    Tensor x = random_values(rng, s0, DType::kFloat32, -1, 1, true), y = random_values(rng, s1, DType::kFloat32, -1, 1, true);
+    if (a.weight_operand)
+      out.push_back({node_of(ir::OpKind::kEinsum, a, {{"kernel", std::make_shared<Tensor>(std::move(y))}}), {x}, what});
+    else
+      out.push_back({node_of(ir::OpKind::kEinsum, a), {x, y}, what});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
@@ -498,6 +574,8 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kSoftmax, softmax_cases},
       {ir::OpKind::kPad, pad_cases},
       {ir::OpKind::kConvLstm, conv_lstm_cases},
+      {ir::OpKind::kMatmul, matmul_cases},
+      {ir::OpKind::kEinsum, einsum_cases},
   };
   return g;
 }

@@ -2,13 +2,13 @@
 // value (and gate) projections as dense nodes, the scaled dot-product core as one attention node,
 // the output projection as a dense node. Rank > 3 inputs attending over all their sequence axes run
 // the same nodes on the flattened positions; other rank > 3 calls (attention over some of the axes,
-// masks) still run through the legacy Op (src/layers/attention.cpp) as a custom node.
+// an attention_mask, unknown sizes) run as Keras writes them: einsum projections, einsum scores,
+// softmax over the attention axes, einsum with the values.
 #include <algorithm>
 #include <cmath>
 #include <map>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/attention.hpp"
 #include "layers/common.hpp"
 
 namespace kerasrt::format {
@@ -21,15 +21,14 @@ int64_t product(const Shape& s) {
 }
 
 // A projection kernel of shape lead + tail (a -1 in `lead` takes the stored size) re-laid as a dense
-// (product(lead), product(tail)) matrix, and with `use_bias` a bias of shape tail. `stored` keeps the
-// Keras shapes for the legacy fallback.
+// (product(lead), product(tail)) matrix, and with `use_bias` a bias of shape tail.
 struct Projection {
   int64_t in = 0, units = 0;
+  Shape lead, tail;  // the Keras shapes
   std::vector<ir::Weight> weights;
 };
 
-Projection take_projection(Weights& w, const std::string& what, Shape lead, const Shape& tail, bool use_bias,
-                           std::vector<Weights::Entry>& stored) {
+Projection take_projection(Weights& w, const std::string& what, Shape lead, const Shape& tail, bool use_bias) {
   const Weights::Entry* e = w.peek();
   if (e && e->shape.size() == lead.size() + tail.size())
     for (size_t i = 0; i < lead.size(); ++i)
@@ -39,14 +38,10 @@ Projection take_projection(Weights& w, const std::string& what, Shape lead, cons
   Projection p;
   p.in = product(lead);
   p.units = product(tail);
-  std::vector<float> k = w.take(what + " kernel", shape);
-  stored.push_back({what + " kernel", shape, k});
-  p.weights.push_back(weight(what + "_kernel", std::move(k), {p.in, p.units}));
-  if (use_bias) {
-    std::vector<float> b = w.take(what + " bias", tail);
-    stored.push_back({what + " bias", tail, b});
-    p.weights.push_back(weight(what + "_bias", std::move(b), {p.units}));
-  }
+  p.lead = lead;
+  p.tail = tail;
+  p.weights.push_back(weight(what + "_kernel", w.take(what + " kernel", shape), {p.in, p.units}));
+  if (use_bias) p.weights.push_back(weight(what + "_bias", w.take(what + " bias", tail), {p.units}));
   return p;
 }
 
@@ -120,7 +115,7 @@ Bound bind_call(const Call& call, const std::string& cls) {
 class HeadAttentionLayer : public TypedLayer {
  public:
   HeadAttentionLayer(const LayerSpec& spec, bool grouped)
-      : grouped_(grouped), cls_(spec.class_name), name_(spec.name), config_(spec.config), where_(spec.where) {
+      : grouped_(grouped), cls_(spec.class_name) {
     layers::Config c(spec);
     bool use_bias = c.flag("use_bias", true);
     use_gate_ = c.flag("use_gate", false);
@@ -164,13 +159,13 @@ class HeadAttentionLayer : public TypedLayer {
     scale_ = static_cast<float>(1.0 / std::sqrt(static_cast<double>(key_dim_)));
 
     Weights& w = spec.weights;
-    query_ = take_projection(w, "query", {-1}, {heads_, key_dim_}, use_bias, stored_);
-    key_ = take_projection(w, "key", {-1}, {kv_heads_, key_dim_}, use_bias, stored_);
-    if (use_gate_) gate_ = take_projection(w, "gate", {query_.in}, {heads_, value_dim_}, use_bias, stored_);
-    value_ = take_projection(w, "value", {-1}, {kv_heads_, value_dim_}, use_bias, stored_);
+    query_ = take_projection(w, "query", {-1}, {heads_, key_dim_}, use_bias);
+    key_ = take_projection(w, "key", {-1}, {kv_heads_, key_dim_}, use_bias);
+    if (use_gate_) gate_ = take_projection(w, "gate", {query_.in}, {heads_, value_dim_}, use_bias);
+    value_ = take_projection(w, "value", {-1}, {kv_heads_, value_dim_}, use_bias);
     if (out_dims.empty()) out_dims = {query_.in};
     out_dims_ = out_dims;
-    output_ = take_projection(w, "attention_output", {heads_, value_dim_}, out_dims, use_bias, stored_);
+    output_ = take_projection(w, "attention_output", {heads_, value_dim_}, out_dims, use_bias);
   }
 
   int64_t param_count() const override {
@@ -191,10 +186,10 @@ class HeadAttentionLayer : public TypedLayer {
     const Shape &qs = sink.type(q).shape, &vs = sink.type(v).shape, &ks = sink.type(k).shape;
     const size_t rank = qs.size();
     // Rank > 3 runs typed when attention spans every sequence axis in order and nothing is masked:
-    // then it is rank-3 attention over the flattened positions. Anything else stays legacy.
+    // then it is rank-3 attention over the flattened positions. Anything else runs the einsum form.
     Shape q_seq, k_seq;
     if (rank != 3 || vs.size() != 3 || ks.size() != 3) {
-      if (!flattens(b, qs, vs, ks)) return legacy(sink, call, inputs);
+      if (!flattens(b, qs, vs, ks)) return general(sink, b, inputs);
       for (size_t i = 1; i + 1 < rank; ++i)
         if (!layers::dims_agree(vs[i], ks[i]))
           throw Error(cls_ + ": value " + shape_to_string(vs) + " and key " + shape_to_string(ks) +
@@ -203,7 +198,7 @@ class HeadAttentionLayer : public TypedLayer {
       for (size_t i = 1; i + 1 < rank; ++i) k_seq.push_back(ks[i] >= 0 ? ks[i] : vs[i]);
     } else {
       for (int64_t a : attention_axes_) {
-        // Negative axes count from the input's rank, as the legacy Op resolves them.
+        // Negative axes count from the input's rank.
         if ((a < 0 ? 3 + a : a) != 1)
           throw Error(cls_ + ": attention axis " + std::to_string(a) + " is not a sequence axis of a rank-3 input");
       }
@@ -325,20 +320,162 @@ class HeadAttentionLayer : public TypedLayer {
     return unknown_q <= 1 && unknown_q + unknown_k <= 1;
   }
 
-  // The legacy Op for calls the typed nodes do not cover, rebuilt from the stored weights.
-  std::vector<int> legacy(NodeSink& sink, const Call& call, std::span<const int> inputs) const {
-    Weights w(stored_, where_);
-    LayerSpec spec{cls_, "", name_, config_, w, where_};
-    std::shared_ptr<const Op> op = layers::make_head_attention(spec, grouped_)->bind(call);
-    std::vector<int> args;
-    for (int v : inputs) args.push_back(sink.cast(v, DType::kFloat32));
-    return sink.add(ir::OpKind::kCustom, ir::CustomAttrs{op, cls_}, {}, args);
+  // x's last lead.size() axes times the projection's kernel in its Keras shape (lead + tail), plus
+  // the bias: (..., lead...) -> (..., tail...).
+  static int project(NodeSink& sink, const Projection& p, int x) {
+    const int rank = static_cast<int>(sink.type(x).shape.size());
+    const int outer = rank - static_cast<int>(p.lead.size());
+    ir::EinsumAttrs a;
+    a.weight_operand = true;
+    std::vector<int> xs, ws, out;
+    for (int i = 0; i < outer; ++i) xs.push_back(i), out.push_back(i);
+    for (size_t j = 0; j < p.lead.size(); ++j) xs.push_back(30 + static_cast<int>(j)), ws.push_back(30 + static_cast<int>(j));
+    for (size_t j = 0; j < p.tail.size(); ++j) ws.push_back(40 + static_cast<int>(j)), out.push_back(40 + static_cast<int>(j));
+    a.inputs = {xs, ws};
+    a.output = out;
+    Shape kshape = p.lead;
+    kshape.insert(kshape.end(), p.tail.begin(), p.tail.end());
+    ir::Weight k{p.weights[0].name, std::make_shared<const Tensor>(kshape, p.weights[0].value->to_floats())};
+    int y = sink.add(ir::OpKind::kEinsum, a, {k}, {x}).at(0);
+    if (p.weights.size() > 1) {
+      ir::Weight b{p.weights[1].name, std::make_shared<const Tensor>(p.tail, p.weights[1].value->to_floats())};
+      const int bias = sink.add(ir::OpKind::kConstant, ir::ConstantAttrs{}, {b}, {}).at(0);
+      y = sink.add(ir::OpKind::kBinary, ir::BinaryAttrs{ir::BinaryFn::kAdd}, {}, {y, bias}).at(0);
+    }
+    return y;
+  }
+
+  // Attention axes as input axes in [1, rank-2], in the configured order (negative ones count from
+  // the projected rank, one more than the input's).
+  std::vector<int> resolve_axes(size_t rank) const {
+    std::vector<int> axes;
+    if (attention_axes_.empty()) {
+      for (size_t i = 1; i + 1 < rank; ++i) axes.push_back(static_cast<int>(i));
+      return axes;
+    }
+    for (int64_t a : attention_axes_) {
+      const int64_t r = a < 0 ? static_cast<int64_t>(rank) + a : a;
+      if (r < 1 || r > static_cast<int64_t>(rank) - 2)
+        throw Error(cls_ + ": attention axis " + std::to_string(a) + " is not a sequence axis of a rank-" +
+                    std::to_string(rank) + " input");
+      if (std::find(axes.begin(), axes.end(), static_cast<int>(r)) != axes.end())
+        throw Error(cls_ + ": attention axis " + std::to_string(a) + " is repeated");
+      axes.push_back(static_cast<int>(r));
+    }
+    return axes;
+  }
+
+  // Rank > 3 calls the flattened form does not cover, as Keras computes them: projections to
+  // (batch, positions..., heads, dim), scores by einsum over (batch, other axes..., heads, query
+  // attention axes..., key attention axes...) with the query scaled first, softmax over the key
+  // axes, einsum with the values. Masked scores are left out; a query with no allowed key gets zeros.
+  std::vector<int> general(NodeSink& sink, const Bound& b, std::span<const int> inputs) const {
+    if (grouped_) throw Error("GroupedQueryAttention expects rank-3 query, value and key");
+    const int q = sink.cast(inputs[b.query], DType::kFloat32), v = sink.cast(inputs[b.value], DType::kFloat32);
+    const int k = b.key >= 0 ? sink.cast(inputs[b.key], DType::kFloat32) : v;
+    const Shape &qs = sink.type(q).shape, &vs = sink.type(v).shape, &ks = sink.type(k).shape;
+    const size_t rank = qs.size();
+    if (rank < 3) throw Error(cls_ + " expects a query of rank 3 or more, got " + shape_to_string(qs));
+    if (ks.size() != rank || vs.size() != rank)
+      throw Error(cls_ + ": query " + shape_to_string(qs) + ", value " + shape_to_string(vs) + " and key " +
+                  shape_to_string(ks) + " must have the same rank");
+    auto expect_last = [&](const Shape& s, int64_t d, const char* what) {
+      if (!layers::dims_agree(s.back(), d))
+        throw Error(cls_ + ": the " + std::string(what) + " kernel takes a last dimension of " + std::to_string(d) +
+                    ", got " + std::string(what) + " " + shape_to_string(s));
+    };
+    expect_last(qs, query_.in, "query");
+    expect_last(ks, key_.in, "key");
+    expect_last(vs, value_.in, "value");
+    for (size_t i = 1; i + 1 < rank; ++i)
+      if (!layers::dims_agree(vs[i], ks[i]))
+        throw Error(cls_ + ": value " + shape_to_string(vs) + " and key " + shape_to_string(ks) +
+                    " must agree on all but the last dimension");
+    const std::vector<int> axes = resolve_axes(rank);
+    auto attending = [&](size_t i) { return std::find(axes.begin(), axes.end(), static_cast<int>(i)) != axes.end(); };
+    for (size_t i = 1; i + 1 < rank; ++i)
+      if (!attending(i) && !layers::dims_agree(qs[i], ks[i]))
+        throw Error(cls_ + ": query " + shape_to_string(qs) + " and key " + shape_to_string(ks) +
+                    " must agree on the axes attention does not run over");
+    if (b.query_mask >= 0 || b.value_mask >= 0 || b.key_mask >= 0 || b.causal || window_ > 0)
+      throw Error(cls_ + ": query/value/key masks, causal and sliding-window masks need rank-3 inputs");
+
+    // Labels: batch 0, input axis i its own label i (query side), key-side attention axes 20 + i,
+    // heads 41, key dim 42, value dim 43.
+    constexpr int kHeads = 41, kKeyDim = 42, kValueDim = 43;
+    const int n = static_cast<int>(axes.size());
+    auto side = [&](bool key_side) {
+      std::vector<int> t{0};
+      for (size_t i = 1; i + 1 < rank; ++i) t.push_back(key_side && attending(i) ? 20 + static_cast<int>(i) : static_cast<int>(i));
+      t.push_back(kHeads);
+      return t;
+    };
+    std::vector<int> score_labels{0};
+    for (size_t i = 1; i + 1 < rank; ++i)
+      if (!attending(i)) score_labels.push_back(static_cast<int>(i));
+    score_labels.push_back(kHeads);
+    for (int a : axes) score_labels.push_back(a);
+    for (int a : axes) score_labels.push_back(20 + a);
+
+    int qp = project(sink, query_, q);
+    const int kp = project(sink, key_, k), vp = project(sink, value_, v);
+    const int scale = sink.add(ir::OpKind::kConstant, ir::ConstantAttrs{}, {weight("scale", {scale_}, {})}, {}).at(0);
+    qp = sink.add(ir::OpKind::kBinary, ir::BinaryAttrs{ir::BinaryFn::kMul}, {}, {qp, scale}).at(0);
+    ir::EinsumAttrs sa;
+    sa.inputs = {side(false), side(true)};
+    sa.inputs[0].push_back(kKeyDim);
+    sa.inputs[1].push_back(kKeyDim);
+    sa.output = score_labels;
+    int scores = sink.add(ir::OpKind::kEinsum, sa, {}, {qp, kp}).at(0);
+    const int srank = static_cast<int>(sink.type(scores).shape.size());
+    int mask = -1;
+    if (b.attention_mask >= 0) {
+      mask = sink.cast(inputs[b.attention_mask], DType::kBool);
+      const Shape ms = sink.type(mask).shape;
+      if (static_cast<int>(ms.size()) < 2 * n || static_cast<int>(ms.size()) > srank)
+        throw Error(cls_ + ": attention_mask of shape " + shape_to_string(ms) +
+                    " cannot be broadcast to the attention scores " + shape_to_string(sink.type(scores).shape));
+      // Keras inserts size-1 axes right before the query axes until the mask has the scores' rank.
+      if (static_cast<int>(ms.size()) < srank)
+        mask = sink.add(ir::OpKind::kExpandDims,
+                        ir::ExpandDimsAttrs{static_cast<int>(ms.size()) - 2 * n, srank - static_cast<int>(ms.size())},
+                        {}, {mask})
+                   .at(0);
+      const Shape& es = sink.type(mask).shape;
+      const Shape& ss = sink.type(scores).shape;
+      for (size_t i = 0; i < es.size(); ++i)
+        if (es[i] != 1 && !layers::dims_agree(es[i], ss[i]))
+          throw Error(cls_ + ": attention_mask of shape " + shape_to_string(ms) +
+                      " cannot be broadcast to the attention scores " + shape_to_string(ss));
+      // Masked scores sit far below any other so they get no weight; their weights are zeroed after.
+      const int low = sink.add(ir::OpKind::kConstant, ir::ConstantAttrs{}, {weight("masked", {-1e9f}, {})}, {}).at(0);
+      scores = sink.add(ir::OpKind::kWhere, ir::WhereAttrs{}, {}, {mask, scores, low}).at(0);
+    }
+    ir::SoftmaxAttrs soft;
+    for (int i = srank - n; i < srank; ++i) soft.axes.push_back(i);
+    int weights = sink.add(ir::OpKind::kSoftmax, soft, {}, {scores}).at(0);
+    if (mask >= 0) {
+      const int zero = sink.add(ir::OpKind::kConstant, ir::ConstantAttrs{}, {weight("zero", {0.f}, {})}, {}).at(0);
+      weights = sink.add(ir::OpKind::kWhere, ir::WhereAttrs{}, {}, {mask, weights, zero}).at(0);
+    }
+    ir::EinsumAttrs ca;
+    ca.inputs = {score_labels, side(true)};
+    ca.inputs[1].push_back(kValueDim);
+    ca.output = side(false);
+    ca.output.push_back(kValueDim);
+    int heads_out = sink.add(ir::OpKind::kEinsum, ca, {}, {weights, vp}).at(0);
+    if (use_gate_) {
+      int gate = project(sink, gate_, q);
+      gate = sink.add(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kSigmoid}, {}, {gate}).at(0);
+      heads_out = sink.add(ir::OpKind::kBinary, ir::BinaryAttrs{ir::BinaryFn::kMul}, {}, {heads_out, gate}).at(0);
+    }
+    const int out = project(sink, output_, heads_out);
+    if (b.return_scores) return {out, weights};
+    return {out};
   }
 
   bool grouped_;
-  std::string cls_, name_;
-  Json config_;
-  std::string where_;
+  std::string cls_;
   int64_t heads_ = 0, kv_heads_ = 0, key_dim_ = 0, value_dim_ = 0, window_ = 0;
   Shape out_dims_;
   std::vector<int64_t> attention_axes_;
@@ -346,7 +483,6 @@ class HeadAttentionLayer : public TypedLayer {
   bool use_gate_ = false;
   float scale_ = 1.f;
   Projection query_, key_, gate_, value_, output_;
-  std::vector<Weights::Entry> stored_;
 };
 
 }  // namespace

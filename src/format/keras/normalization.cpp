@@ -239,6 +239,7 @@ std::shared_ptr<const TypedLayer> parse_unit_norm(const LayerSpec& spec) {
   layers::Config c(spec);
   ir::NormalizeAttrs a;
   a.mode = ir::NormalizeMode::kUnit;
+  a.epsilon = 1e-12;  // fixed in Keras's UnitNormalization
   return std::make_shared<NormalizeLayer>(a, axis_values(c, "axis", -1), std::vector<ir::Weight>{}, "UnitNormalization");
 }
 

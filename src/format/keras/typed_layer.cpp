@@ -155,6 +155,12 @@ TypedParser typed_parser(const std::string& key) {
       {"UpSampling1D", parse_upsampling},
       {"UpSampling2D", parse_upsampling},
       {"UpSampling3D", parse_upsampling},
+      {"Dot", parse_dot},
+      {"EinsumDense", parse_einsum_dense},
+      {"TernaryDense", parse_ternary_dense},
+      {"ReversibleEmbedding", parse_reversible_embedding},
+      {"Attention", parse_sequence_attention},
+      {"AdditiveAttention", parse_sequence_attention},
       {"RandomFlip", parse_augmentation},
       {"RandomRotation", parse_augmentation},
       {"RandomZoom", parse_augmentation},
@@ -194,7 +200,8 @@ TypedParser typed_parser(const std::string& key) {
   };
   auto it = parsers.find(key);
   if (it == parsers.end()) {
-    for (TypedParser (*ops)(const std::string&) : {elementwise_op_parser, concat_op_parser, softmax_op_parser, reduce_op_parser})
+    for (TypedParser (*ops)(const std::string&) : {elementwise_op_parser, concat_op_parser, softmax_op_parser, reduce_op_parser,
+                                                         linalg_op_parser})
       if (TypedParser p = ops(key)) return p;
     return nullptr;
   }

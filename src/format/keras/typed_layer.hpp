@@ -114,6 +114,12 @@ std::shared_ptr<const TypedLayer> parse_rescaling(const LayerSpec& spec);  // co
 std::shared_ptr<const TypedLayer> parse_zero_padding(const LayerSpec& spec);  // spatial.cpp: 1D/2D/3D
 std::shared_ptr<const TypedLayer> parse_cropping(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_upsampling(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_dot(const LayerSpec& spec);             // linalg.cpp
+std::shared_ptr<const TypedLayer> parse_einsum_dense(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_ternary_dense(const LayerSpec& spec);
+TypedParser linalg_op_parser(const std::string& key);                            // ops:Matmul, ops:Einsum
+std::shared_ptr<const TypedLayer> parse_reversible_embedding(const LayerSpec& spec);  // embedding.cpp
+std::shared_ptr<const TypedLayer> parse_sequence_attention(const LayerSpec& spec);    // sequence_attention.cpp
 std::shared_ptr<const TypedLayer> parse_augmentation(const LayerSpec& spec);  // preprocessing.cpp: the random layers
 std::shared_ptr<const TypedLayer> parse_normalization(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_category_encoding(const LayerSpec& spec);

@@ -129,10 +129,9 @@ void run_normalize(const KernelCall& c) {
         break;
       }
       case ir::NormalizeMode::kUnit: {
-        constexpr double kEpsilon = 1e-12;  // fixed in Keras's UnitNormalization
         double sq = 0;
         for (int64_t j = 0; j < n; ++j) sq += static_cast<double>(xg[s.offset(0, j)]) * xg[s.offset(0, j)];
-        const double inv = 1.0 / std::sqrt(std::max(sq, kEpsilon * kEpsilon));
+        const double inv = 1.0 / std::sqrt(std::max(sq, a.epsilon * a.epsilon));
         for (int64_t j = 0; j < n; ++j) yg[s.offset(0, j)] = static_cast<float>(xg[s.offset(0, j)] * inv);
         break;
       }

@@ -38,6 +38,8 @@ extern const Kernel kSoftmax;
 extern const Kernel kPad;
 extern const Kernel kUpsample;
 extern const Kernel kReduce;
+extern const Kernel kMatmul;
+extern const Kernel kEinsum;
 extern const Kernel kCategoryEncode;
 extern const Kernel kBucketize;
 extern const Kernel kResize;

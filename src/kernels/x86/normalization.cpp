@@ -64,10 +64,9 @@ void normalize_row(const ir::NormalizeAttrs& a, const float* x, float* y, int64_
       break;
     }
     case ir::NormalizeMode::kUnit: {
-      constexpr double kEpsilon = 1e-12;  // fixed in Keras's UnitNormalization
       double sq = 0;
       for (int64_t j = 0; j < n; ++j) sq += static_cast<double>(x[j]) * x[j];
-      const double inv = 1.0 / std::sqrt(std::max(sq, kEpsilon * kEpsilon));
+      const double inv = 1.0 / std::sqrt(std::max(sq, a.epsilon * a.epsilon));
       for (int64_t j = 0; j < n; ++j) y[j] = static_cast<float>(x[j] * inv);
       break;
     }

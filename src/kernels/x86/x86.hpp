@@ -25,5 +25,7 @@ extern const Kernel kAttentionGemm;
 extern const Kernel kSoftmaxLastAxis;
 extern const Kernel kPadRuns;
 extern const Kernel kConvLstmGemm;
+extern const Kernel kMatmulGemm;
+extern const Kernel kEinsumGemm;
 
 }  // namespace kerasrt::kernels::x86
