@@ -114,6 +114,7 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "concat_axis1", "ops_concat_stack", "softmax_layer_axis1", "ops_softmax_relu",
                                            "rescaling", "zeropad2d", "cropping2d_channels_first", "cropping3d",
                                            "upsampling2d_nearest", "upsampling3d",
+                                           "prelu_shared_axes", "masking_lstm", "ops_slice_neg_step", "ops_expand_squeeze_transpose",
                                            "ops_reductions", "ops_sequential_style_chain"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.

@@ -21,6 +21,7 @@
 #include "ir/op_kind.hpp"
 #include "ir/reshape.hpp"
 #include "ir/recurrent.hpp"
+#include "ir/slice.hpp"
 
 namespace kerasrt {
 class Op;
@@ -40,6 +41,7 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            ReshapeAttrs, TransposeAttrs, RepeatAttrs,
                            ConstantAttrs, WhereAttrs, GatherAttrs, ExpandDimsAttrs,
                            RnnAttrs, AttentionAttrs, ConcatAttrs, SoftmaxAttrs, PadAttrs, UpsampleAttrs,
-                           ReduceAttrs>;
+                           ReduceAttrs,
+                           SliceAttrs>;
 
 }  // namespace kerasrt::ir

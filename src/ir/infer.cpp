@@ -49,6 +49,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kPad: return "pad";
     case OpKind::kUpsample: return "upsample";
     case OpKind::kReduce: return "reduce";
+    case OpKind::kSlice: return "slice";
     case OpKind::kCount: break;
   }
   return "?";
@@ -80,6 +81,7 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kPad: return infer_pad(node, inputs);
     case OpKind::kUpsample: return infer_upsample(node, inputs);
     case OpKind::kReduce: return infer_reduce(node, inputs);
+    case OpKind::kSlice: return infer_slice(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

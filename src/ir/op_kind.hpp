@@ -31,6 +31,7 @@ enum class OpKind : uint8_t {
   kPad,         // PadAttrs: ZeroPadding (zeros) and Cropping (negative amounts)
   kUpsample,    // UpsampleAttrs: nearest UpSampling
   kReduce,      // ReduceAttrs: sum, mean, max, ..., argmax over axes
+  kSlice,       // SliceAttrs: basic indexing x[key] (keras.ops GetItem)
   kCount,
 };
 

@@ -31,6 +31,7 @@ std::vector<TensorType> infer_softmax(const Node& node, std::span<const TensorTy
 std::vector<TensorType> infer_pad(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_upsample(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_reduce(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_slice(const Node& node, std::span<const TensorType> in);
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

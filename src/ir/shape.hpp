@@ -11,9 +11,13 @@ namespace kerasrt::ir {
 
 // The batch axis is kept; the rest become `target` (one entry may be -1: whatever is left).
 // `keep_shape`: output shape = input shape (the inference no-ops: Dropout, noise, Identity, ...).
+// `full`: `target` is the whole shape, the batch axis included (keras.ops.reshape).
+// `squeeze` (non-empty, ascending): these input axes, each of size 1, are dropped (keras.ops.squeeze).
 struct ReshapeAttrs {
   Shape target;
   bool keep_shape = false;
+  bool full = false;
+  std::vector<int> squeeze;
 };
 
 // Output axis i is input axis perm[i] (perm covers every axis, batch included).

@@ -25,7 +25,7 @@ struct Table {
     add({&x86::kNormalizeLastAxis, &ref::kNormalize});
     add({&ref::kGroupNorm});
     add({&ref::kReshape});
-    add({&ref::kTranspose});
+    add({&x86::kTransposeStrided, &ref::kTranspose});
     add({&ref::kRepeat});
     add({&ref::kConstant});
     add({&ref::kWhere});
@@ -38,6 +38,7 @@ struct Table {
     add({&ref::kPad});
     add({&ref::kUpsample});
     add({&ref::kReduce});
+    add({&x86::kSliceStrided, &ref::kSlice});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

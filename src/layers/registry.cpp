@@ -20,15 +20,12 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
   static std::unordered_map<std::string, LayerFactory> t = [] {
     std::unordered_map<std::string, LayerFactory> m;
     AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
-    register_activations(add);
     register_normalization(add);
     register_merge(add);
     register_embedding(add);
     register_recurrent(add);
     register_wrappers(add);
-    register_op_nodes_shape(add);
     register_op_nodes_linalg(add);
-    register_op_nodes(add);
     register_attention(add);
     register_einsum_dense(add);
     register_preprocessing(add);

@@ -29,14 +29,11 @@ bool user_registered(const LayerKey& key);
 LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file);
 
 // The families (one per file in src/layers/; the op nodes span op_nodes_*.cpp).
-void register_activations(const AddLayer& add);
 void register_normalization(const AddLayer& add);
 void register_merge(const AddLayer& add);
 void register_embedding(const AddLayer& add);
 void register_recurrent(const AddLayer& add);
 void register_wrappers(const AddLayer& add);
-void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
-void register_op_nodes_shape(const AddLayer& add);
 void register_op_nodes_linalg(const AddLayer& add);
 void register_attention(const AddLayer& add);
 void register_einsum_dense(const AddLayer& add);

@@ -76,6 +76,10 @@ std::vector<Case> unary_cases(Rng& rng) {
     a.fn = static_cast<ir::UnaryFn>(pick(rng, 0, static_cast<int64_t>(ir::UnaryFn::kCount) - 1));
     a.alpha = std::uniform_real_distribution<float>(0.1f, 2.f)(rng);
     a.beta = std::uniform_real_distribution<float>(-1.f, 1.f)(rng);
+    if (a.fn == ir::UnaryFn::kReluGeneral) {  // a cap above 0 (or none) and a threshold
+      a.beta = pick(rng, 0, 2) == 0 ? INFINITY : std::uniform_real_distribution<float>(0.f, 4.f)(rng);
+      a.gamma = std::uniform_real_distribution<float>(0.f, 1.5f)(rng);
+    }
     if (a.fn == ir::UnaryFn::kGlu) continue;
     Shape s = i % 50 == 0 ? Shape{3, 20000} : random_shape(rng, 4, 9);  // some large enough to thread
     if (!ir::is_elementwise(a.fn) && s.empty()) s = {4};
@@ -387,6 +391,58 @@ std::vector<Case> softmax_cases(Rng& rng) {
   return out;
 }
 
+// Data movement: exact results, so every dtype (element sizes 1, 4, 8) is compared bit for bit.
+DType random_dtype(Rng& rng) {
+  const DType types[] = {DType::kFloat32, DType::kInt32, DType::kInt64, DType::kUInt8, DType::kBool};
+  return types[pick(rng, 0, 4)];
+}
+
+std::vector<Case> transpose_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 300; ++i) {
+    Shape x = i % 40 == 0 ? Shape{4, 64, 33, 17} : random_shape(rng, 6, 7);  // some large enough to thread
+    ir::TransposeAttrs a;
+    for (size_t d = 0; d < x.size(); ++d) a.perm.push_back(static_cast<int>(d));
+    std::shuffle(a.perm.begin(), a.perm.end(), rng);
+    if (pick(rng, 0, 3) == 0 && x.size() >= 2) std::sort(a.perm.end() - 2, a.perm.end());  // a contiguous tail
+    out.push_back({node_of(ir::OpKind::kTranspose, a), {random_values(rng, x, random_dtype(rng))}, "transpose"});
+  }
+  return out;
+}
+
+// Random keys: slices with any bounds (negative, past the ends, absent) and steps, integer
+// indices, and inserted axes.
+std::vector<Case> slice_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 400; ++i) {
+    Shape x = i % 40 == 0 ? Shape{3, 200, 150} : random_shape(rng, 5, 8);
+    ir::SliceAttrs a;
+    int out_rank = 0;
+    for (int64_t len : x) {
+      while (pick(rng, 0, 5) == 0) a.new_axes.push_back(out_rank++);
+      ir::SliceAxis s;
+      switch (pick(rng, 0, 4)) {
+        case 0:  // an index
+          s.index = true;
+          s.start = pick(rng, -len, len - 1);
+          break;
+        case 1: break;  // the whole axis
+        default: {
+          s.step = pick(rng, 0, 1) ? pick(rng, 1, 3) : -pick(rng, 1, 3);
+          auto bound = [&](int64_t open) { return pick(rng, 0, 4) == 0 ? open : pick(rng, -len - 2, len + 2); };
+          s.start = bound(s.step > 0 ? 0 : ir::kSliceEnd);
+          s.stop = bound(s.step > 0 ? ir::kSliceEnd : ir::kSliceBegin);
+        }
+      }
+      if (!s.index) ++out_rank;
+      a.axes.push_back(s);
+    }
+    while (pick(rng, 0, 5) == 0) a.new_axes.push_back(out_rank++);
+    out.push_back({node_of(ir::OpKind::kSlice, a), {random_values(rng, x, random_dtype(rng))}, "slice"});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
@@ -399,6 +455,8 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kNormalize, normalize_cases},
       {ir::OpKind::kRnn, rnn_cases},
       {ir::OpKind::kSoftmax, softmax_cases},
+      {ir::OpKind::kTranspose, transpose_cases},
+      {ir::OpKind::kSlice, slice_cases},
   };
   return g;
 }

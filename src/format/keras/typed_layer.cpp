@@ -148,6 +148,15 @@ TypedParser typed_parser(const std::string& key) {
       {"UpSampling1D", parse_upsampling},
       {"UpSampling2D", parse_upsampling},
       {"UpSampling3D", parse_upsampling},
+      {"ops:Reshape", parse_shape_op},
+      {"ops:ExpandDims", parse_shape_op},
+      {"ops:Squeeze", parse_shape_op},
+      {"ops:Transpose", parse_shape_op},
+      {"ops:Swapaxes", parse_shape_op},
+      {"ops:Moveaxis", parse_shape_op},
+      {"ops:GetItem", parse_shape_op},
+      {"PReLU", parse_prelu},
+      {"Masking", parse_masking},
   };
   auto it = parsers.find(key);
   if (it == parsers.end()) {

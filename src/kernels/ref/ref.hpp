@@ -34,5 +34,6 @@ extern const Kernel kSoftmax;
 extern const Kernel kPad;
 extern const Kernel kUpsample;
 extern const Kernel kReduce;
+extern const Kernel kSlice;
 
 }  // namespace kerasrt::kernels::ref

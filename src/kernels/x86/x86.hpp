@@ -23,5 +23,7 @@ extern const Kernel kNormalizeLastAxis;
 extern const Kernel kRnnGemm;
 extern const Kernel kAttentionGemm;
 extern const Kernel kSoftmaxLastAxis;
+extern const Kernel kTransposeStrided;
+extern const Kernel kSliceStrided;
 
 }  // namespace kerasrt::kernels::x86
