@@ -400,7 +400,8 @@ DType random_dtype(Rng& rng) {
 std::vector<Case> transpose_cases(Rng& rng) {
   std::vector<Case> out;
   for (int i = 0; i < 300; ++i) {
-    Shape x = i % 40 == 0 ? Shape{4, 64, 33, 17} : random_shape(rng, 6, 7);  // some large enough to thread
+    // Some large enough to thread, some with long axes (tiles, partial at the edges).
+    Shape x = i % 40 == 0 ? Shape{4, 64, 33, 17} : i % 3 == 0 ? random_shape(rng, 3, 70) : random_shape(rng, 6, 7);
     ir::TransposeAttrs a;
     for (size_t d = 0; d < x.size(); ++d) a.perm.push_back(static_cast<int>(d));
     std::shuffle(a.perm.begin(), a.perm.end(), rng);

@@ -37,12 +37,64 @@ void gather(const T* x, T* y, int64_t n, int64_t step) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i * step];
 }
 
+// A transpose of the two axes `j` (input step 1) and `last` (output step 1) in square tiles, so that
+// both the rows read and the rows written stay in cache; any other axes are outer loops.
+template <class T>
+void tiled_copy(const T* x, T* y, const Walk& w, size_t j, const ExecContext& ctx) {
+  constexpr int64_t kTile = 32;
+  const size_t last = w.rank - 1;
+  std::array<int64_t, kMaxRank> out_step{};  // the output's row-major steps
+  int64_t s = 1;
+  for (size_t a = w.rank; a-- > 0;) {
+    out_step[a] = s;
+    s *= w.size[a];
+  }
+  const int64_t tiles_j = (w.size[j] + kTile - 1) / kTile, tiles_l = (w.size[last] + kTile - 1) / kTile;
+  int64_t outer = 1;
+  for (size_t a = 0; a < last; ++a)
+    if (a != j) outer *= w.size[a];
+  const int64_t tasks = outer * tiles_j * tiles_l;
+  const int64_t grain = std::max<int64_t>(1, kGrainBytes / static_cast<int64_t>(kTile * kTile * sizeof(T)));
+  ctx.parallel_for(tasks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      int64_t rest = t / (tiles_j * tiles_l), src = 0, dst = 0;
+      for (size_t a = last; a-- > 0;) {
+        if (a == j) continue;
+        const int64_t i = rest % w.size[a];
+        rest /= w.size[a];
+        src += i * w.step[a];
+        dst += i * out_step[a];
+      }
+      const int64_t tile = t % (tiles_j * tiles_l);
+      const int64_t j0 = tile / tiles_l * kTile, l0 = tile % tiles_l * kTile;
+      const int64_t j1 = std::min(j0 + kTile, w.size[j]), l1 = std::min(l0 + kTile, w.size[last]);
+      for (int64_t l = l0; l < l1; ++l) {  // reads run along j (contiguous in the input)
+        const T* in = x + src + l * w.step[last];
+        T* out = y + dst + l;
+        for (int64_t i = j0; i < j1; ++i) out[i * out_step[j]] = in[i];
+      }
+    }
+  });
+}
+
 void strided_copy(const std::byte* x, std::byte* y, size_t es, const Walk& w, const ExecContext& ctx) {
   if (w.rank == 0) {  // one element
     std::memcpy(y, x, es);
     return;
   }
   const size_t last = w.rank - 1;
+  // The input's contiguous axis moved away from the end: tiles, when both axes are long enough.
+  if (w.step[last] != 1 && w.size[last] >= 8) {
+    for (size_t j = 0; j < last; ++j) {
+      if (w.step[j] != 1 || w.size[j] < 8) continue;
+      switch (es) {
+        case 1: return tiled_copy(reinterpret_cast<const uint8_t*>(x), reinterpret_cast<uint8_t*>(y), w, j, ctx);
+        case 4: return tiled_copy(reinterpret_cast<const uint32_t*>(x), reinterpret_cast<uint32_t*>(y), w, j, ctx);
+        case 8: return tiled_copy(reinterpret_cast<const uint64_t*>(x), reinterpret_cast<uint64_t*>(y), w, j, ctx);
+        default: break;
+      }
+    }
+  }
   const int64_t len = w.size[last], step = w.step[last];
   int64_t rows = 1;
   for (size_t a = 0; a < last; ++a) rows *= w.size[a];
