@@ -17,7 +17,7 @@ struct ReshapeAttrs {
   Shape target;
   bool keep_shape = false;
   bool full = false;
-  std::vector<int> squeeze;
+  std::vector<int> squeeze = {};
 };
 
 // Output axis i is input axis perm[i] (perm covers every axis, batch included).

@@ -167,7 +167,7 @@ struct KeyItem {
   enum class Kind { kIndex, kSlice, kNewAxis, kEllipsis };
   Kind kind;
   int64_t index = 0;
-  std::optional<int64_t> start, stop, step;
+  std::optional<int64_t> start = std::nullopt, stop = std::nullopt, step = std::nullopt;
 };
 
 std::optional<int64_t> slice_bound(const Json& cfg, const char* key, const CallArgs& args) {
@@ -264,7 +264,9 @@ class GetItemNode : public TypedLayer {
   }
 };
 
-std::shared_ptr<const TypedLayer> parse_shape_node(const LayerSpec& spec) {
+}  // namespace
+
+std::shared_ptr<const TypedLayer> parse_shape_op(const LayerSpec& spec) {
   layers::Config c(spec);
   const std::string& cls = spec.class_name;
   if (cls == "Reshape")
@@ -294,11 +296,7 @@ std::shared_ptr<const TypedLayer> parse_shape_node(const LayerSpec& spec) {
     return std::make_shared<PermuteNode>(
         [src, dst](size_t rank, const CallArgs& args) { return moveaxis_perm(src, dst, rank, args); });
   }
-  return std::make_shared<GetItemNode>();
+  return std::make_shared<GetItemNode>();  // GetItem
 }
-
-}  // namespace
-
-std::shared_ptr<const TypedLayer> parse_shape_op(const LayerSpec& spec) { return parse_shape_node(spec); }
 
 }  // namespace kerasrt::format
