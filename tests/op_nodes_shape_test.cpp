@@ -18,6 +18,27 @@ TEST(OpNodes, ReshapeInfersMinusOneWithUnknownBatch) {
   EXPECT_THROW(op->output_shapes(std::vector<Shape>{{2, 5}}), Error);
 }
 
+// keras.ops.reshape reshapes the batch axis too (the Reshape layer keeps it).
+TEST(OpNodes, ReshapeMayMoveTheBatchAxis) {
+  Tensor x = iota_tensor({2, 3, 2});
+  auto flat = run_op(*make_unary("Reshape", {{"newshape", -1}}), {x})[0];
+  expect_values(flat, {12}, x.to_floats());
+  auto regroup = run_op(*make_unary("Reshape", {{"newshape", {3, -1}}}), {x})[0];
+  expect_values(regroup, {3, 4}, x.to_floats());
+  EXPECT_EQ(make_unary("Reshape", {{"newshape", {-1, 4}}})->output_shapes(std::vector<Shape>{{-1, 2, 2}})[0],
+            (Shape{-1, 4}));
+  EXPECT_THROW(make_unary("Reshape", {{"newshape", {-1, -1}}})->output_shapes(std::vector<Shape>{{2, 2}}), Error);
+  EXPECT_THROW(make_unary("Reshape", {{"newshape", {-2, 2}}})->output_shapes(std::vector<Shape>{{2, 2}}), Error);
+}
+
+// A squeezed axis of unknown size is checked once the size is known.
+TEST(OpNodes, SqueezeOfAnUnknownAxis) {
+  auto sq = make_unary("Squeeze", {{"axis", 0}});
+  EXPECT_EQ(sq->output_shapes(std::vector<Shape>{{-1, 5}})[0], (Shape{5}));
+  expect_values(run_op(*sq, {Tensor({1, 2}, {7, 8})})[0], {2}, {7, 8});
+  EXPECT_THROW(run_op(*sq, {Tensor({2, 2}, {7, 8, 9, 10})}), Error);
+}
+
 TEST(OpNodes, ExpandDimsAndSqueeze) {
   EXPECT_EQ(make_unary("ExpandDims", {{"axis", -1}})->output_shapes(std::vector<Shape>{{-1, 3}})[0], (Shape{-1, 3, 1}));
   EXPECT_EQ(make_unary("ExpandDims", {{"axis", {0, 2}}})->output_shapes(std::vector<Shape>{{4, 3}})[0],
@@ -113,6 +134,14 @@ TEST(OpNodes, GetItemSlicesLikePython) {
 
   auto s9 = get(json::array({kAll, slice(7, 9, nullptr)}));  // empty
   EXPECT_EQ(s9.shape, (Shape{2, 0, 3}));
+
+  auto s10 = get(json::array({kEllipsis, nullptr, slice(-1, -4, -1)}));  // x[..., None, -1:-4:-1] -> c = 2, 1, 0
+  ASSERT_EQ(s10.shape, (Shape{2, 5, 1, 3}));
+  for (int c = 0; c < 3; ++c) EXPECT_EQ(s10.floats()[(1 * 5 + 2) * 3 + c], at(1, 2, 2 - c));
+
+  auto s11 = get(json::array({-1, slice(-100, 100, nullptr), nullptr}));  // x[-1, -100:100, None]: bounds clamp
+  ASSERT_EQ(s11.shape, (Shape{5, 1, 3}));
+  EXPECT_EQ(s11.floats()[14], at(1, 4, 2));
 }
 
 TEST(OpNodes, GetItemShapesAndErrors) {

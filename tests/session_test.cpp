@@ -123,7 +123,8 @@ INSTANTIATE_TEST_SUITE_P(Corpus, ZeroAllocation,
                                            "center_crop", "clahe", "upsampling2d_bilinear",
                                            "equalization_pipeline_training", "mel_spectrogram", "stft_spectrogram_log",
                                            "bidirectional_lstm_concat", "bidirectional_lstm_ave", "bidirectional_lstm_None",
-                                           "rnn_stacked_cells", "conv_lstm2d", "timedistributed_conv2d", "spectral_norm_dense"));
+                                           "rnn_stacked_cells", "conv_lstm2d", "timedistributed_conv2d", "spectral_norm_dense",
+                                           "prelu_shared_axes", "masking_lstm", "ops_slice_neg_step", "ops_expand_squeeze_transpose"));
 
 // The planner reuses memory: DenseNet121's arena is a small part of all its intermediate values.
 TEST(Session, ArenaReusesMemory) {

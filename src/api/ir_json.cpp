@@ -20,6 +20,7 @@ Json attrs_json(const ir::UnaryAttrs& a) {
   Json j = {{"fn", ir::unary_fn_name(a.fn)}};
   if (a.alpha != 0.f) j["alpha"] = a.alpha;
   if (a.beta != 0.f) j["beta"] = a.beta;
+  if (a.gamma != 0.f) j["gamma"] = a.gamma;
   return j;
 }
 Json attrs_json(const ir::BinaryAttrs& a) { return {{"fn", ir::binary_fn_name(a.fn)}}; }
@@ -96,7 +97,10 @@ Json attrs_json(const ir::GroupNormAttrs& a) {
 Json attrs_json(const ir::ReshapeAttrs& a) {
   if (a.keep_shape) return {{"keep_shape", true}};
   if (a.time_fold != ir::TimeFold::kNone) return {{"time_fold", a.time_fold == ir::TimeFold::kFold ? "fold" : "unfold"}};
-  return {{"target", a.target}};  // -1: whatever is left
+  if (!a.squeeze.empty()) return {{"squeeze", a.squeeze}};
+  Json j = {{"target", a.target}};  // -1: whatever is left
+  if (a.full) j["full"] = true;
+  return j;
 }
 Json attrs_json(const ir::TransposeAttrs& a) { return {{"perm", a.perm}}; }
 Json attrs_json(const ir::RepeatAttrs& a) { return {{"axis", a.axis}, {"times", a.times}}; }
@@ -104,6 +108,14 @@ Json attrs_json(const ir::ConcatAttrs& a) { return {{"axis", a.axis}, {"stack", 
 Json attrs_json(const ir::SoftmaxAttrs& a) { return {{"axes", a.axes}, {"log", a.log}}; }
 Json attrs_json(const ir::PadAttrs& a) { return {{"before", a.before}, {"after", a.after}}; }
 Json attrs_json(const ir::UpsampleAttrs& a) { return {{"factors", a.factors}}; }
+Json attrs_json(const ir::SliceAttrs& a) {
+  // Bounds past an end print as null, as Python writes an open slice.
+  auto bound = [](int64_t b) { return b == ir::kSliceEnd || b == ir::kSliceBegin ? Json(nullptr) : Json(b); };
+  Json axes = Json::array();
+  for (const ir::SliceAxis& s : a.axes)
+    axes.push_back(s.index ? Json{{"index", s.start}} : Json{{"start", bound(s.start)}, {"stop", bound(s.stop)}, {"step", s.step}});
+  return {{"axes", axes}, {"new_axes", a.new_axes}};
+}
 Json attrs_json(const ir::ReduceAttrs& a) {
   Json j = {{"fn", ir::reduce_fn_name(a.fn)}, {"axes", a.axes}, {"keepdims", a.keepdims}};
   if (a.has_initial) j["initial"] = a.initial;

@@ -25,6 +25,7 @@
 #include "ir/preprocessing.hpp"
 #include "ir/audio.hpp"
 #include "ir/conv_recurrent.hpp"
+#include "ir/slice.hpp"
 
 namespace kerasrt {
 class Op;
@@ -48,6 +49,7 @@ using Attrs = std::variant<CustomAttrs, UnaryAttrs, BinaryAttrs, CastAttrs, Dens
                            MatmulAttrs, EinsumAttrs,
                            CategoryEncodeAttrs, BucketizeAttrs, ResizeAttrs, AutoContrastAttrs, EqualizeAttrs,
                            ClaheAttrs, StftAttrs, PowerToDbAttrs,
-                           ConvLstmAttrs>;
+                           ConvLstmAttrs,
+                           SliceAttrs>;
 
 }  // namespace kerasrt::ir

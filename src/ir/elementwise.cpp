@@ -12,6 +12,7 @@ const char* unary_fn_name(UnaryFn f) {
       "identity", "relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "elu", "selu", "softplus", "softsign", "silu",
       "hard_silu", "gelu", "gelu_tanh", "exp", "leaky_relu", "mish", "celu", "log_sigmoid", "tanh_shrink",
       "soft_shrink", "hard_shrink", "hard_tanh", "sparse_plus", "sparse_sigmoid", "squareplus", "threshold",
+      "relu_general",
       "softmax", "log_softmax", "sparsemax", "glu",
       "abs", "negative", "square", "sign", "sqrt", "rsqrt", "reciprocal", "log", "log1p", "expm1", "sin", "cos",
       "tan", "erf", "floor", "ceil", "round", "logical_not", "isnan", "isinf", "isfinite",
@@ -24,6 +25,7 @@ const char* unary_fn_name(UnaryFn f) {
 const char* binary_fn_name(BinaryFn f) {
   static constexpr const char* kNames[] = {
       "add", "subtract", "multiply", "divide", "floor_divide", "mod", "power", "maximum", "minimum", "arctan2",
+      "prelu",
       "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
       "logical_and", "logical_or", "logical_xor"};
   static_assert(std::size(kNames) == static_cast<size_t>(BinaryFn::kCount));
@@ -68,7 +70,7 @@ bool keeps_integers(UnaryFn f) {
 DType binary_compute_dtype(BinaryFn f, DType a, DType b) {
   if (is_logical(f)) return DType::kBool;
   DType t = rank_of(a) >= rank_of(b) ? a : b;
-  if (f == BinaryFn::kDiv || f == BinaryFn::kAtan2) return DType::kFloat32;
+  if (f == BinaryFn::kDiv || f == BinaryFn::kAtan2 || f == BinaryFn::kPrelu) return DType::kFloat32;
   // bool arithmetic is integer arithmetic in Keras; comparisons of bools are fine as bytes
   if (t == DType::kBool && !is_comparison(f)) return DType::kInt32;
   return t;

@@ -14,6 +14,7 @@ enum class UnaryFn : uint8_t {
   kIdentity, kRelu, kRelu6, kSigmoid, kHardSigmoid, kTanh, kElu, kSelu, kSoftplus, kSoftsign, kSilu, kHardSilu,
   kGelu, kGeluTanh, kExp, kLeakyRelu, kMish, kCelu, kLogSigmoid, kTanhShrink, kSoftShrink, kHardShrink,
   kHardTanh, kSparsePlus, kSparseSigmoid, kSquarePlus, kThreshold,
+  kReluGeneral,  // relu with all of Keras's parameters (below)
   // over the last axis (not element-wise): softmax, log_softmax, sparsemax, glu (halves the last axis)
   kSoftmax, kLogSoftmax, kSparsemax, kGlu,
   // math (keras.ops); abs, negative, square, sign also on integers; logical_not on bool
@@ -25,10 +26,12 @@ enum class UnaryFn : uint8_t {
 
 // alpha/beta by function: leaky_relu slope; elu/celu alpha; shrink threshold; squareplus b;
 // threshold's threshold (alpha) and default value (beta); hard_sigmoid y = clip(alpha*x + beta, 0, 1);
-// round's decimals (alpha, a whole number).
+// round's decimals (alpha, a whole number); relu_general's negative_slope (alpha), max_value (beta,
+// infinity for none) and threshold (gamma):
+//   y = min(max(x > gamma ? x : 0, 0), beta) - alpha * max(gamma - x, 0)
 struct UnaryAttrs {
   UnaryFn fn = UnaryFn::kIdentity;
-  float alpha = 0.f, beta = 0.f;
+  float alpha = 0.f, beta = 0.f, gamma = 0.f;
 };
 
 // What a producer applies to its output (Dense(..., activation=...)): any unary function.
@@ -36,6 +39,7 @@ using Activation = UnaryAttrs;
 
 enum class BinaryFn : uint8_t {
   kAdd, kSub, kMul, kDiv, kFloorDiv, kMod, kPow, kMax, kMin, kAtan2,
+  kPrelu,  // a >= 0 ? a : b * a (PReLU: b is the slope), float32
   kEqual, kNotEqual, kLess, kLessEqual, kGreater, kGreaterEqual,
   kLogicalAnd, kLogicalOr, kLogicalXor,
   kCount,

@@ -60,6 +60,7 @@ const char* op_kind_name(OpKind k) {
     case OpKind::kStft: return "stft";
     case OpKind::kPowerToDb: return "power_to_db";
     case OpKind::kConvLstm: return "conv_lstm";
+    case OpKind::kSlice: return "slice";
     case OpKind::kCount: break;
   }
   return "?";
@@ -102,6 +103,7 @@ std::vector<TensorType> infer_types(const Node& node, std::span<const TensorType
     case OpKind::kStft: return infer_stft(node, inputs);
     case OpKind::kPowerToDb: return infer_power_to_db(node, inputs);
     case OpKind::kConvLstm: return infer_conv_lstm(node, inputs);
+    case OpKind::kSlice: return infer_slice(node, inputs);
     case OpKind::kCount: break;
   }
   throw Error("unknown op kind");

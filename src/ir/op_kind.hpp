@@ -42,6 +42,7 @@ enum class OpKind : uint8_t {
   kStft,            // StftAttrs: STFTSpectrogram, MelSpectrogram's spectrum
   kPowerToDb,       // PowerToDbAttrs: MelSpectrogram's decibels
   kConvLstm,    // ConvLstmAttrs: ConvLSTM1D/2D/3D
+  kSlice,       // SliceAttrs: basic indexing x[key] (keras.ops GetItem)
   kCount,
 };
 

@@ -40,6 +40,7 @@ std::vector<TensorType> infer_stft(const Node& node, std::span<const TensorType>
 std::vector<TensorType> infer_power_to_db(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_image_same(const Node& node, std::span<const TensorType> in);  // auto contrast, equalize, clahe
 std::vector<TensorType> infer_conv_lstm(const Node& node, std::span<const TensorType> in);
+std::vector<TensorType> infer_slice(const Node& node, std::span<const TensorType> in);
 
 void expect_inputs(std::span<const TensorType> in, size_t n);
 

@@ -36,14 +36,34 @@ std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorTy
   expect_inputs(in, 1);
   const Shape& x = in[0].shape;
   if (a.keep_shape) return {in[0]};
-  Shape out{x.empty() ? -1 : x[0]};
+  if (!a.squeeze.empty()) {
+    Shape out;
+    size_t next = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (next < a.squeeze.size() && a.squeeze[next] == static_cast<int>(i)) {
+        if (x[i] != 1 && x[i] != -1)
+          throw Error("cannot squeeze axis " + std::to_string(i) + " of shape " + shape_to_string(x));
+        ++next;
+      } else {
+        out.push_back(x[i]);
+      }
+    }
+    if (next != a.squeeze.size()) throw Error("squeeze axes out of range for shape " + shape_to_string(x));
+    return {{out, in[0].dtype}};
+  }
+  // The full form reshapes every axis; the other keeps the batch axis.
+  const size_t kept = a.full ? 0 : 1;
+  Shape out;
+  if (!a.full) out.push_back(x.empty() ? -1 : x[0]);
   int64_t known = 1, total = 1;
   int unknown_at = -1;
-  for (size_t i = 1; i < x.size(); ++i) total = (total < 0 || x[i] < 0) ? -1 : total * x[i];
+  for (size_t i = kept; i < x.size(); ++i) total = (total < 0 || x[i] < 0) ? -1 : total * x[i];
   for (size_t i = 0; i < a.target.size(); ++i) {
     if (a.target[i] == -1) {
       if (unknown_at >= 0) throw Error("Reshape target has more than one -1");
       unknown_at = static_cast<int>(i);
+    } else if (a.target[i] < 0) {
+      throw Error("Reshape target " + shape_to_string(a.target) + " has a negative size");
     } else {
       known *= a.target[i];
     }
@@ -52,7 +72,7 @@ std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorTy
   if (unknown_at >= 0) {
     if (total >= 0 && (known == 0 || total % known != 0))
       throw Error("cannot reshape " + shape_to_string(x) + " to target " + shape_to_string(a.target));
-    out[unknown_at + 1] = total < 0 ? -1 : total / known;
+    out[unknown_at + kept] = total < 0 ? -1 : total / known;
   } else if (total >= 0 && total != known) {
     throw Error("cannot reshape " + shape_to_string(x) + " to target " + shape_to_string(a.target));
   }

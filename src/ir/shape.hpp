@@ -14,11 +14,15 @@ namespace kerasrt::ir {
 // `time_fold` (TimeDistributed; target unused): kFold merges the batch axis with axis 1,
 // (b, t, ...) -> (b*t, ...); kUnfold splits it back, (b*t, ...) -> (b, t, ...), taking b and t from a
 // second input of shape (b, t, ...) (only its shape is read).
+// `full`: `target` is the whole shape, the batch axis included (keras.ops.reshape).
+// `squeeze` (non-empty, ascending): these input axes, each of size 1, are dropped (keras.ops.squeeze).
 enum class TimeFold : uint8_t { kNone, kFold, kUnfold };
 struct ReshapeAttrs {
   Shape target;
   bool keep_shape = false;
   TimeFold time_fold = TimeFold::kNone;
+  bool full = false;
+  std::vector<int> squeeze = {};
 };
 
 // Output axis i is input axis perm[i] (perm covers every axis, batch included).

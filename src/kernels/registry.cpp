@@ -25,7 +25,7 @@ struct Table {
     add({&x86::kNormalizeLastAxis, &ref::kNormalize});
     add({&ref::kGroupNorm});
     add({&ref::kReshape});
-    add({&ref::kTranspose});
+    add({&x86::kTransposeStrided, &ref::kTranspose});
     add({&ref::kRepeat});
     add({&ref::kConstant});
     add({&ref::kWhere});
@@ -49,6 +49,7 @@ struct Table {
     add({&ref::kStft});
     add({&ref::kPowerToDb});
     add({&x86::kConvLstmGemm, &ref::kConvLstm});
+    add({&x86::kSliceStrided, &ref::kSlice});
   }
 
   void add(std::initializer_list<const Kernel*> kernels) {

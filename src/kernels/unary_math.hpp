@@ -54,6 +54,10 @@ inline float round_decimals(float x, float decimals) {
     case F::kSparseSigmoid: return x <= -1.f ? 0.f : x >= 1.f ? 1.f : 0.5f * (x + 1.f);
     case F::kSquarePlus: return (x + std::sqrt(x * x + a)) / 2.f;
     case F::kThreshold: return x > a ? x : b;
+    case F::kReluGeneral: {
+      const float pos = std::min(std::max(x > u.gamma ? x : 0.f, 0.f), b);
+      return a != 0.f ? pos - a * std::max(u.gamma - x, 0.f) : pos;
+    }
     case F::kAbs: return std::fabs(x);
     case F::kNeg: return -x;
     case F::kSquare: return x * x;

@@ -127,22 +127,6 @@ std::vector<int64_t> broadcast_strides(std::span<const int64_t> shape, std::span
   return s;
 }
 
-void permute_copy(const ConstView& in, std::span<const int> perm, const MutView& out) {
-  std::vector<int64_t> in_strides = row_major_strides(in.shape);
-  size_t rank = perm.size();
-  std::vector<int64_t> strides(rank);
-  for (size_t i = 0; i < rank; ++i) strides[i] = in_strides[perm[i]];
-  std::vector<int64_t> idx(rank, 0);
-  int64_t n = out.size();
-  for (int64_t o = 0; o < n; ++o) {
-    int64_t src = 0;
-    for (size_t a = 0; a < rank; ++a) src += idx[a] * strides[a];
-    out.data[o] = in.data[src];
-    next_index(idx, out.shape);
-  }
-}
-
-
 // ---- call arguments ----------------------------------------------------------------------------
 
 Json tensor_placeholder(int index) { return Json{{"__tensor__", index}}; }

@@ -104,8 +104,6 @@ bool next_index(std::vector<int64_t>& idx, std::span<const int64_t> shape);
 // Strides for reading `shape` as if broadcast to `out` (NumPy rules: trailing axes line up); 0 along
 // broadcast axes.
 std::vector<int64_t> broadcast_strides(std::span<const int64_t> shape, std::span<const int64_t> out);
-// Copies a tensor with its axes reordered: output axis i is input axis perm[i].
-void permute_copy(const ConstView& in, std::span<const int> perm, const MutView& out);
 
 // The spatial layout the kernels use (kernels/spatial_layout.hpp).
 using kernels::SpatialLayout;

@@ -18,29 +18,9 @@ namespace kerasrt::layers::op_nodes {
 
 // ---- shapes -----------------------------------------------------------------------------------
 
-// The product of the dimensions, -1 if any is unknown.
-int64_t product_or_unknown(std::span<const int64_t> dims);
 // NumPy broadcasting of two shapes; -1 (unknown) stays unknown unless the other side fixes it.
 Shape broadcast_shapes(const Shape& a, const Shape& b);
 void expect_inputs(std::span<const Shape> in, size_t n);
-// Axis in [-rank, rank) to [0, rank), for errors raised while computing shapes.
-inline int axis_in(int64_t axis, size_t rank) { return normalize_axis(axis, rank, ""); }
-// Sorted distinct axes in [0, rank).
-std::vector<int> axes_in(const std::vector<int64_t>& axes, size_t rank);
-
-// ---- config values ----------------------------------------------------------------------------
-
-// "axis" as None (nullopt), an int or a list of ints.
-std::optional<std::vector<int64_t>> optional_axes(const Config& c, const char* key);
-// A dtype given as a name or a DTypePolicy object.
-std::string dtype_name(const Config& c, const char* key);
-
-// ---- values -----------------------------------------------------------------------------------
-
-inline float truth(bool b) { return b ? 1.f : 0.f; }
-// Maximum and minimum that propagate NaN, as torch does.
-inline float nan_max(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); }
-inline float nan_min(float a, float b) { return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); }
 
 // ---- call arguments ---------------------------------------------------------------------------
 

@@ -20,9 +20,6 @@ std::unordered_map<std::string, LayerFactory>& builtins() {
   static std::unordered_map<std::string, LayerFactory> t = [] {
     std::unordered_map<std::string, LayerFactory> m;
     AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
-    register_activations(add);
-    register_op_nodes_shape(add);
-    register_op_nodes(add);
     return m;
   }();
   return t;

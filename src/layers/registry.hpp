@@ -29,8 +29,5 @@ bool user_registered(const LayerKey& key);
 LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file);
 
 // The families (one per file in src/layers/; the op nodes span op_nodes_*.cpp).
-void register_activations(const AddLayer& add);
-void register_op_nodes(const AddLayer& add);  // Masking (op_nodes.cpp)
-void register_op_nodes_shape(const AddLayer& add);
 
 }  // namespace kerasrt::layers

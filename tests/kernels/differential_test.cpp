@@ -77,6 +77,10 @@ std::vector<Case> unary_cases(Rng& rng) {
     a.fn = static_cast<ir::UnaryFn>(pick(rng, 0, static_cast<int64_t>(ir::UnaryFn::kCount) - 1));
     a.alpha = std::uniform_real_distribution<float>(0.1f, 2.f)(rng);
     a.beta = std::uniform_real_distribution<float>(-1.f, 1.f)(rng);
+    if (a.fn == ir::UnaryFn::kReluGeneral) {  // a cap above 0 (or none) and a threshold
+      a.beta = pick(rng, 0, 2) == 0 ? INFINITY : std::uniform_real_distribution<float>(0.f, 4.f)(rng);
+      a.gamma = std::uniform_real_distribution<float>(0.f, 1.5f)(rng);
+    }
     if (a.fn == ir::UnaryFn::kGlu) continue;
     Shape s = i % 50 == 0 ? Shape{3, 20000} : random_shape(rng, 4, 9);  // some large enough to thread
     if (!ir::is_elementwise(a.fn) && s.empty()) s = {4};
@@ -84,9 +88,9 @@ std::vector<Case> unary_cases(Rng& rng) {
     // Every fourth case spans the ranges where exp over- and underflows, with NaN, infinities and
     // zeros sprinkled in: the fast loops approximate exp, tanh and erf and must agree there too.
     if (i % 4 == 1) {
-      const float special[] = {NAN, INFINITY, -INFINITY, 0.f, -0.f, 88.f, -87.f, 1e-4f, -1e-4f};
+      const float special[] = {NAN, INFINITY, -INFINITY, 0.f, -0.f, 88.f, 88.5f, 88.72f, 88.73f, -87.f, -95.f, 1e-4f, -1e-4f};
       for (float& v : x.floats())
-        v = pick(rng, 0, 5) == 0 ? special[pick(rng, 0, 8)] : std::uniform_real_distribution<float>(-100.f, 100.f)(rng);
+        v = pick(rng, 0, 5) == 0 ? special[pick(rng, 0, 12)] : std::uniform_real_distribution<float>(-100.f, 100.f)(rng);
     }
     out.push_back({node_of(ir::OpKind::kUnary, a), {std::move(x)}, ir::unary_fn_name(a.fn)});
   }
@@ -418,6 +422,26 @@ std::vector<Case> pad_cases(Rng& rng) {
   return out;
 }
 
+// Data movement: exact results, so every dtype (element sizes 1, 4, 8) is compared bit for bit.
+DType random_dtype(Rng& rng) {
+  const DType types[] = {DType::kFloat32, DType::kInt32, DType::kInt64, DType::kUInt8, DType::kBool};
+  return types[pick(rng, 0, 4)];
+}
+
+std::vector<Case> transpose_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 300; ++i) {
+    // Some large enough to thread, some with long axes (tiles, partial at the edges).
+    Shape x = i % 40 == 0 ? Shape{4, 64, 33, 17} : i % 3 == 0 ? random_shape(rng, 3, 70) : random_shape(rng, 6, 7);
+    ir::TransposeAttrs a;
+    for (size_t d = 0; d < x.size(); ++d) a.perm.push_back(static_cast<int>(d));
+    std::shuffle(a.perm.begin(), a.perm.end(), rng);
+    if (pick(rng, 0, 3) == 0 && x.size() >= 2) std::sort(a.perm.end() - 2, a.perm.end());  // a contiguous tail
+    out.push_back({node_of(ir::OpKind::kTranspose, a), {random_values(rng, x, random_dtype(rng))}, "transpose"});
+  }
+  return out;
+}
+
 // Dyadic data throughout: every sum of products is exact, so the GEMM's order cannot change a bit.
 std::vector<Case> matmul_cases(Rng& rng) {
   std::vector<Case> out;
@@ -560,6 +584,39 @@ std::vector<Case> einsum_cases(Rng& rng) {
   return out;
 }
 
+// Random keys: slices with any bounds (negative, past the ends, absent) and steps, integer
+// indices, and inserted axes.
+std::vector<Case> slice_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 400; ++i) {
+    Shape x = i % 40 == 0 ? Shape{3, 200, 150} : random_shape(rng, 5, 8);
+    ir::SliceAttrs a;
+    int out_rank = 0;
+    for (int64_t len : x) {
+      while (pick(rng, 0, 5) == 0) a.new_axes.push_back(out_rank++);
+      ir::SliceAxis s;
+      switch (pick(rng, 0, 4)) {
+        case 0:  // an index
+          s.index = true;
+          s.start = pick(rng, -len, len - 1);
+          break;
+        case 1: break;  // the whole axis
+        default: {
+          s.step = pick(rng, 0, 1) ? pick(rng, 1, 3) : -pick(rng, 1, 3);
+          auto bound = [&](int64_t open) { return pick(rng, 0, 4) == 0 ? open : pick(rng, -len - 2, len + 2); };
+          s.start = bound(s.step > 0 ? 0 : ir::kSliceEnd);
+          s.stop = bound(s.step > 0 ? ir::kSliceEnd : ir::kSliceBegin);
+        }
+      }
+      if (!s.index) ++out_rank;
+      a.axes.push_back(s);
+    }
+    while (pick(rng, 0, 5) == 0) a.new_axes.push_back(out_rank++);
+    out.push_back({node_of(ir::OpKind::kSlice, a), {random_values(rng, x, random_dtype(rng))}, "slice"});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
@@ -576,6 +633,8 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kConvLstm, conv_lstm_cases},
       {ir::OpKind::kMatmul, matmul_cases},
       {ir::OpKind::kEinsum, einsum_cases},
+      {ir::OpKind::kTranspose, transpose_cases},
+      {ir::OpKind::kSlice, slice_cases},
   };
   return g;
 }

@@ -1,4 +1,5 @@
-// keras.activations and the activation layers: Activation, LeakyReLU, ELU.
+// keras.activations and the activation layers: Activation, LeakyReLU, ELU, ReLU, PReLU.
+#include <cmath>
 #include <map>
 
 #include "format/keras/typed_layer.hpp"
@@ -58,20 +59,59 @@ std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec) {
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kLeakyRelu, slope, 0.f});
 }
 
-// keras.layers.ReLU(max_value, negative_slope, threshold): the forms that are plain relu, relu6 or
-// leaky_relu are typed; any other combination returns null and runs through its kerasrt::Op.
+// keras.layers.ReLU(max_value, negative_slope, threshold): plain relu, relu6 and leaky_relu where
+// the parameters make it one of those, relu_general otherwise.
 std::shared_ptr<const TypedLayer> parse_relu(const LayerSpec& spec) {
   layers::Config c(spec);
   const bool capped = c.has("max_value");
   const double max_value = capped ? c.number("max_value") : 0.0;
   const double slope = c.number("negative_slope", 0.0), threshold = c.number("threshold", 0.0);
   ir::UnaryAttrs a;
-  if (threshold != 0.0) return nullptr;
-  if (slope == 0.0 && !capped) a.fn = ir::UnaryFn::kRelu;
-  else if (slope == 0.0 && max_value == 6.0) a.fn = ir::UnaryFn::kRelu6;
-  else if (!capped && slope > 0.0) a = {ir::UnaryFn::kLeakyRelu, static_cast<float>(slope), 0.f};
-  else return nullptr;
+  if (threshold == 0.0 && slope == 0.0 && !capped) a.fn = ir::UnaryFn::kRelu;
+  else if (threshold == 0.0 && slope == 0.0 && max_value == 6.0) a.fn = ir::UnaryFn::kRelu6;
+  else if (threshold == 0.0 && !capped && slope > 0.0) a = {ir::UnaryFn::kLeakyRelu, static_cast<float>(slope), 0.f};
+  else
+    a = {ir::UnaryFn::kReluGeneral, static_cast<float>(slope), capped ? static_cast<float>(max_value) : INFINITY,
+         static_cast<float>(threshold)};
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, a);
+}
+
+namespace {
+
+// PReLU: a float32 prelu node against its alpha (the input's shape without the batch axis, shared
+// axes 1), which broadcasts over the batch.
+class PReLULayer : public TypedLayer {
+ public:
+  explicit PReLULayer(ir::Weight alpha) : alpha_(std::move(alpha)) {}
+  int64_t param_count() const override { return alpha_.value->size(); }
+  void check_call(const Call& call) const override {
+    for (const auto& r : call.roles)
+      if (!r.empty()) throw Error(call.where + ": PReLU does not take the tensor argument '" + r + "'");
+  }
+  std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
+    check_call(call);
+    if (inputs.size() != 1) throw Error(call.where + ": PReLU takes 1 input, got " + std::to_string(inputs.size()));
+    int x = sink.cast(inputs[0], DType::kFloat32);
+    const Shape& s = sink.type(x).shape;
+    const Shape& alpha = alpha_.value->shape;
+    // The input must be what alpha was built for: broadcasting alone would also take other ranks.
+    bool fits = s.size() == alpha.size() + 1;
+    for (size_t i = 0; fits && i < alpha.size(); ++i) fits = alpha[i] == 1 || s[i + 1] < 0 || s[i + 1] == alpha[i];
+    if (!fits)
+      throw Error(call.where + ": PReLU alpha " + shape_to_string(alpha) + " does not fit input " + shape_to_string(s));
+    int a = sink.add(ir::OpKind::kConstant, ir::ConstantAttrs{}, {alpha_}, {}).at(0);
+    return sink.add(ir::OpKind::kBinary, ir::BinaryAttrs{ir::BinaryFn::kPrelu}, {}, {x, a});
+  }
+
+ private:
+  ir::Weight alpha_;
+};
+
+}  // namespace
+
+std::shared_ptr<const TypedLayer> parse_prelu(const LayerSpec& spec) {
+  Weights::Entry e = spec.weights.take_entry("alpha");
+  return std::make_shared<PReLULayer>(weight("alpha", std::move(e.data), std::move(e.shape)));
 }
 
 std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec) {

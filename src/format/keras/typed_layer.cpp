@@ -197,6 +197,15 @@ TypedParser typed_parser(const std::string& key) {
       {"ContrastLimitedAdaptiveHistogramEqualization", parse_clahe},
       {"STFTSpectrogram", parse_stft_spectrogram},
       {"MelSpectrogram", parse_mel_spectrogram},
+      {"ops:Reshape", parse_shape_op},
+      {"ops:ExpandDims", parse_shape_op},
+      {"ops:Squeeze", parse_shape_op},
+      {"ops:Transpose", parse_shape_op},
+      {"ops:Swapaxes", parse_shape_op},
+      {"ops:Moveaxis", parse_shape_op},
+      {"ops:GetItem", parse_shape_op},
+      {"PReLU", parse_prelu},
+      {"Masking", parse_masking},
   };
   auto it = parsers.find(key);
   if (it == parsers.end()) {

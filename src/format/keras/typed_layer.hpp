@@ -79,7 +79,9 @@ std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec);
-std::shared_ptr<const TypedLayer> parse_relu(const LayerSpec& spec);  // null for the forms left to the Op
+std::shared_ptr<const TypedLayer> parse_relu(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_prelu(const LayerSpec& spec);
+std::shared_ptr<const TypedLayer> parse_masking(const LayerSpec& spec);  // masking.cpp
 template <int Rank> std::shared_ptr<const TypedLayer> parse_conv(const LayerSpec& spec);
 template <int Rank> std::shared_ptr<const TypedLayer> parse_depthwise_conv(const LayerSpec& spec);
 template <int Rank> std::shared_ptr<const TypedLayer> parse_separable_conv(const LayerSpec& spec);
@@ -132,6 +134,8 @@ std::shared_ptr<const TypedLayer> parse_equalization(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_clahe(const LayerSpec& spec);
 std::shared_ptr<const TypedLayer> parse_stft_spectrogram(const LayerSpec& spec);  // audio.cpp
 std::shared_ptr<const TypedLayer> parse_mel_spectrogram(const LayerSpec& spec);
+// keras.ops Reshape, ExpandDims, Squeeze, Transpose, Swapaxes, Moveaxis, GetItem (op_nodes_shape.cpp)
+std::shared_ptr<const TypedLayer> parse_shape_op(const LayerSpec& spec);
 
 // keras.activations by name or serialized object, as an ir activation; errors name the layer.
 ir::Activation parse_activation(const Json& j, const std::string& where);

@@ -140,6 +140,7 @@ T arithmetic(ir::BinaryFn fn, T a, T b) {
       }
       case F::kPow: return std::pow(a, b);
       case F::kAtan2: return std::atan2(a, b);
+      case F::kPrelu: return a >= 0 ? a : b * a;
       case F::kMax: return a != a || b != b ? NAN : std::max(a, b);  // NaN wins, as in NumPy
       case F::kMin: return a != a || b != b ? NAN : std::min(a, b);
       default: return 0;

@@ -49,5 +49,6 @@ extern const Kernel kClahe;
 extern const Kernel kStft;
 extern const Kernel kPowerToDb;
 extern const Kernel kConvLstm;
+extern const Kernel kSlice;
 
 }  // namespace kerasrt::kernels::ref

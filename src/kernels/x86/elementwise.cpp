@@ -35,12 +35,12 @@ template <ir::UnaryFn F>
 // One loop per function and per instruction set (the CPU picks the widest at load).
 template <ir::UnaryFn F>
 __attribute__((target_clones("avx512f", "avx2", "default"))) void unary_loop(const float* x, float* y, int64_t n,
-                                                                             float alpha, float beta) {
-  const ir::UnaryAttrs u{F, alpha, beta};
+                                                                             const ir::UnaryAttrs& params) {
+  const ir::UnaryAttrs u{F, params.alpha, params.beta, params.gamma};
   for (int64_t i = 0; i < n; ++i) y[i] = unary_fast<F>(x[i], u);
 }
 
-using UnaryLoop = void (*)(const float*, float*, int64_t, float, float);
+using UnaryLoop = void (*)(const float*, float*, int64_t, const ir::UnaryAttrs&);
 
 template <size_t... I>
 constexpr std::array<UnaryLoop, sizeof...(I)> unary_table(std::index_sequence<I...>) {
@@ -155,6 +155,7 @@ void binary_typed(const KernelCall& c) {
     case F::kDiv: return broadcast_loop(bc, a, b, y, [](T p, T q) { return static_cast<T>(p / q); }, c.ctx);
     case F::kMax: return broadcast_loop(bc, a, b, y, [](T p, T q) { return p != p || q != q ? static_cast<T>(NAN) : p > q ? p : q; }, c.ctx);
     case F::kMin: return broadcast_loop(bc, a, b, y, [](T p, T q) { return p != p || q != q ? static_cast<T>(NAN) : p < q ? p : q; }, c.ctx);
+    case F::kPrelu: return broadcast_loop(bc, a, b, y, [](T p, T q) { return p >= 0 ? p : static_cast<T>(q * p); }, c.ctx);
     case F::kEqual: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p == q; }, c.ctx);
     case F::kNotEqual: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p != q; }, c.ctx);
     case F::kLess: return broadcast_loop(bc, a, b, yb, [](T p, T q) -> uint8_t { return p < q; }, c.ctx);
@@ -171,7 +172,7 @@ bool binary_supports(const ir::Node& node, std::span<const TensorType> in, std::
   if (out[0].shape.size() > kMaxRank) return false;
   // Integer arithmetic stays with the reference (it wraps overflow explicitly); these loops cover
   // float32 arithmetic and comparisons of every type.
-  bool arithmetic = fn == F::kAdd || fn == F::kSub || fn == F::kMul || fn == F::kDiv || fn == F::kMax || fn == F::kMin;
+  bool arithmetic = fn == F::kAdd || fn == F::kSub || fn == F::kMul || fn == F::kDiv || fn == F::kMax || fn == F::kMin || fn == F::kPrelu;
   if (arithmetic) return in[0].dtype == DType::kFloat32;
   return ir::is_comparison(fn);
 }
@@ -187,7 +188,7 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
   if (!ir::is_elementwise(u.fn)) return ref::apply_unary(u, x, y, n, last_len, scratch);
   if (u.fn == ir::UnaryFn::kIdentity && x == y) return;
   UnaryLoop loop = kUnaryLoops[static_cast<size_t>(u.fn)];
-  ctx.parallel_for(n, kGrain, [&](int64_t begin, int64_t end) { loop(x + begin, y + begin, end - begin, u.alpha, u.beta); });
+  ctx.parallel_for(n, kGrain, [&](int64_t begin, int64_t end) { loop(x + begin, y + begin, end - begin, u); });
 }
 
 const Kernel kUnaryLoop{"loop", ir::OpKind::kUnary, unary_supports, nullptr, nullptr, run_unary, /*in_place=*/true};

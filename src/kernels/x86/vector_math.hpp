@@ -6,19 +6,19 @@
 
 #include <bit>
 #include <cstdint>
-#include <limits>
 
 namespace kerasrt::kernels::x86 {
 
 // e^x: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor series to r^7 (relative error < 3e-9
-// before rounding), 2^n put into the exponent bits. Overflows to +inf and underflows to 0 (below
-// -87.3 the result would be a denormal; 0 is within any tolerance of it); NaN stays NaN.
+// before rounding), times 2^n applied as two powers of two (each a normal float for every n in the
+// clamped range), so results near FLT_MAX and in the denormal range round as they should and
+// overflow to +inf by themselves; NaN stays NaN.
 [[gnu::always_inline]] inline float vexp(float x) {
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693145751953125f, kLn2Lo = 1.42860682030941723212e-6f;  // ln2 = hi + lo
   constexpr float kRound = 12582912.f;                                                 // 1.5 * 2^23
-  const float xc = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-  const float n = (xc * kLog2e + kRound) - kRound;  // nearest integer
+  const float xc = x < -104.f ? -104.f : (x > 89.f ? 89.f : x);
+  const float n = (xc * kLog2e + kRound) - kRound;  // nearest integer, in [-150, 129]
   const float r = (xc - n * kLn2Hi) - n * kLn2Lo;
   float p = 1.f / 5040.f;
   p = p * r + 1.f / 720.f;
@@ -28,10 +28,9 @@ namespace kerasrt::kernels::x86 {
   p = p * r + 0.5f;
   p = p * r + 1.f;
   p = p * r + 1.f;
-  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-  float y = p * scale;
-  y = x > 88.7f ? std::numeric_limits<float>::infinity() : y;
-  y = x < -87.3f ? 0.f : y;
+  const int32_t ni = static_cast<int32_t>(n), half = ni / 2;
+  const float s1 = std::bit_cast<float>((half + 127) << 23), s2 = std::bit_cast<float>((ni - half + 127) << 23);
+  const float y = x < -104.f ? 0.f : p * s1 * s2;
   return x != x ? x : y;
 }
 

@@ -27,5 +27,7 @@ extern const Kernel kPadRuns;
 extern const Kernel kConvLstmGemm;
 extern const Kernel kMatmulGemm;
 extern const Kernel kEinsumGemm;
+extern const Kernel kTransposeStrided;
+extern const Kernel kSliceStrided;
 
 }  // namespace kerasrt::kernels::x86
