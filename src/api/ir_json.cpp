@@ -199,8 +199,12 @@ std::string Model::ir_json(const std::vector<Shape>& kernels_for) const {
   }
   j["values"] = values;
   std::vector<const plan::Step*> step_of(g.nodes.size(), nullptr);
+  std::vector<int> fused_into(g.nodes.size(), -1);
   if (plan)
-    for (const plan::Step& s : plan->steps) step_of[s.node] = &s;
+    for (const plan::Step& s : plan->steps) {
+      step_of[s.node] = &s;
+      for (int f : s.fused) fused_into[f] = s.node;
+    }
   Json nodes = Json::array();
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     const ir::Node& node = g.nodes[n];
@@ -215,6 +219,7 @@ std::string Model::ir_json(const std::vector<Shape>& kernels_for) const {
               {"attrs", std::visit([](const auto& a) { return attrs_json(a); }, node.attrs)},
               {"weights", weights}};
     if (step_of[n]) e["kernel"] = step_of[n]->kernel->name;
+    if (fused_into[n] >= 0) e["fused_into"] = fused_into[n];  // run as a post op of that node's kernel
     nodes.push_back(std::move(e));
   }
   j["nodes"] = nodes;

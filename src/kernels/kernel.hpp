@@ -13,12 +13,22 @@ namespace kerasrt::kernels {
 
 using ir::TensorType;
 
+// An element-wise step a producer applies to its float32 output before it is written, in place of a
+// separate node (the plan fuses a following batch-norm or activation this way, saving a pass over
+// memory): y = y * scale[c] + shift[c] with c the index on the last axis, or y = unary(y).
+struct PostOp {
+  const float* scale = nullptr;  // null: a unary step
+  const float* shift = nullptr;
+  ir::UnaryAttrs unary;
+};
+
 struct KernelCall {
   const ir::Node& node;
   std::span<const ConstTensorView> in;
   std::span<const TensorView> out;
   const ExecContext& ctx;
   const void* prepared;  // what prepare() made for this node, or null
+  std::span<const PostOp> post = {};  // applied in order to output 0 (only for kernels with post_ops)
 };
 
 struct Kernel {
@@ -33,6 +43,8 @@ struct Kernel {
   void (*run)(const KernelCall& call) = nullptr;
   // Output 0 may share input 0's memory (element-wise kernels that read each element before writing it).
   bool in_place = false;
+  // run() applies KernelCall::post to output 0 (a float32 tensor whose last axis is the channels).
+  bool post_ops = false;
 };
 
 enum class KernelChoice { kFastest, kReference };

@@ -1,6 +1,7 @@
 #include "plan/plan.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "ir/infer.hpp"
 
@@ -68,6 +69,69 @@ size_t byte_size(const ir::TensorType& t) {
   return static_cast<size_t>(element_count(t.shape)) * dtype_size(t.dtype);
 }
 
+// The element-wise step node `n` amounts to when fused into the producer of its input (batch-norm
+// over the last axis, or an element-wise activation, on float32), or nothing if it cannot be.
+std::optional<kernels::PostOp> as_post_op(const ir::Node& node, const std::vector<ir::TensorType>& types) {
+  if (node.inputs.size() != 1 || node.outputs.size() != 1) return std::nullopt;
+  const ir::TensorType& in = types[node.inputs[0]];
+  const ir::TensorType& out = types[node.outputs[0]];
+  if (in.dtype != DType::kFloat32 || out.dtype != DType::kFloat32 || in.shape != out.shape || in.shape.empty())
+    return std::nullopt;
+  if (node.kind == ir::OpKind::kUnary) {
+    const auto& u = node.as<ir::UnaryAttrs>();
+    if (!ir::is_elementwise(u.fn)) return std::nullopt;
+    return kernels::PostOp{nullptr, nullptr, u};
+  }
+  if (node.kind == ir::OpKind::kBatchNorm) {
+    const auto& a = node.as<ir::BatchNormAttrs>();
+    if (a.batch_statistics || a.axes.size() != 1 || a.axes[0] != static_cast<int>(in.shape.size()) - 1)
+      return std::nullopt;
+    return kernels::PostOp{node.weight(0).values<float>().data(), node.weight(1).values<float>().data(), {}};
+  }
+  return std::nullopt;
+}
+
+// Producers whose kernel takes post ops absorb the chain of batch-norm / activation nodes that
+// follows them, as long as each value in between is read by that next node only and is not wanted:
+// one pass over the output instead of one per node. Per-layer outputs stay exact: a wanted value is
+// never fused away.
+void fuse_post_ops(const ir::Graph& graph, Plan& plan) {
+  std::vector<int> readers(plan.types.size(), 0);
+  std::vector<int> reader_step(plan.types.size(), -1);
+  for (size_t s = 0; s < plan.steps.size(); ++s)
+    for (int v : graph.nodes[plan.steps[s].node].inputs) {
+      ++readers[v];
+      reader_step[v] = static_cast<int>(s);
+    }
+  std::vector<char> wanted(plan.types.size(), 0);
+  for (int v : plan.wanted) wanted[v] = 1;
+  std::vector<char> absorbed(plan.steps.size(), 0);
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    Step& step = plan.steps[s];
+    if (absorbed[s] || !step.kernel->post_ops || step.outputs.size() != 1) continue;
+    if (plan.types[step.outputs[0]].dtype != DType::kFloat32) continue;
+    for (;;) {
+      const int v = step.outputs[0];
+      if (wanted[v] || readers[v] != 1) break;
+      const int next = reader_step[v];
+      const ir::Node& node = graph.nodes[plan.steps[next].node];
+      auto op = as_post_op(node, plan.types);
+      if (!op) break;
+      step.post.push_back(*op);
+      step.fused.push_back(plan.steps[next].node);
+      step.outputs[0] = node.outputs[0];
+      absorbed[next] = 1;
+    }
+  }
+  size_t kept = 0;
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    if (absorbed[s]) continue;
+    if (kept != s) plan.steps[kept] = std::move(plan.steps[s]);  // (a self-move would empty the vectors)
+    ++kept;
+  }
+  plan.steps.resize(kept);
+}
+
 }  // namespace
 
 std::shared_ptr<const void> PreparedCache::get(const ir::Node& node, int node_index, const kernels::Kernel& kernel) {
@@ -103,17 +167,13 @@ Plan make_plan(const ir::Graph& graph, const std::vector<Shape>& input_shapes, c
     for (int v : node.inputs) needed[v] = 1;
   }
 
-  // Concrete types, kernels, and the last step reading each value.
-  std::vector<int> last_read(value_count, -1);
+  // Concrete types and kernels.
   std::vector<ir::TensorType> in_types, out_types;
   for (size_t n = 0; n < graph.nodes.size(); ++n) {
     if (!run_node[n]) continue;
     const ir::Node& node = graph.nodes[n];
     in_types.clear();
-    for (int v : node.inputs) {
-      in_types.push_back(plan.types[v]);
-      last_read[v] = static_cast<int>(plan.steps.size());
-    }
+    for (int v : node.inputs) in_types.push_back(plan.types[v]);
     try {
       out_types = ir::infer_types(node, in_types);
       if (out_types.size() != node.outputs.size())
@@ -138,8 +198,17 @@ Plan make_plan(const ir::Graph& graph, const std::vector<Shape>& input_shapes, c
     step.kernel = &kernels::choose_kernel(node, in_types, out_types, choice);
     if (step.kernel->scratch_bytes) step.scratch_bytes = step.kernel->scratch_bytes(node, in_types, out_types);
     step.prepared = prepared.get(node, static_cast<int>(n), *step.kernel);
-    plan.view_count += node.inputs.size() + node.outputs.size();
+    step.outputs = node.outputs;
     plan.steps.push_back(std::move(step));
+  }
+  if (choice != kernels::KernelChoice::kReference) fuse_post_ops(graph, plan);
+
+  // The last step reading each value.
+  std::vector<int> last_read(value_count, -1);
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const Step& step = plan.steps[s];
+    for (int v : graph.nodes[step.node].inputs) last_read[v] = static_cast<int>(s);
+    plan.view_count += graph.nodes[step.node].inputs.size() + step.outputs.size();
   }
 
   // Wanted values go straight to the caller's output buffers; a value wanted twice, or a model input
@@ -156,8 +225,8 @@ Plan make_plan(const ir::Graph& graph, const std::vector<Shape>& input_shapes, c
     Step& step = plan.steps[s];
     const ir::Node& node = graph.nodes[step.node];
     bool reused_input = false;
-    for (size_t i = 0; i < node.outputs.size(); ++i) {
-      int v = node.outputs[i];
+    for (size_t i = 0; i < step.outputs.size(); ++i) {
+      int v = step.outputs[i];
       if (plan.where[v].kind != Location::kNone) continue;
       // In place: output 0 takes input 0's block when this step is its last reader.
       if (i == 0 && step.kernel->in_place && !node.inputs.empty()) {
@@ -186,8 +255,8 @@ Plan make_plan(const ir::Graph& graph, const std::vector<Shape>& input_shapes, c
       arena.release(plan.where[v].index, byte_size(plan.types[v]));
     }
     // Outputs nobody reads (a layer's extra outputs) are dead at once.
-    for (size_t i = 0; i < node.outputs.size(); ++i) {
-      int v = node.outputs[i];
+    for (size_t i = 0; i < step.outputs.size(); ++i) {
+      int v = step.outputs[i];
       if (plan.where[v].kind == Location::kArena && last_read[v] < 0)
         arena.release(plan.where[v].index, byte_size(plan.types[v]));
     }

@@ -25,6 +25,11 @@ struct Step {
   const kernels::Kernel* kernel = nullptr;
   size_t scratch_offset = 0, scratch_bytes = 0;
   std::shared_ptr<const void> prepared;
+  // The values the step writes: the node's outputs, except that a step which absorbed the nodes
+  // after it (`fused`, each as one of `post`) writes the last of them instead of its own output 0.
+  std::vector<int> outputs;
+  std::vector<kernels::PostOp> post;
+  std::vector<int> fused;  // node indices
 };
 
 struct Plan {

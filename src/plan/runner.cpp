@@ -8,7 +8,7 @@ Runner::Runner(const ir::Graph& graph, std::shared_ptr<const Plan> plan) : graph
   for (const Step& step : plan_->steps) {
     const ir::Node& node = graph_.nodes[step.node];
     for (int v : node.inputs) in_views_.emplace_back(nullptr, plan_->types[v].shape, plan_->types[v].dtype);
-    for (int v : node.outputs) out_views_.push_back({nullptr, plan_->types[v].shape, plan_->types[v].dtype});
+    for (int v : step.outputs) out_views_.push_back({nullptr, plan_->types[v].shape, plan_->types[v].dtype});
   }
 }
 
@@ -30,13 +30,14 @@ void Runner::run(std::byte* arena, std::span<const void* const> inputs, std::spa
     const ir::Node& node = graph_.nodes[step.node];
     size_t in_begin = in_at, out_begin = out_at;
     for (int v : node.inputs) in_views_[in_at++].data = address(v);
-    for (int v : node.outputs) out_views_[out_at++].data = address(v);
+    for (int v : step.outputs) out_views_[out_at++].data = address(v);
     kernels::ExecContext ctx{pool, {arena + step.scratch_offset, step.scratch_bytes}};
     kernels::KernelCall call{node,
                              {in_views_.data() + in_begin, node.inputs.size()},
-                             {out_views_.data() + out_begin, node.outputs.size()},
+                             {out_views_.data() + out_begin, step.outputs.size()},
                              ctx,
-                             step.prepared.get()};
+                             step.prepared.get(),
+                             step.post};
     try {
       step.kernel->run(call);
     } catch (const Error& e) {

@@ -641,7 +641,8 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
 
 // ---- running one kernel ---------------------------------------------------------------------
 std::vector<Tensor> run(const Kernel& k, const Case& c, std::span<const ir::TensorType> in_types,
-                        std::span<const ir::TensorType> out_types, ThreadPool& pool, bool in_place) {
+                        std::span<const ir::TensorType> out_types, ThreadPool& pool, bool in_place,
+                        std::span<const PostOp> post = {}) {
   std::vector<Tensor> outs;
   for (const auto& t : out_types) outs.emplace_back(t.shape, t.dtype);
   std::vector<Tensor> inputs = c.inputs;
@@ -653,7 +654,7 @@ std::vector<Tensor> run(const Kernel& k, const Case& c, std::span<const ir::Tens
   std::vector<std::byte> scratch(k.scratch_bytes ? k.scratch_bytes(c.node, in_types, out_types) : 0);
   std::shared_ptr<const void> prepared = k.prepare ? k.prepare(c.node) : nullptr;
   ExecContext ctx{&pool, scratch};
-  k.run({c.node, in, out, ctx, prepared.get()});
+  k.run({c.node, in, out, ctx, prepared.get(), post});
   if (in_place) {
     size_t bytes = outs[0].nbytes();
     std::memcpy(outs[0].raw(), inputs[0].raw(), bytes);
@@ -709,6 +710,76 @@ TEST(Differential, EveryOpKindHasAReference) {
     EXPECT_STREQ(list.back()->name, "ref");
     EXPECT_EQ(list.back()->supports, nullptr) << "the reference takes everything";
   }
+}
+
+// Kernels that take post ops (a batch-norm or activation the plan fuses into them) against the
+// reference kernel followed by the reference batch-norm and unary kernels, node by node.
+TEST(Differential, PostOpsMatchTheNodesTheyReplace) {
+  Rng rng(20261201);
+  ThreadPool one(1), two(2);
+  const ir::UnaryFn fns[] = {ir::UnaryFn::kRelu,    ir::UnaryFn::kRelu6, ir::UnaryFn::kSigmoid,  ir::UnaryFn::kSilu,
+                             ir::UnaryFn::kHardSilu, ir::UnaryFn::kTanh,  ir::UnaryFn::kGelu,     ir::UnaryFn::kLeakyRelu,
+                             ir::UnaryFn::kIdentity, ir::UnaryFn::kElu};
+  const Kernel& ref_bn = *kernels_for(ir::OpKind::kBatchNorm).back();
+  const Kernel& ref_unary = *kernels_for(ir::OpKind::kUnary).back();
+  int checked = 0;
+  for (int kind = 0; kind < static_cast<int>(ir::OpKind::kCount); ++kind) {
+    auto list = kernels_for(static_cast<ir::OpKind>(kind));
+    auto gen = generators().find(static_cast<ir::OpKind>(kind));
+    if (gen == generators().end()) continue;
+    std::vector<Case> cases = gen->second(rng);
+    for (size_t k = 0; k + 1 < list.size(); ++k) {
+      const Kernel& fast = *list[k];
+      if (!fast.post_ops) continue;
+      int covered = 0;
+      for (const Case& c : cases) {
+        std::vector<ir::TensorType> in_types;
+        for (const Tensor& t : c.inputs) in_types.push_back({t.shape, t.dtype});
+        std::vector<ir::TensorType> out_types = ir::infer_types(c.node, in_types);
+        if (fast.supports && !fast.supports(c.node, in_types, out_types)) continue;
+        const Shape& shape = out_types[0].shape;
+        if (shape.empty() || out_types[0].dtype != DType::kFloat32) continue;
+        // A random chain of one to three steps and the nodes it stands for.
+        std::vector<PostOp> post;
+        std::vector<Case> nodes;
+        for (int64_t i = pick(rng, 1, 3); i > 0; --i) {
+          if (pick(rng, 0, 1) == 0) {
+            Tensor scale = random_values(rng, {shape.back()}, DType::kFloat32, -2.f, 2.f);
+            Tensor shift = random_values(rng, {shape.back()}, DType::kFloat32, -1.f, 1.f);
+            ir::BatchNormAttrs bn;
+            bn.axes = {static_cast<int>(shape.size()) - 1};
+            ir::Node node = node_of(ir::OpKind::kBatchNorm, bn,
+                                    {{"scale", std::make_shared<Tensor>(std::move(scale))},
+                                     {"shift", std::make_shared<Tensor>(std::move(shift))}});
+            post.push_back({node.weight(0).values<float>().data(), node.weight(1).values<float>().data(), {}});
+            nodes.push_back({std::move(node), {}, "batch_norm"});
+          } else {
+            ir::UnaryAttrs u{fns[pick(rng, 0, 9)], 0.3f, 0.f};
+            post.push_back({nullptr, nullptr, u});
+            nodes.push_back({node_of(ir::OpKind::kUnary, u), {}, ir::unary_fn_name(u.fn)});
+          }
+        }
+        std::vector<Tensor> want = run(*list.back(), c, in_types, out_types, one, false);
+        std::string chain;
+        for (Case& n : nodes) {
+          n.inputs = {want[0]};
+          const std::vector<ir::TensorType> t{{shape, DType::kFloat32}};
+          want[0] = run(n.node.kind == ir::OpKind::kBatchNorm ? ref_bn : ref_unary, n, t, t, one, false)[0];
+          chain += " -> " + n.what;
+        }
+        for (ThreadPool* pool : {&one, &two}) {
+          std::vector<Tensor> got = run(fast, c, in_types, out_types, *pool, false, post);
+          EXPECT_EQ(compare(want[0], got[0], 1e-6, 1e-5), "")
+              << ir::op_kind_name(static_cast<ir::OpKind>(kind)) << " kernel '" << fast.name << "' on " << c.what << chain;
+          if (::testing::Test::HasFailure()) return;
+        }
+        ++covered;
+      }
+      EXPECT_GT(covered, 10) << "kernel '" << fast.name << "' took post ops on too few generated cases";
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 3);  // dense gemm, conv depthwise, conv gemm
 }
 
 }  // namespace

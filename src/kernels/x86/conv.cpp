@@ -147,9 +147,7 @@ void run_depthwise(const KernelCall& c) {
   const int64_t rows = d.ly.batch * d.ly.dims[0] * d.ly.dims[1] * d.ly.dims[2];
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, a.filters * taps_of(a)));
   c.ctx.parallel_for(rows, grain, [&](int64_t b, int64_t e) { depthwise_rows(d, b, e); });
-  float* y = d.y;
-  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(),
-              reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
+  finish_rows(a.activation, c.post, d.y, rows, a.filters, reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
 }
 
 // ---- im2col + GEMM --------------------------------------------------------------------------------
@@ -252,7 +250,10 @@ void run_gemm(const KernelCall& c) {
         }
     }
   }
-  apply_unary(a.activation, y, y, element_count(c.out[0].shape), c.out[0].shape.back(), act_scratch, c.ctx);
+  // Rows of the last axis (for channels_first that is not the channels; the plan fuses only
+  // element-wise steps then, and a scale/shift only over the last axis).
+  const int64_t last = c.out[0].shape.back();
+  finish_rows(a.activation, c.post, y, last ? element_count(c.out[0].shape) / last : 0, last, act_scratch, c.ctx);
 }
 
 // ---- transposed: GEMM, then gather ---------------------------------------------------------------
@@ -334,8 +335,9 @@ void run_transpose(const KernelCall& c) {
 }  // namespace
 
 const Kernel kConvDepthwise{"depthwise", ir::OpKind::kConv, depthwise_supports, depthwise_scratch, nullptr,
-                            run_depthwise};
-const Kernel kConvGemm{"gemm", ir::OpKind::kConv, gemm_supports, gemm_scratch, gemm_prepare, run_gemm};
+                            run_depthwise, /*in_place=*/false, /*post_ops=*/true};
+const Kernel kConvGemm{"gemm", ir::OpKind::kConv, gemm_supports, gemm_scratch, gemm_prepare, run_gemm,
+                       /*in_place=*/false, /*post_ops=*/true};
 const Kernel kConvTransposeGemm{"transpose_gemm", ir::OpKind::kConv, transpose_supports, transpose_scratch,
                                 transpose_prepare, run_transpose};
 

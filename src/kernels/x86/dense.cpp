@@ -35,11 +35,12 @@ void run_dense(const KernelCall& c) {
     for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + a.units, y + r * a.units);
   }
   gemm_packed(rows, x, a.in, packed, y, a.units, /*accumulate=*/a.has_bias, c.ctx);
-  apply_unary(a.activation, y, y, rows * a.units, a.units, reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
+  finish_rows(a.activation, c.post, y, rows, a.units, reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
 }
 
 }  // namespace
 
-const Kernel kDenseGemm{"gemm", ir::OpKind::kDense, dense_supports, dense_scratch, dense_prepare, run_dense};
+const Kernel kDenseGemm{"gemm",    ir::OpKind::kDense, dense_supports, dense_scratch, dense_prepare, run_dense,
+                        /*in_place=*/false, /*post_ops=*/true};
 
 }  // namespace kerasrt::kernels::x86

@@ -191,6 +191,36 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
   ctx.parallel_for(n, kGrain, [&](int64_t begin, int64_t end) { loop(x + begin, y + begin, end - begin, u); });
 }
 
+namespace {
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void scale_shift_rows(float* y, int64_t rows,
+                                                                                   int64_t channels,
+                                                                                   const float* scale,
+                                                                                   const float* shift) {
+  for (int64_t r = 0; r < rows; ++r, y += channels)
+    for (int64_t j = 0; j < channels; ++j) y[j] = y[j] * scale[j] + shift[j];
+}
+
+}  // namespace
+
+void finish_rows(const ir::UnaryAttrs& own, std::span<const PostOp> post, float* y, int64_t rows, int64_t channels,
+                 float* scratch, const ExecContext& ctx) {
+  const bool own_in_rows = ir::is_elementwise(own.fn);
+  if (!own_in_rows) apply_unary(own, y, y, rows * channels, channels, scratch, ctx);
+  const bool own_needed = own_in_rows && own.fn != ir::UnaryFn::kIdentity;
+  if (!own_needed && post.empty()) return;
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(channels, 1));
+  ctx.parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+    float* block = y + begin * channels;
+    const int64_t n = (end - begin) * channels;
+    if (own_needed) kUnaryLoops[static_cast<size_t>(own.fn)](block, block, n, own);
+    for (const PostOp& op : post) {
+      if (op.scale) scale_shift_rows(block, end - begin, channels, op.scale, op.shift);
+      else kUnaryLoops[static_cast<size_t>(op.unary.fn)](block, block, n, op.unary);
+    }
+  });
+}
+
 const Kernel kUnaryLoop{"loop", ir::OpKind::kUnary, unary_supports, nullptr, nullptr, run_unary, /*in_place=*/true};
 // In place is safe: an output the size of input 0 has its shape, so each element is read before written.
 const Kernel kBinaryLoop{"loop", ir::OpKind::kBinary, binary_supports, nullptr, nullptr, run_binary, /*in_place=*/true};

@@ -11,6 +11,12 @@ namespace kerasrt::kernels::x86 {
 void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, int64_t last_len, float* scratch,
                  const ExecContext& ctx);
 
+// What a producer does to its output rows (rows x channels, float32, in place) before they are
+// final: its own activation `own`, then the fused steps `post`, one cache-sized block of rows at a
+// time. An activation over the last axis (softmax, ...) runs over the whole tensor first instead.
+void finish_rows(const ir::UnaryAttrs& own, std::span<const PostOp> post, float* y, int64_t rows, int64_t channels,
+                 float* scratch, const ExecContext& ctx);
+
 extern const Kernel kUnaryLoop;
 extern const Kernel kBinaryLoop;
 extern const Kernel kDenseGemm;
