@@ -4,11 +4,11 @@
 #include <map>
 #include <set>
 
+#include "format/keras/config.hpp"
+#include "format/keras/layer_registry.hpp"
 #include "format/keras/typed_layer.hpp"
 #include "format/keras1_compat.hpp"
 #include "ir/infer.hpp"
-#include "format/keras/config.hpp"
-#include "format/keras/layer_registry.hpp"
 
 namespace kerasrt::format {
 

@@ -2,7 +2,7 @@
 // different dtypes are first cast to the widest of them, as Keras promotes them.
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "format/keras/config.hpp"    // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 #include "format/keras/layer_registry.hpp"  // op_node_key
 
 namespace kerasrt::format {

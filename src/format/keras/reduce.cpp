@@ -7,7 +7,7 @@
 
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "format/keras/config.hpp"    // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 #include "format/keras/layer_registry.hpp"  // op_node_key
 
 namespace kerasrt::format {

@@ -5,7 +5,7 @@
 #include <cctype>
 
 #include "format/keras/typed_layer.hpp"
-#include "format/keras/config.hpp"    // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {

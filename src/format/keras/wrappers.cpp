@@ -4,10 +4,10 @@
 // node running its kerasrt::Op. Bidirectional takes the built-in recurrent layers, all typed.
 #include "format/keras/call_args.hpp"
 #include "format/keras/config.hpp"
+#include "format/keras/layer_registry.hpp"
 #include "format/keras/recurrent.hpp"
 #include "ir/concat.hpp"
 #include "ir/shape.hpp"
-#include "format/keras/layer_registry.hpp"
 
 namespace kerasrt::format {
 namespace {
