@@ -9,7 +9,7 @@
 #include "h5_writer.hpp"
 #include "harness.hpp"
 #include "io/npy.hpp"
-#include "layers/common.hpp"
+#include "format/keras/config.hpp"
 
 namespace kerasrt::testing {
 namespace {
@@ -120,18 +120,18 @@ std::vector<float> predict_one(const Model& m, const Tensor& x) { return m.predi
 // ---- Keras 3 weight paths ----------------------------------------------------------------------
 
 TEST(Format, SnakeCaseOfClassNames) {
-  EXPECT_EQ(layers::snake_case("Dense"), "dense");
-  EXPECT_EQ(layers::snake_case("Conv2D"), "conv2d");
-  EXPECT_EQ(layers::snake_case("ReLU"), "re_lu");
-  EXPECT_EQ(layers::snake_case("PReLU"), "p_re_lu");
-  EXPECT_EQ(layers::snake_case("GRU"), "gru");
-  EXPECT_EQ(layers::snake_case("LSTMCell"), "lstm_cell");
-  EXPECT_EQ(layers::snake_case("BatchNormalization"), "batch_normalization");
-  EXPECT_EQ(layers::snake_case("Conv2DTranspose"), "conv2d_transpose");
-  EXPECT_EQ(layers::snake_case("UpSampling2D"), "up_sampling2d");
-  EXPECT_EQ(layers::snake_case("MultiHeadAttention"), "multi_head_attention");
-  EXPECT_EQ(layers::snake_case("GlobalAveragePooling1D"), "global_average_pooling1d");
-  EXPECT_EQ(layers::snake_case("SimpleRNNCell"), "simple_rnn_cell");
+  EXPECT_EQ(format::snake_case("Dense"), "dense");
+  EXPECT_EQ(format::snake_case("Conv2D"), "conv2d");
+  EXPECT_EQ(format::snake_case("ReLU"), "re_lu");
+  EXPECT_EQ(format::snake_case("PReLU"), "p_re_lu");
+  EXPECT_EQ(format::snake_case("GRU"), "gru");
+  EXPECT_EQ(format::snake_case("LSTMCell"), "lstm_cell");
+  EXPECT_EQ(format::snake_case("BatchNormalization"), "batch_normalization");
+  EXPECT_EQ(format::snake_case("Conv2DTranspose"), "conv2d_transpose");
+  EXPECT_EQ(format::snake_case("UpSampling2D"), "up_sampling2d");
+  EXPECT_EQ(format::snake_case("MultiHeadAttention"), "multi_head_attention");
+  EXPECT_EQ(format::snake_case("GlobalAveragePooling1D"), "global_average_pooling1d");
+  EXPECT_EQ(format::snake_case("SimpleRNNCell"), "simple_rnn_cell");
 }
 
 json keras3_two_dense_functional() {

@@ -75,7 +75,7 @@ inline Tensor random_tensor(Shape shape, std::mt19937& rng, float lo = -1.f, flo
 
 // ---- single-layer harness: build one layer from its Keras config and run it ------------------
 #include "format/keras/typed_layer.hpp"
-#include "layers/registry.hpp"
+#include "format/keras/layer_registry.hpp"
 #include "format/keras/typed_op.hpp"
 
 namespace kerasrt::testing {

@@ -4,11 +4,11 @@
 #include <map>
 #include <set>
 
+#include "format/keras/config.hpp"
+#include "format/keras/layer_registry.hpp"
 #include "format/keras/typed_layer.hpp"
 #include "format/keras1_compat.hpp"
 #include "ir/infer.hpp"
-#include "layers/common.hpp"
-#include "layers/registry.hpp"
 
 namespace kerasrt::format {
 
@@ -197,7 +197,7 @@ class Builder {
     }
     graph_.name = string_field(cfg, "name");
     if (graph_.name.empty()) graph_.name = string_field(model_json, "name");
-    if (graph_.name.empty()) graph_.name = layers::snake_case(cls);  // Keras 2.0-2.2 Sequential lists carry no name
+    if (graph_.name.empty()) graph_.name = snake_case(cls);  // Keras 2.0-2.2 Sequential lists carry no name
     std::vector<int> inputs = make_model_inputs(cls, cfg);
     Scope top;
     std::vector<Ref> out_refs;
@@ -285,7 +285,7 @@ class Builder {
       if (cls == "Model") cls = "Functional";
       // Groups are named after the Python class, which an export alias in the config can hide.
       if (cls == "GroupQueryAttention") cls = "GroupedQueryAttention";
-      std::string base = layers::snake_case(cls);
+      std::string base = snake_case(cls);
       auto [it, fresh] = used.try_emplace(base, 0);
       out[&e] = fresh ? base : base + "_" + std::to_string(++it->second);
     }
@@ -498,13 +498,13 @@ class Builder {
     Weights w(std::move(stored), where);
     ParsedLayer layer;
     try {
-      layers::LayerKey lookup = layers::layer_key(entry);
-      TypedParser parser = layers::user_registered(lookup) ? nullptr : typed_parser(lookup.key);
-      if (parser) layer.typed = parser(layers::layer_spec(entry, w, file_));
+      LayerKey lookup = layer_key(entry);
+      TypedParser parser = user_registered(lookup) ? nullptr : typed_parser(lookup.key);
+      if (parser) layer.typed = parser(layer_spec(entry, w, file_));
       if (layer.typed) {
         layer.params = layer.typed->param_count();
       } else {
-        std::shared_ptr<Op> op = layers::make_layer(entry, w, file_);
+        std::shared_ptr<Op> op = make_layer(entry, w, file_);
         layer.params = op->param_count();
         layer.op = std::move(op);
       }

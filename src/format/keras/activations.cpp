@@ -3,7 +3,7 @@
 #include <map>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 
@@ -46,14 +46,14 @@ ir::Activation parse_activation(const Json& j, const std::string& where) {
 }
 
 std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::Activation a = c.has("activation") ? parse_activation(c.raw("activation"), spec.where) : ir::Activation{};
   if (a.fn == ir::UnaryFn::kGlu) spec.fail("activation 'glu' is not supported as a layer yet");
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, a);
 }
 
 std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   // Keras 3 calls the slope negative_slope (default 0.3); Keras 2 called it alpha.
   float slope = static_cast<float>(c.number("negative_slope", c.number("alpha", 0.3)));
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kLeakyRelu, slope, 0.f});
@@ -62,7 +62,7 @@ std::shared_ptr<const TypedLayer> parse_leaky_relu(const LayerSpec& spec) {
 // keras.layers.ReLU(max_value, negative_slope, threshold): plain relu, relu6 and leaky_relu where
 // the parameters make it one of those, relu_general otherwise.
 std::shared_ptr<const TypedLayer> parse_relu(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const bool capped = c.has("max_value");
   const double max_value = capped ? c.number("max_value") : 0.0;
   const double slope = c.number("negative_slope", 0.0), threshold = c.number("threshold", 0.0);
@@ -115,7 +115,7 @@ std::shared_ptr<const TypedLayer> parse_prelu(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_elu(const LayerSpec& spec) {
-  float alpha = static_cast<float>(layers::Config(spec).number("alpha", 1.0));
+  float alpha = static_cast<float>(Config(spec).number("alpha", 1.0));
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kElu, alpha, 0.f});
 }
 

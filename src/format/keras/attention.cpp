@@ -9,7 +9,8 @@
 #include <map>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"
+#include "format/keras/call_args.hpp"
+#include "format/keras/config.hpp"
 
 namespace kerasrt::format {
 namespace {
@@ -54,7 +55,7 @@ struct Bound {
 
 int tensor_arg(const Json* j, const Call& call, const std::string& name) {
   if (!j || j->is_null()) return -1;
-  if (std::optional<int> i = layers::placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
+  if (std::optional<int> i = placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
     return *i;
   throw Error(call.where + ": argument '" + name + "' should be a tensor, got " + j->dump().substr(0, 200));
 }
@@ -116,7 +117,7 @@ class HeadAttentionLayer : public TypedLayer {
  public:
   HeadAttentionLayer(const LayerSpec& spec, bool grouped)
       : grouped_(grouped), cls_(spec.class_name) {
-    layers::Config c(spec);
+    Config c(spec);
     bool use_bias = c.flag("use_bias", true);
     use_gate_ = c.flag("use_gate", false);
     dropout_ = c.number("dropout", 0.0);
@@ -191,7 +192,7 @@ class HeadAttentionLayer : public TypedLayer {
     if (rank != 3 || vs.size() != 3 || ks.size() != 3) {
       if (!flattens(b, qs, vs, ks)) return general(sink, b, inputs);
       for (size_t i = 1; i + 1 < rank; ++i)
-        if (!layers::dims_agree(vs[i], ks[i]))
+        if (!dims_agree(vs[i], ks[i]))
           throw Error(cls_ + ": value " + shape_to_string(vs) + " and key " + shape_to_string(ks) +
                       " must agree on all but the last dimension");
       q_seq.assign(qs.begin() + 1, qs.end() - 1);
@@ -204,10 +205,10 @@ class HeadAttentionLayer : public TypedLayer {
       }
       if (attention_axes_.size() > 1) throw Error(cls_ + ": attention axis 1 is repeated");
     }
-    if (grouped_ && !layers::dims_agree(qs.back(), vs.back()))
+    if (grouped_ && !dims_agree(qs.back(), vs.back()))
       throw Error("GroupedQueryAttention needs query and value with the same last dimension");
     auto expect_last = [&](const Shape& s, int64_t d, const char* what) {
-      if (!layers::dims_agree(s.back(), d))
+      if (!dims_agree(s.back(), d))
         throw Error(cls_ + ": the " + std::string(what) + " kernel takes a last dimension of " + std::to_string(d) +
                     ", got " + std::string(what) + " " + shape_to_string(s));
     };
@@ -380,7 +381,7 @@ class HeadAttentionLayer : public TypedLayer {
       throw Error(cls_ + ": query " + shape_to_string(qs) + ", value " + shape_to_string(vs) + " and key " +
                   shape_to_string(ks) + " must have the same rank");
     auto expect_last = [&](const Shape& s, int64_t d, const char* what) {
-      if (!layers::dims_agree(s.back(), d))
+      if (!dims_agree(s.back(), d))
         throw Error(cls_ + ": the " + std::string(what) + " kernel takes a last dimension of " + std::to_string(d) +
                     ", got " + std::string(what) + " " + shape_to_string(s));
     };
@@ -388,13 +389,13 @@ class HeadAttentionLayer : public TypedLayer {
     expect_last(ks, key_.in, "key");
     expect_last(vs, value_.in, "value");
     for (size_t i = 1; i + 1 < rank; ++i)
-      if (!layers::dims_agree(vs[i], ks[i]))
+      if (!dims_agree(vs[i], ks[i]))
         throw Error(cls_ + ": value " + shape_to_string(vs) + " and key " + shape_to_string(ks) +
                     " must agree on all but the last dimension");
     const std::vector<int> axes = resolve_axes(rank);
     auto attending = [&](size_t i) { return std::find(axes.begin(), axes.end(), static_cast<int>(i)) != axes.end(); };
     for (size_t i = 1; i + 1 < rank; ++i)
-      if (!attending(i) && !layers::dims_agree(qs[i], ks[i]))
+      if (!attending(i) && !dims_agree(qs[i], ks[i]))
         throw Error(cls_ + ": query " + shape_to_string(qs) + " and key " + shape_to_string(ks) +
                     " must agree on the axes attention does not run over");
     if (b.query_mask >= 0 || b.value_mask >= 0 || b.key_mask >= 0 || b.causal || window_ > 0)
@@ -444,7 +445,7 @@ class HeadAttentionLayer : public TypedLayer {
       const Shape& es = sink.type(mask).shape;
       const Shape& ss = sink.type(scores).shape;
       for (size_t i = 0; i < es.size(); ++i)
-        if (es[i] != 1 && !layers::dims_agree(es[i], ss[i]))
+        if (es[i] != 1 && !dims_agree(es[i], ss[i]))
           throw Error(cls_ + ": attention_mask of shape " + shape_to_string(ms) +
                       " cannot be broadcast to the attention scores " + shape_to_string(ss));
       // Masked scores sit far below any other so they get no weight; their weights are zeroed after.

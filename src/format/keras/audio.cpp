@@ -8,7 +8,7 @@
 #include <numbers>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
@@ -117,7 +117,7 @@ class MelLayer : public TypedLayer {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_mel_spectrogram(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const int64_t fft = c.integer("fft_length", 2048), stride = c.integer("sequence_stride", 512);
   const int64_t seq_len = c.integer("sequence_length", fft);
   if (fft < 2 || fft > kMaxFft) c.fail("'fft_length' must be in [2, " + std::to_string(kMaxFft) + "]");
@@ -176,7 +176,7 @@ std::shared_ptr<const TypedLayer> parse_mel_spectrogram(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_stft_spectrogram(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::StftAttrs a;
   const std::string mode = c.str("mode", "log");
   if (mode == "log") a.output = ir::StftOutput::kLog;

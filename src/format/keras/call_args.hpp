@@ -7,13 +7,30 @@
 #include <algorithm>
 #include <optional>
 #include <string>
-
-#include "layers/common.hpp"  // tensor_placeholder, placeholder_index
+#include <vector>
 
 namespace kerasrt::format {
 
-using layers::placeholder_index;
-using layers::tensor_placeholder;
+// A call's args/kwargs hold {"__tensor__": i} where the call passes its i-th tensor.
+Json tensor_placeholder(int index);
+// The tensor index if `arg` is such a placeholder (exactly that one key), else nullopt.
+std::optional<int> placeholder_index(const Json& arg);
+// Appends the indices of the placeholders inside `arg` (nested lists and dicts too), in order.
+void collect_tensors(const Json& arg, std::vector<int>& out);
+// Whether the call asks for training behaviour with training=True (keyword, or the second positional
+// argument as in Keras's call(inputs, training)).
+bool call_wants_training(const Call& call);
+
+// The tensors of a recurrent layer's call (RNN, LSTM, ..., Bidirectional): the sequence comes first
+// (positionally); initial states by keyword, as the second positional argument, or (Keras 2) after the
+// sequence in one positional list; the mask by keyword or third. A call without args/kwargs goes by
+// its roles. Refuses indices outside the call's tensors; errors name `layer`.
+struct RecurrentCallTensors {
+  int sequence = -1;
+  std::vector<int> states;
+  int mask = -1;
+};
+RecurrentCallTensors recurrent_call_tensors(const Call& call, const std::string& layer);
 
 // A call argument that is either one of the call's tensors or a constant (number, bool, nested list).
 struct Operand {

@@ -2,8 +2,8 @@
 // different dtypes are first cast to the widest of them, as Keras promotes them.
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"    // Config: typed reads of a layer config
-#include "layers/registry.hpp"  // op_node_key
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/layer_registry.hpp"  // op_node_key
 
 namespace kerasrt::format {
 namespace {
@@ -56,7 +56,7 @@ class ConcatNode : public TypedLayer {
 };
 
 std::shared_ptr<const TypedLayer> parse_concat_node(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   if (!c.has("axis") || c.raw("axis").is_null()) c.fail("'axis' None (joining flattened tensors) is not supported");
   return std::make_shared<ConcatNode>(c.integer("axis"), spec.class_name == "Stack");
 }
@@ -64,11 +64,11 @@ std::shared_ptr<const TypedLayer> parse_concat_node(const LayerSpec& spec) {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_concatenate(const LayerSpec& spec) {
-  return std::make_shared<ConcatenateLayer>(layers::Config(spec).integer("axis", -1));
+  return std::make_shared<ConcatenateLayer>(Config(spec).integer("axis", -1));
 }
 
 TypedParser concat_op_parser(const std::string& key) {
-  if (key == layers::op_node_key("Concatenate") || key == layers::op_node_key("Stack")) return parse_concat_node;
+  if (key == op_node_key("Concatenate") || key == op_node_key("Stack")) return parse_concat_node;
   return nullptr;
 }
 

@@ -5,12 +5,11 @@
 #include <cctype>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
 
-using layers::Config;
 
 constexpr int64_t kMaxWindowValue = 1 << 16;  // bound on strides/dilation so index arithmetic cannot overflow
 

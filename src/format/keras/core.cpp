@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
@@ -89,17 +89,17 @@ std::shared_ptr<const TypedLayer> parse_inference_noop(const LayerSpec&) {
 }
 
 std::shared_ptr<const TypedLayer> parse_flatten(const LayerSpec& spec) {
-  return std::make_shared<FlattenLayer>(layers::Config(spec).channels_first());
+  return std::make_shared<FlattenLayer>(Config(spec).channels_first());
 }
 
 std::shared_ptr<const TypedLayer> parse_reshape(const LayerSpec& spec) {
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kReshape,
-                                           ir::ReshapeAttrs{layers::Config(spec).int_list("target_shape"), false});
+                                           ir::ReshapeAttrs{Config(spec).int_list("target_shape"), false});
 }
 
 // Permute's "dims" reorder the non-batch axes, counting from 1.
 std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   std::vector<int64_t> dims = c.int_list("dims");
   std::vector<int64_t> sorted = dims;
   std::sort(sorted.begin(), sorted.end());
@@ -113,7 +113,7 @@ std::shared_ptr<const TypedLayer> parse_permute(const LayerSpec& spec) {
 // Rescaling: x * scale + offset in float32 (scale and offset may be per-channel lists, which
 // broadcast over the last axis); a factor of 1 or an offset of 0 is left out.
 std::shared_ptr<const TypedLayer> parse_rescaling(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   auto values = [&](const char* key, float fallback) {
     if (!c.has(key)) return std::vector<float>{fallback};
     const Json& v = c.raw(key);
@@ -129,7 +129,7 @@ std::shared_ptr<const TypedLayer> parse_rescaling(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_repeat_vector(const LayerSpec& spec) {
-  return std::make_shared<RepeatVectorLayer>(layers::Config(spec).integer("n"));
+  return std::make_shared<RepeatVectorLayer>(Config(spec).integer("n"));
 }
 
 }  // namespace kerasrt::format

@@ -1,12 +1,12 @@
 // Dense: config and weights to a dense ir node.
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
 
 // The layer's compute dtype from its dtype policy ("float32", "mixed_bfloat16", ...).
-bool computes_in_bfloat16(const layers::Config& c) {
+bool computes_in_bfloat16(const Config& c) {
   if (!c.has("dtype")) return false;
   const Json& d = c.raw("dtype");
   std::string name = d.is_string() ? d.get<std::string>()
@@ -19,7 +19,7 @@ bool computes_in_bfloat16(const layers::Config& c) {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::DenseAttrs a;
   a.units = c.integer("units", c.integer("output_dim", -1));  // Keras 1 called it output_dim
   if (a.units <= 0) c.fail("'units' must be positive");

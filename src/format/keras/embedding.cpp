@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
@@ -33,7 +33,7 @@ class EmbeddingLayer : public TypedLayer {
 class ReversibleEmbeddingLayer : public TypedLayer {
  public:
   explicit ReversibleEmbeddingLayer(const LayerSpec& spec) {
-    layers::Config c(spec);
+    Config c(spec);
     lookup_ = {c.integer("input_dim"), c.integer("output_dim")};
     if (lookup_.rows <= 0) c.fail("'input_dim' must be positive, got " + std::to_string(lookup_.rows));
     if (lookup_.dim <= 0) c.fail("'output_dim' must be positive, got " + std::to_string(lookup_.dim));
@@ -117,7 +117,7 @@ class ReversibleEmbeddingLayer : public TypedLayer {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_embedding(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::GatherAttrs a{c.integer("input_dim"), c.integer("output_dim")};
   if (a.rows <= 0) c.fail("'input_dim' must be positive, got " + std::to_string(a.rows));
   if (a.dim <= 0) c.fail("'output_dim' must be positive, got " + std::to_string(a.dim));

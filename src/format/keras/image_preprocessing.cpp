@@ -5,7 +5,8 @@
 #include <tuple>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/call_args.hpp"
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
@@ -31,7 +32,7 @@ class ImageLayer : public TypedLayer {
     if (s.size() != 3 && s.size() != 4)
       throw Error(call.where + ": expects a rank-3 image or a rank-4 batch of images, got " + shape_to_string(s));
     const int x = sink.cast(inputs[0], DType::kFloat32);
-    if (training_only_ && !layers::call_wants_training(call)) {
+    if (training_only_ && !call_wants_training(call)) {
       if (x != inputs[0]) return {x};
       return sink.add(ir::OpKind::kReshape, ir::ReshapeAttrs{{}, true}, {}, {x});
     }
@@ -45,14 +46,14 @@ class ImageLayer : public TypedLayer {
   bool training_only_;
 };
 
-void read_target_size(const layers::Config& c, int64_t& height, int64_t& width) {
+void read_target_size(const Config& c, int64_t& height, int64_t& width) {
   height = c.integer("height");
   width = c.integer("width");
   if (height < 1 || width < 1 || height > kMaxSide || width > kMaxSide)
     c.fail("'height' and 'width' must be in [1, " + std::to_string(kMaxSide) + "]");
 }
 
-std::pair<double, double> sorted_range(const layers::Config& c, const char* key) {
+std::pair<double, double> sorted_range(const Config& c, const char* key) {
   if (!c.has(key)) return {0.0, 255.0};
   const Json& v = c.raw(key);
   if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number())
@@ -64,7 +65,7 @@ std::pair<double, double> sorted_range(const layers::Config& c, const char* key)
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_resizing(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::ResizeAttrs a;
   read_target_size(c, a.height, a.width);
   a.channels_first = c.channels_first();
@@ -85,7 +86,7 @@ std::shared_ptr<const TypedLayer> parse_resizing(const LayerSpec& spec) {
 // CenterCrop: the centred height x width window; an image smaller than that in either dimension is
 // cropped to the target's aspect ratio and resized bilinearly instead (Keras's smart_resize).
 std::shared_ptr<const TypedLayer> parse_center_crop(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::ResizeAttrs a;
   read_target_size(c, a.height, a.width);
   a.channels_first = c.channels_first();
@@ -94,14 +95,14 @@ std::shared_ptr<const TypedLayer> parse_center_crop(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_auto_contrast(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   auto [lo, hi] = sorted_range(c, "value_range");
   if (!(hi > lo)) c.fail("'value_range' must span a positive interval");
   return std::make_shared<ImageLayer>("AutoContrast", ir::OpKind::kAutoContrast, ir::AutoContrastAttrs{lo, hi});
 }
 
 std::shared_ptr<const TypedLayer> parse_equalization(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::EqualizeAttrs a;
   a.bins = c.integer("bins", 256);
   if (a.bins < 1 || a.bins > (1 << 20)) c.fail("'bins' must be in [1, 2^20]");
@@ -112,7 +113,7 @@ std::shared_ptr<const TypedLayer> parse_equalization(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_clahe(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::ClaheAttrs a;
   if (c.has("value_range")) {
     const Json& v = c.raw("value_range");

@@ -7,8 +7,8 @@
 
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"    // Config: typed reads of a layer config
-#include "layers/registry.hpp"  // op_node_key
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/layer_registry.hpp"  // op_node_key
 
 namespace kerasrt::format {
 namespace {
@@ -135,7 +135,7 @@ class EinsumNode : public TypedLayer {
 std::shared_ptr<const TypedLayer> parse_matmul_node(const LayerSpec&) { return std::make_shared<MatmulNode>(); }
 
 std::shared_ptr<const TypedLayer> parse_einsum_node(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const std::string spelled = c.str("subscripts", "");
   if (spelled.empty()) c.fail("'subscripts' is missing");
   std::optional<Subscripts> s = parse_subscripts(spelled);
@@ -165,12 +165,12 @@ class DotLayer : public TypedLayer {
     const Shape xs = sink.type(x).shape, ys = sink.type(y).shape;
     if (xs.size() < 2 || ys.size() < 2)
       throw Error("Dot needs inputs of rank >= 2, got " + shape_to_string(xs) + " and " + shape_to_string(ys));
-    const int a0 = layers::normalize_axis(axes_[0], xs.size(), "Dot: ");
-    const int a1 = layers::normalize_axis(axes_[1], ys.size(), "Dot: ");
+    const int a0 = normalize_axis(axes_[0], xs.size(), "Dot: ");
+    const int a1 = normalize_axis(axes_[1], ys.size(), "Dot: ");
     if (a0 == 0 || a1 == 0) throw Error("Dot cannot contract the batch axis (axes " + shape_to_string(axes_) + ")");
-    if (!layers::dims_agree(xs[0], ys[0]))
+    if (!dims_agree(xs[0], ys[0]))
       throw Error("Dot inputs have different batch sizes: " + shape_to_string(xs) + " and " + shape_to_string(ys));
-    if (!layers::dims_agree(xs[a0], ys[a1]))
+    if (!dims_agree(xs[a0], ys[a1]))
       throw Error("Dot: axis " + std::to_string(a0) + " of " + shape_to_string(xs) + " does not match axis " +
                   std::to_string(a1) + " of " + shape_to_string(ys));
     if (normalize_) {
@@ -274,7 +274,7 @@ std::vector<int> expand(const std::vector<int>& term, size_t n) {
 class EinsumDenseLayer : public TypedLayer {
  public:
   explicit EinsumDenseLayer(const LayerSpec& spec) {
-    layers::Config c(spec);
+    Config c(spec);
     if (!c.has("equation") || !c.raw("equation").is_string()) c.fail("config needs an 'equation' string");
     equation_ = c.str("equation", "");
     auto bad = [&](const std::string& why) { c.fail("equation '" + equation_ + "' " + why); };
@@ -432,7 +432,7 @@ class EinsumDenseLayer : public TypedLayer {
     const size_t offset = left_ellipsis_ ? std::max<size_t>(n_ell, 1) : 1;
     const size_t end = out.size() - (left_ellipsis_ ? 0 : n_ell);
     for (size_t i = 0; i < partial_output_.size() && offset + i < end; ++i)
-      if (!layers::dims_agree(partial_output_[i], out[offset + i]))
+      if (!dims_agree(partial_output_[i], out[offset + i]))
         throw Error("EinsumDense '" + equation_ + "': output_shape " + shape_to_string(partial_output_) +
                     " disagrees with the output " + shape_to_string(out) + " the input and kernel give");
   }
@@ -457,7 +457,7 @@ class EinsumDenseLayer : public TypedLayer {
 class TernaryDenseLayer : public TypedLayer {
  public:
   explicit TernaryDenseLayer(const LayerSpec& spec) {
-    layers::Config c(spec);
+    Config c(spec);
     units_ = c.integer("units");
     if (units_ <= 0) c.fail("'units' must be positive");
     std::optional<float> threshold;
@@ -568,7 +568,7 @@ std::shared_ptr<const TypedLayer> parse_ternary_dense(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_dot(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const Json& axes = c.raw("axes");
   std::vector<int64_t> a;
   if (axes.is_number_integer()) {
@@ -581,8 +581,8 @@ std::shared_ptr<const TypedLayer> parse_dot(const LayerSpec& spec) {
 }
 
 TypedParser linalg_op_parser(const std::string& key) {
-  if (key == layers::op_node_key("Matmul")) return parse_matmul_node;
-  if (key == layers::op_node_key("Einsum")) return parse_einsum_node;
+  if (key == op_node_key("Matmul")) return parse_matmul_node;
+  if (key == op_node_key("Einsum")) return parse_einsum_node;
   return nullptr;
 }
 

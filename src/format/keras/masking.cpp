@@ -1,7 +1,7 @@
 // Masking: x * any(x != mask_value over the last axis), in float32, as Keras computes its output.
 // The mask itself reaches later layers through the NotEqual/Any op nodes Keras 3 configs carry.
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
@@ -37,7 +37,7 @@ class MaskingLayer : public TypedLayer {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_masking(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   if (c.has("mask_value") && !c.raw("mask_value").is_number())
     c.fail("'mask_value' should be a number, got " + c.raw("mask_value").dump().substr(0, 200));
   return std::make_shared<MaskingLayer>(static_cast<float>(c.number("mask_value", 0.0)));

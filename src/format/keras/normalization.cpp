@@ -8,13 +8,13 @@
 #include <cmath>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
 
 // "axis" given as an int or a list of ints (Keras 3 and tf.keras both allow either for some layers).
-std::vector<int64_t> axis_values(const layers::Config& c, const char* key, int64_t fallback) {
+std::vector<int64_t> axis_values(const Config& c, const char* key, int64_t fallback) {
   if (!c.has(key)) return {fallback};
   const Json& v = c.raw(key);
   if (v.is_number_integer()) return {v.get<int64_t>()};
@@ -26,7 +26,7 @@ std::vector<int64_t> axis_values(const layers::Config& c, const char* key, int64
 // Sorted, distinct axes in [0, rank).
 std::vector<int> resolve_axes(const std::vector<int64_t>& axes, size_t rank, const std::string& layer) {
   std::vector<int> out;
-  for (int64_t a : axes) out.push_back(layers::normalize_axis(a, rank, layer + ": "));
+  for (int64_t a : axes) out.push_back(normalize_axis(a, rank, layer + ": "));
   std::sort(out.begin(), out.end());
   if (std::adjacent_find(out.begin(), out.end()) != out.end())
     throw Error(layer + ": duplicate axes in " + shape_to_string(axes));
@@ -34,7 +34,7 @@ std::vector<int> resolve_axes(const std::vector<int64_t>& axes, size_t rank, con
 }
 
 // A missing epsilon means Keras's default; an explicit null means backend.epsilon().
-double epsilon_from(const layers::Config& c, double fallback) {
+double epsilon_from(const Config& c, double fallback) {
   double eps = fallback;
   if (c.has("epsilon")) eps = c.number("epsilon");
   else if (c.spec().config.contains("epsilon")) eps = 1e-7;
@@ -55,7 +55,7 @@ int64_t weight_values(const std::vector<ir::Weight>& w) {
 class BatchNormLayer : public TypedLayer {
  public:
   explicit BatchNormLayer(const LayerSpec& spec) {
-    layers::Config c(spec);
+    Config c(spec);
     axes_ = axis_values(c, "axis", -1);
     epsilon_ = epsilon_from(c, 1e-3);
     if (c.integer("mode", 0) != 0) c.fail("Keras 1 BatchNormalization mode " + std::to_string(c.integer("mode")) + " is not supported");
@@ -187,7 +187,7 @@ class GroupNormLayer : public TypedLayer {
     const Shape& s = sink.type(x).shape;
     if (s.size() < 2) throw Error(call.where + ": GroupNormalization expects an input of rank >= 2, got " + shape_to_string(s));
     ir::GroupNormAttrs a = attrs_;
-    a.axis = layers::normalize_axis(axis_, s.size(), call.where + ": GroupNormalization: ");
+    a.axis = normalize_axis(axis_, s.size(), call.where + ": GroupNormalization: ");
     if (a.axis == 0) throw Error(call.where + ": GroupNormalization cannot group the batch axis");
     return sink.add(ir::OpKind::kGroupNorm, a, weights_, {x});
   }
@@ -205,7 +205,7 @@ std::shared_ptr<const TypedLayer> parse_batch_norm(const LayerSpec& spec) { retu
 // LayerNormalization: y = (x - mean) / sqrt(var + eps) * gamma + beta. With the deprecated
 // rms_scaling: y = x / sqrt(var + eps) * gamma (variance, not mean square, and no centering).
 std::shared_ptr<const TypedLayer> parse_layer_norm(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::NormalizeAttrs a;
   a.mode = ir::NormalizeMode::kLayer;
   std::vector<int64_t> axes = axis_values(c, "axis", -1);
@@ -222,7 +222,7 @@ std::shared_ptr<const TypedLayer> parse_layer_norm(const LayerSpec& spec) {
 
 // RMSNormalization: y = x / sqrt(mean(x^2) + eps) * scale.
 std::shared_ptr<const TypedLayer> parse_rms_norm(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::NormalizeAttrs a;
   a.mode = ir::NormalizeMode::kRms;
   std::vector<int64_t> axes = axis_values(c, "axis", -1);
@@ -236,7 +236,7 @@ std::shared_ptr<const TypedLayer> parse_rms_norm(const LayerSpec& spec) {
 
 // UnitNormalization: y = x / max(||x||_2, 1e-12) over the axes.
 std::shared_ptr<const TypedLayer> parse_unit_norm(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::NormalizeAttrs a;
   a.mode = ir::NormalizeMode::kUnit;
   a.epsilon = 1e-12;  // fixed in Keras's UnitNormalization
@@ -245,7 +245,7 @@ std::shared_ptr<const TypedLayer> parse_unit_norm(const LayerSpec& spec) {
 
 // GroupNormalization: `groups` equal slices of the channel axis (-1: one per channel).
 std::shared_ptr<const TypedLayer> parse_group_norm(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::GroupNormAttrs a;
   a.groups = c.integer("groups", 32);
   if (a.groups <= 0 && a.groups != -1) c.fail("'groups' must be positive or -1, got " + std::to_string(a.groups));

@@ -8,8 +8,8 @@
 
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
-#include "layers/registry.hpp"  // op_node_key
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/layer_registry.hpp"  // op_node_key
 
 namespace kerasrt::format {
 namespace {
@@ -96,7 +96,7 @@ int unary(NodeSink& sink, int x, ir::UnaryAttrs u) {
   return sink.add(ir::OpKind::kUnary, u, {}, {x}).at(0);
 }
 
-Operand number_operand(const layers::Config& c, const char* key) {
+Operand number_operand(const Config& c, const char* key) {
   const Json& j = c.raw(key);
   if (!j.is_number()) c.fail(std::string("'") + key + "' should be a number, got " + j.dump().substr(0, 200));
   Operand o;
@@ -178,7 +178,7 @@ std::optional<ir::CastAttrs> cast_to(const std::string& d) {
 }
 
 // A dtype given as a name or a DTypePolicy object.
-std::string cast_dtype_name(const layers::Config& c, const char* key) {
+std::string cast_dtype_name(const Config& c, const char* key) {
   const Json& v = c.raw(key);
   if (v.is_string()) return v.get<std::string>();
   if (v.is_object() && v.contains("config") && v["config"].is_object() && v["config"].contains("name") &&
@@ -189,7 +189,7 @@ std::string cast_dtype_name(const layers::Config& c, const char* key) {
 
 std::shared_ptr<const TypedLayer> parse_op(const LayerSpec& spec) {
   const std::string& cls = spec.class_name;
-  layers::Config c(spec);
+  Config c(spec);
   if (auto it = unary_classes().find(cls); it != unary_classes().end()) {
     ir::UnaryAttrs u{it->second, 0.f, 0.f};
     if (u.fn == F::kHardSigmoid) u.alpha = 1.f / 6.f, u.beta = 0.5f;  // relu6(x + 3) / 6
@@ -258,7 +258,7 @@ std::shared_ptr<const TypedLayer> parse_op(const LayerSpec& spec) {
 }  // namespace
 
 TypedParser elementwise_op_parser(const std::string& key) {
-  static const std::string prefix = layers::op_node_key("");
+  static const std::string prefix = op_node_key("");
   if (key.rfind(prefix, 0) != 0) return nullptr;
   std::string cls = key.substr(prefix.size());
   static const char* const kOthers[] = {"Threshold", "Gelu", "Round", "Clip", "Where", "Cast"};

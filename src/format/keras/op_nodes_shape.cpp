@@ -8,7 +8,7 @@
 
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
@@ -29,7 +29,7 @@ std::vector<int> axes_in(const std::vector<int64_t>& axes, size_t rank, const Ca
   return out;
 }
 
-std::optional<std::vector<int64_t>> optional_axes(const layers::Config& c, const char* key) {
+std::optional<std::vector<int64_t>> optional_axes(const Config& c, const char* key) {
   if (!c.has(key)) return std::nullopt;
   const Json& v = c.raw(key);
   if (v.is_number_integer()) return std::vector<int64_t>{v.get<int64_t>()};
@@ -270,7 +270,7 @@ class GetItemNode : public TypedLayer {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_shape_op(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const std::string& cls = spec.class_name;
   if (cls == "Reshape")
     return std::make_shared<ReshapeNode>(c.raw("newshape").is_number_integer() ? Shape{c.integer("newshape")}

@@ -1,12 +1,12 @@
 // Pooling layers: Max/Average, Global and Adaptive pooling 1D-3D (and their Keras aliases) to one
 // pool node each.
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
 
-int64_t checked_positive(const layers::Config& c, int64_t v, const char* key) {
+int64_t checked_positive(const Config& c, int64_t v, const char* key) {
   if (v < 1 || v > (int64_t{1} << 31))
     c.fail(std::string("'") + key + "' values must be between 1 and 2^31, got " + std::to_string(v));
   return v;
@@ -57,7 +57,7 @@ class PoolLayer : public TypedLayer {
 
 // Every pooling class: the class name says the reduction, the window kind and the spatial rank.
 std::shared_ptr<const TypedLayer> parse_pooling(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const std::string& cls = spec.class_name;
   ir::PoolAttrs a;
   a.spatial = cls.find("1D") != std::string::npos ? 1 : cls.find("2D") != std::string::npos ? 2 : 3;

@@ -6,8 +6,9 @@
 #include <cmath>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"    // Config: typed reads of a layer config
-#include "layers/registry.hpp"  // layer_key, layer_spec, make_layer: Pipeline layers without a parser
+#include "format/keras/call_args.hpp"
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/layer_registry.hpp"  // layer_key, layer_spec, make_layer: Pipeline layers without a parser
 
 namespace kerasrt::format {
 namespace {
@@ -35,7 +36,7 @@ class AugmentationLayer : public TypedLayer {
  public:
   explicit AugmentationLayer(std::string cls) : cls_(std::move(cls)) {}
   void check_call(const Call& call) const override {
-    if (layers::call_wants_training(call))
+    if (call_wants_training(call))
       throw Error(call.where + ": " + cls_ +
                   " called with training=True applies random transformations, which kerasrt does not reproduce");
     positional_only(call);
@@ -88,7 +89,7 @@ class NormalizationLayer : public TypedLayer {
     expect_one_input(call, inputs, "Normalization");
     const Shape s = sink.type(inputs[0]).shape;
     std::vector<int> keep;
-    for (int64_t a : axes_) keep.push_back(layers::normalize_axis(a, s.size(), call.where + ": "));
+    for (int64_t a : axes_) keep.push_back(normalize_axis(a, s.size(), call.where + ": "));
     std::sort(keep.begin(), keep.end());
     if (std::adjacent_find(keep.begin(), keep.end()) != keep.end())
       throw Error(call.where + ": 'axis' names the same axis twice");
@@ -126,7 +127,7 @@ class NormalizationLayer : public TypedLayer {
 // ---- CategoryEncoding and Discretization --------------------------------------------------------
 enum class Output { kInt, kOneHot, kMultiHot, kCount };
 
-Output parse_output_mode(const layers::Config& c, bool allow_int, const std::string& fallback) {
+Output parse_output_mode(const Config& c, bool allow_int, const std::string& fallback) {
   std::string mode = c.str("output_mode", fallback);
   if (mode == "binary") mode = "multi_hot";
   if (mode == "one_hot") return Output::kOneHot;
@@ -254,8 +255,8 @@ class PipelineLayer : public TypedLayer {
   static Call sub_call(const Call& call) {
     Call sub;
     sub.roles = {""};
-    sub.args = Json::array({layers::tensor_placeholder(0)});
-    if (layers::call_wants_training(call)) sub.kwargs["training"] = true;
+    sub.args = Json::array({tensor_placeholder(0)});
+    if (call_wants_training(call)) sub.kwargs["training"] = true;
     sub.where = call.where;
     return sub;
   }
@@ -270,7 +271,7 @@ std::shared_ptr<const TypedLayer> parse_augmentation(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_normalization(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const Json& cfg = spec.config;
   std::vector<int64_t> axes;
   if (!cfg.contains("axis")) axes = {-1};
@@ -309,7 +310,7 @@ std::shared_ptr<const TypedLayer> parse_normalization(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_category_encoding(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const int64_t depth = c.integer("num_tokens", c.integer("max_tokens", -1));  // Keras 2.x called it max_tokens
   if (depth < 1) c.fail("'num_tokens' must be set and >= 1");
   const Output mode = parse_output_mode(c, false, "multi_hot");
@@ -318,7 +319,7 @@ std::shared_ptr<const TypedLayer> parse_category_encoding(const LayerSpec& spec)
 }
 
 std::shared_ptr<const TypedLayer> parse_discretization(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   if (!c.has("bin_boundaries")) c.fail("has no 'bin_boundaries' (a layer with only 'num_bins' was never adapted)");
   const Json& b = c.raw("bin_boundaries");
   if (!b.is_array()) c.fail("'bin_boundaries' should be a list of numbers");
@@ -334,24 +335,24 @@ std::shared_ptr<const TypedLayer> parse_discretization(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_pipeline(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const Json& list = c.raw("layers");
   if (!list.is_array()) c.fail("'layers' should be a list of serialized layers");
   std::vector<Stage> stages;
   for (const Json& l : list) {
     if (!l.is_object()) c.fail("'layers' should be a list of serialized layers");
     Stage s;
-    layers::LayerKey key = layers::layer_key(l);
-    TypedParser parser = layers::user_registered(key) ? nullptr : typed_parser(key.key);
-    if (parser) s.typed = parser(layers::layer_spec(l, spec.weights, spec.where));
+    LayerKey key = layer_key(l);
+    TypedParser parser = user_registered(key) ? nullptr : typed_parser(key.key);
+    if (parser) s.typed = parser(layer_spec(l, spec.weights, spec.where));
     if (!s.typed) {
-      s.op = layers::make_layer(l, spec.weights, spec.where);
+      s.op = make_layer(l, spec.weights, spec.where);
       s.cls = key.key;
     }
     stages.push_back(std::move(s));
   }
   PipelineLayer p(stages);
-  p.check_call(Call{{""}, Json::array({layers::tensor_placeholder(0)}), Json::object(), spec.where});
+  p.check_call(Call{{""}, Json::array({tensor_placeholder(0)}), Json::object(), spec.where});
   return std::make_shared<PipelineLayer>(std::move(stages));
 }
 

@@ -10,6 +10,8 @@
 // the mask at the same position.
 #include "format/keras/recurrent.hpp"
 
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
+
 #include <cctype>
 #include <map>
 #include <optional>
@@ -18,7 +20,7 @@ namespace kerasrt::format {
 namespace {
 
 // An activation given by `key`; a missing key means `fallback`, an explicit null means linear.
-ir::Activation cell_activation(const layers::Config& c, const char* key, const char* legacy_key, const char* fallback) {
+ir::Activation cell_activation(const Config& c, const char* key, const char* legacy_key, const char* fallback) {
   const Json& j = c.spec().config;
   const char* k = j.contains(key) ? key : (legacy_key && j.contains(legacy_key) ? legacy_key : nullptr);
   ir::Activation a = parse_activation(k ? j[k] : Json(fallback), c.spec().where);
@@ -28,7 +30,7 @@ ir::Activation cell_activation(const layers::Config& c, const char* key, const c
 
 // One cell's math and weights from a layer's or a cell's config.
 RnnLayer::Cell parse_cell(const LayerSpec& spec, ir::RnnCell kind, bool cudnn) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::RnnAttrs a;
   a.cell = kind;
   a.units = c.integer("units", c.integer("output_dim", -1));  // Keras 1 called it output_dim
@@ -79,7 +81,7 @@ RnnLayer::Cell parse_cell(const LayerSpec& spec, ir::RnnCell kind, bool cudnn) {
 
 // ConvLSTM's math and weights; `rank` spatial axes.
 RnnLayer::Cell parse_conv_lstm_cell(const LayerSpec& spec, int rank) {
-  layers::Config c(spec);
+  Config c(spec);
   ir::ConvLstmAttrs a;
   ir::ConvAttrs& conv = a.input;
   conv.rank = rank;
@@ -115,7 +117,7 @@ RnnLayer::Cell parse_conv_lstm_cell(const LayerSpec& spec, int rank) {
   return {ir::OpKind::kConvLstm, a, std::move(w)};
 }
 
-RnnLayer::Walk parse_walk(const layers::Config& c) {
+RnnLayer::Walk parse_walk(const Config& c) {
   RnnLayer::Walk w;
   w.return_sequences = c.flag("return_sequences", false);
   w.return_state = c.flag("return_state", false);
@@ -157,7 +159,7 @@ std::optional<std::vector<Weights::Entry>> stacked_cell_weights(const LayerSpec&
   std::vector<Weights::Entry> ordered;
   std::map<std::string, int> used;
   for (const Json& cell : cells) {
-    std::string base = layers::snake_case(class_of(cell));
+    std::string base = snake_case(class_of(cell));
     auto [it, fresh] = used.try_emplace(base, 0);
     std::string group = fresh ? base : base + "_" + std::to_string(++it->second);
     auto g = groups.find(group);
@@ -200,7 +202,7 @@ void make_cells(const LayerSpec& outer, const Json& cell_json, std::vector<RnnLa
   } else if (cls == "GRUCell") {
     out.push_back(parse_cell(spec, ir::RnnCell::kGru, false));
   } else if (cls == "ConvLSTMCell") {
-    const int64_t rank = layers::Config(spec).integer("rank");
+    const int64_t rank = Config(spec).integer("rank");
     if (rank < 1 || rank > 3) spec.fail("'rank' must be 1, 2 or 3");
     out.push_back(parse_conv_lstm_cell(spec, static_cast<int>(rank)));
   } else {
@@ -228,8 +230,8 @@ size_t RnnLayer::state_count() const {
   return n;
 }
 
-layers::RecurrentCallTensors RnnLayer::tensors(const Call& call) const {
-  layers::RecurrentCallTensors t = layers::recurrent_call_tensors(call, class_name_);
+RecurrentCallTensors RnnLayer::tensors(const Call& call) const {
+  RecurrentCallTensors t = recurrent_call_tensors(call, class_name_);
   const size_t want = state_count();
   if (!t.states.empty() && t.states.size() != want)
     throw Error(call.where + ": " + class_name_ + " takes " + std::to_string(want) + " initial state(s), got " +
@@ -238,7 +240,7 @@ layers::RecurrentCallTensors RnnLayer::tensors(const Call& call) const {
 }
 
 std::vector<int> RnnLayer::call_with(NodeSink& sink, const Call& call, std::span<const int> inputs, const Walk& walk) const {
-  layers::RecurrentCallTensors t = tensors(call);
+  RecurrentCallTensors t = tensors(call);
   const int mask = t.mask >= 0 ? sink.cast(inputs[t.mask], DType::kFloat32) : -1;  // nonzero: the step counts
   int x = inputs[t.sequence];
   std::vector<int> states;
@@ -275,7 +277,7 @@ std::vector<int> RnnLayer::call_with(NodeSink& sink, const Call& call, std::span
 }
 
 std::shared_ptr<const TypedLayer> parse_rnn(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const std::string& cls = spec.class_name;
   RnnLayer::Walk walk = parse_walk(c);
   std::vector<RnnLayer::Cell> cells;

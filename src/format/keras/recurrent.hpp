@@ -5,7 +5,7 @@
 
 #include "format/keras/typed_layer.hpp"
 #include "ir/attrs.hpp"
-#include "layers/common.hpp"  // RecurrentCallTensors
+#include "format/keras/call_args.hpp"  // RecurrentCallTensors
 
 namespace kerasrt::format {
 
@@ -36,7 +36,7 @@ class RnnLayer : public TypedLayer {
   size_t state_count() const;  // over all cells
 
  private:
-  layers::RecurrentCallTensors tensors(const Call& call) const;
+  RecurrentCallTensors tensors(const Call& call) const;
 
   std::string class_name_;
   std::vector<Cell> cells_;

@@ -7,8 +7,8 @@
 
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"    // Config: typed reads of a layer config
-#include "layers/registry.hpp"  // op_node_key
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/layer_registry.hpp"  // op_node_key
 
 namespace kerasrt::format {
 namespace {
@@ -68,7 +68,7 @@ class ReduceNode : public TypedLayer {
 };
 
 std::shared_ptr<const TypedLayer> parse_reduce_node(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const Def d = defs().at(spec.class_name);
   std::optional<std::vector<int64_t>> axes;
   if (c.has("axis"))
@@ -99,7 +99,7 @@ std::shared_ptr<const TypedLayer> parse_reduce_node(const LayerSpec& spec) {
 }  // namespace
 
 TypedParser reduce_op_parser(const std::string& key) {
-  static const std::string prefix = layers::op_node_key("");
+  static const std::string prefix = op_node_key("");
   if (key.rfind(prefix, 0) != 0 || !defs().count(key.substr(prefix.size()))) return nullptr;
   return parse_reduce_node;
 }

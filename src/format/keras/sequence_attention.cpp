@@ -7,7 +7,8 @@
 #include <optional>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"  // Config: typed reads of a layer config
+#include "format/keras/call_args.hpp"
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
@@ -16,7 +17,7 @@ enum class Mode { kDot, kConcat, kAdditive };
 
 int tensor_arg(const Json* j, const Call& call, const std::string& name) {
   if (!j || j->is_null()) return -1;
-  if (std::optional<int> i = layers::placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
+  if (std::optional<int> i = placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
     return *i;
   throw Error(call.where + ": argument '" + name + "' should be a tensor, got " + j->dump().substr(0, 200));
 }
@@ -35,7 +36,7 @@ struct Bound {
 class SequenceAttentionLayer : public TypedLayer {
  public:
   SequenceAttentionLayer(const LayerSpec& spec, bool additive) : cls_(spec.class_name) {
-    layers::Config c(spec);
+    Config c(spec);
     const bool use_scale = c.flag("use_scale", additive);
     const double dropout = c.number("dropout", 0.0);
     if (dropout < 0 || dropout >= 1) c.fail("'dropout' must be in [0, 1)");
@@ -78,15 +79,15 @@ class SequenceAttentionLayer : public TypedLayer {
       throw Error(cls_ + " expects query, value and key of the same rank (2 or more), got " + shape_to_string(qs) +
                   ", " + shape_to_string(vs) + ", " + shape_to_string(ks));
     for (size_t i = 0; i + 2 < rank; ++i)
-      if (!layers::dims_agree(qs[i], vs[i]) || !layers::dims_agree(qs[i], ks[i]))
+      if (!dims_agree(qs[i], vs[i]) || !dims_agree(qs[i], ks[i]))
         throw Error(cls_ + ": query, value and key must share their leading dimensions");
-    if (!layers::dims_agree(vs[rank - 2], ks[rank - 2]))
+    if (!dims_agree(vs[rank - 2], ks[rank - 2]))
       throw Error(cls_ + ": value " + shape_to_string(vs) + " and key " + shape_to_string(ks) +
                   " must have the same number of steps");
-    if (!layers::dims_agree(qs.back(), ks.back()))
+    if (!dims_agree(qs.back(), ks.back()))
       throw Error(cls_ + ": query " + shape_to_string(qs) + " and key " + shape_to_string(ks) +
                   " must have the same feature size");
-    if (mode_ == Mode::kAdditive && scale_.value && !layers::dims_agree(qs.back(), scale_.value->shape[0]))
+    if (mode_ == Mode::kAdditive && scale_.value && !dims_agree(qs.back(), scale_.value->shape[0]))
       throw Error(cls_ + ": the scale has " + std::to_string(scale_.value->shape[0]) + " values, the query " +
                   shape_to_string(qs) + " a different feature size");
     auto mask_of = [&](int idx, const Shape& seq, const char* what) -> int {
@@ -94,7 +95,7 @@ class SequenceAttentionLayer : public TypedLayer {
       const int m = inputs[idx];
       const Shape& ms = sink.type(m).shape;
       bool ok = ms.size() == rank - 1 && (rank == 2 || rank == 3);
-      for (size_t i = 0; ok && i + 1 < rank; ++i) ok = layers::dims_agree(ms[i], seq[i]);
+      for (size_t i = 0; ok && i + 1 < rank; ++i) ok = dims_agree(ms[i], seq[i]);
       if (!ok)
         throw Error(cls_ + ": " + std::string(what) + " of shape " + shape_to_string(ms) +
                     " should match the first dimensions of " + shape_to_string(seq) + " (rank-2 or rank-3 inputs)");

@@ -5,8 +5,8 @@
 
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"    // Config: typed reads of a layer config
-#include "layers/registry.hpp"  // op_node_key
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/layer_registry.hpp"  // op_node_key
 
 namespace kerasrt::format {
 namespace {
@@ -91,7 +91,7 @@ class SoftmaxNode : public TypedLayer {
 };
 
 std::shared_ptr<const TypedLayer> parse_softmax_node(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   if (c.has("axis") && !c.raw("axis").is_number_integer())
     c.fail("'axis' should be a single integer or None, got " + c.raw("axis").dump());
   std::optional<int64_t> axis = c.has("axis") ? std::optional<int64_t>(c.integer("axis")) : std::nullopt;
@@ -102,7 +102,7 @@ std::shared_ptr<const TypedLayer> parse_softmax_node(const LayerSpec& spec) {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_softmax(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   std::vector<int64_t> axes{-1};
   if (c.has("axis")) axes = c.raw("axis").is_array() ? c.int_list("axis") : std::vector<int64_t>{c.integer("axis")};
   return std::make_shared<SoftmaxLayer>(std::move(axes));
@@ -110,7 +110,7 @@ std::shared_ptr<const TypedLayer> parse_softmax(const LayerSpec& spec) {
 
 TypedParser softmax_op_parser(const std::string& key) {
   for (const char* cls : {"Softmax", "LogSoftmax", "Sparsemax"})
-    if (key == layers::op_node_key(cls)) return parse_softmax_node;
+    if (key == op_node_key(cls)) return parse_softmax_node;
   return nullptr;
 }
 

@@ -5,14 +5,14 @@
 #include <cctype>
 
 #include "format/keras/typed_layer.hpp"
-#include "layers/common.hpp"    // Config: typed reads of a layer config
+#include "format/keras/config.hpp"  // Config: typed reads of a layer config
 
 namespace kerasrt::format {
 namespace {
 
 constexpr int64_t kMaxConfigValue = int64_t{1} << 31;
 
-int64_t checked(const layers::Config& c, const char* key, const Json& v, int64_t lo) {
+int64_t checked(const Config& c, const char* key, const Json& v, int64_t lo) {
   if (!v.is_number_integer()) c.fail(std::string("'") + key + "' should hold integers, got " + v.dump());
   int64_t x = v.get<int64_t>();
   if (x < lo || x > kMaxConfigValue)
@@ -25,7 +25,7 @@ using Sides = std::vector<std::pair<int64_t, int64_t>>;  // (front, back) per sp
 // padding/cropping in the forms Keras writes: an int (every side), one int per axis (both sides of
 // it), one (front, back) pair per axis; for one axis a bare (front, back) pair. Keras 1 also wrote
 // ZeroPadding as a dict of named sides.
-Sides parse_sides(const layers::Config& c, const char* key, size_t spatial, int64_t fallback) {
+Sides parse_sides(const Config& c, const char* key, size_t spatial, int64_t fallback) {
   if (!c.has(key)) return Sides(spatial, {fallback, fallback});
   const Json& v = c.raw(key);
   if (v.is_number_integer()) {
@@ -63,7 +63,7 @@ Sides parse_sides(const layers::Config& c, const char* key, size_t spatial, int6
   return out;
 }
 
-std::vector<int64_t> parse_factors(const layers::Config& c, const char* key, size_t spatial, int64_t fallback) {
+std::vector<int64_t> parse_factors(const Config& c, const char* key, size_t spatial, int64_t fallback) {
   std::vector<int64_t> f = c.ints(key, spatial, fallback);
   for (int64_t v : f)
     if (v < 1 || v > kMaxConfigValue) c.fail(std::string("'") + key + "' values must be positive, got " + std::to_string(v));
@@ -107,13 +107,13 @@ class ResizeUpsamplingLayer : public TypedLayer {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_zero_padding(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const size_t spatial = spatial_of(spec);
   return pad_layer(spatial, c.channels_first(), parse_sides(c, "padding", spatial, 1), 1);
 }
 
 std::shared_ptr<const TypedLayer> parse_cropping(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const size_t spatial = spatial_of(spec);
   // Cropping1D is channels-last only and has no data_format; Cropping2D defaults to no cropping.
   const bool channels_first = spatial == 1 ? false : c.channels_first();
@@ -121,7 +121,7 @@ std::shared_ptr<const TypedLayer> parse_cropping(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_upsampling(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const size_t spatial = spatial_of(spec);
   const bool channels_first = spatial == 1 ? false : c.channels_first();
   // Keras 1 called UpSampling1D's factor "length".

@@ -1,6 +1,6 @@
 // Keras layers read into typed ir nodes. Each layer family has one file here that parses its Keras
 // config and stored weights once (the TypedLayer) and emits ir nodes for each call of the layer.
-// Classes without a parser here still run through their kerasrt::Op (src/layers/).
+// Layers registered with kerasrt::register_layer run through their kerasrt::Op instead (layer_registry.hpp).
 #pragma once
 
 #include <kerasrt/op.hpp>

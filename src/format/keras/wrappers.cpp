@@ -2,23 +2,25 @@
 // the batch around the wrapped layer's nodes) and SpectralNormalization (the wrapped layer's nodes).
 // A wrapped layer without a typed form (a user registration, a class not typed yet) is one custom
 // node running its kerasrt::Op. Bidirectional takes the built-in recurrent layers, all typed.
+#include "format/keras/call_args.hpp"
+#include "format/keras/config.hpp"
+#include "format/keras/layer_registry.hpp"
 #include "format/keras/recurrent.hpp"
 #include "ir/concat.hpp"
 #include "ir/shape.hpp"
-#include "layers/registry.hpp"
 
 namespace kerasrt::format {
 namespace {
 
 // The parser of a wrapped layer's class, or null (no typed form, or a user registration wins).
 TypedParser sublayer_parser(const Json& layer_json) {
-  layers::LayerKey key = layers::layer_key(layer_json);
-  return layers::user_registered(key) ? nullptr : typed_parser(key.key);
+  LayerKey key = layer_key(layer_json);
+  return user_registered(key) ? nullptr : typed_parser(key.key);
 }
 
 std::shared_ptr<const TypedLayer> parse_sublayer(const LayerSpec& outer, const Json& layer_json) {
   TypedParser p = sublayer_parser(layer_json);
-  return p ? p(layers::layer_spec(layer_json, outer.weights, outer.where)) : nullptr;
+  return p ? p(layer_spec(layer_json, outer.weights, outer.where)) : nullptr;
 }
 
 // A wrapped layer that runs as a kerasrt::Op: one custom node over float32 inputs.
@@ -45,7 +47,7 @@ std::shared_ptr<const TypedLayer> any_sublayer(const LayerSpec& outer, const Jso
   const std::string cls = layer_json.contains("class_name") && layer_json["class_name"].is_string()
                               ? layer_json["class_name"].get<std::string>()
                               : std::string();
-  return std::make_shared<OpLayer>(layers::make_layer(layer_json, outer.weights, outer.where), cls);
+  return std::make_shared<OpLayer>(make_layer(layer_json, outer.weights, outer.where), cls);
 }
 
 // A call of one positional tensor, for the wrapped layer.
@@ -53,7 +55,7 @@ Call single_tensor_call(const std::string& where) {
   Call c;
   c.where = where;
   c.roles = {""};
-  c.args = Json::array({layers::tensor_placeholder(0)});
+  c.args = Json::array({tensor_placeholder(0)});
   return c;
 }
 
@@ -71,21 +73,21 @@ class BidirectionalLayer : public TypedLayer {
   void check_call(const Call& call) const override { tensors(call); }
 
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
-    layers::RecurrentCallTensors t = tensors(call);
+    RecurrentCallTensors t = tensors(call);
     const size_t half = t.states.size() / 2;
     // Each half sees the sequence, the mask and its half of the initial states.
     auto run = [&](const RnnLayer& layer, const RnnLayer::Walk& walk, size_t first_state) {
       Call c = single_tensor_call(call.where);
       std::vector<int> in{inputs[t.sequence]};
       if (t.mask >= 0) {
-        c.kwargs["mask"] = layers::tensor_placeholder(static_cast<int>(in.size()));
+        c.kwargs["mask"] = tensor_placeholder(static_cast<int>(in.size()));
         c.roles.push_back("mask");
         in.push_back(inputs[t.mask]);
       }
       if (half > 0) {
         Json list = Json::array();
         for (size_t k = 0; k < half; ++k) {
-          list.push_back(layers::tensor_placeholder(static_cast<int>(in.size())));
+          list.push_back(tensor_placeholder(static_cast<int>(in.size())));
           c.roles.push_back("initial_state");
           in.push_back(inputs[t.states[first_state + k]]);
         }
@@ -126,8 +128,8 @@ class BidirectionalLayer : public TypedLayer {
   }
 
  private:
-  layers::RecurrentCallTensors tensors(const Call& call) const {
-    layers::RecurrentCallTensors t = layers::recurrent_call_tensors(call, "Bidirectional");
+  RecurrentCallTensors tensors(const Call& call) const {
+    RecurrentCallTensors t = recurrent_call_tensors(call, "Bidirectional");
     if (t.states.size() % 2 != 0)
       throw Error(call.where + ": Bidirectional needs as many initial states for each direction, got " +
                   std::to_string(t.states.size()) + " in all");
@@ -157,8 +159,8 @@ class BidirectionalLayer : public TypedLayer {
 bool is_typed_recurrent(const Json& layer_json) {
   static const char* kClasses[] = {"SimpleRNN", "LSTM", "GRU", "CuDNNLSTM", "CuDNNGRU", "RNN",
                                    "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"};
-  layers::LayerKey key = layers::layer_key(layer_json);
-  if (layers::user_registered(key)) return false;
+  LayerKey key = layer_key(layer_json);
+  if (user_registered(key)) return false;
   for (const char* c : kClasses)
     if (key.key == c) return true;
   return false;
@@ -238,7 +240,7 @@ bool own_vars_first(const std::string& name) {
 }  // namespace
 
 std::shared_ptr<const TypedLayer> parse_bidirectional(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const Json& layer = c.raw("layer");
   if (!layer.is_object() || !layer.contains("config") || !layer["config"].is_object())
     c.fail("'layer' should be a serialized layer");
@@ -257,7 +259,7 @@ std::shared_ptr<const TypedLayer> parse_bidirectional(const LayerSpec& spec) {
   else if (mode == "none") merge = Merge::kNone;
   else c.fail("unknown merge_mode '" + mode + "'");
 
-  auto flag_of = [&](const Json& l, const char* key) { return layers::Config(spec, l["config"]).flag(key, false); };
+  auto flag_of = [&](const Json& l, const char* key) { return Config(spec, l["config"]).flag(key, false); };
   Json forward = layer;
   Json backward;
   if (spec.config.contains("backward_layer") && !spec.config["backward_layer"].is_null()) {
@@ -292,14 +294,14 @@ std::shared_ptr<const TypedLayer> parse_bidirectional(const LayerSpec& spec) {
 }
 
 std::shared_ptr<const TypedLayer> parse_time_distributed(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   const Json& layer = c.raw("layer");
   if (!layer.is_object()) c.fail("'layer' should be a serialized layer");
   return std::make_shared<TimeDistributedLayer>(any_sublayer(spec, layer));
 }
 
 std::shared_ptr<const TypedLayer> parse_spectral_norm(const LayerSpec& spec) {
-  layers::Config c(spec);
+  Config c(spec);
   if (c.integer("power_iterations", 1) <= 0) c.fail("'power_iterations' must be positive");
   const Json& layer = c.raw("layer");
   if (!layer.is_object()) c.fail("'layer' should be a serialized layer");

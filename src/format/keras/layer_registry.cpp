@@ -1,33 +1,19 @@
-#include "layers/registry.hpp"
+#include "format/keras/layer_registry.hpp"
 
 #include "format/keras/typed_op.hpp"
 
 #include <mutex>
-#include <set>
 #include <unordered_map>
 
 namespace kerasrt {
-namespace layers {
+namespace format {
 namespace {
 
 std::mutex g_mutex;
-std::set<std::string>& user_keys() {
-  static std::set<std::string> keys;
-  return keys;
-}
 
-std::unordered_map<std::string, LayerFactory>& builtins() {
-  static std::unordered_map<std::string, LayerFactory> t = [] {
-    std::unordered_map<std::string, LayerFactory> m;
-    AddLayer add = [&m](const std::string& key, LayerFactory f) { m[key] = std::move(f); };
-    return m;
-  }();
-  return t;
-}
-
-// Built-ins plus user registrations (which win).
+// The layers register_layer() supplied, by class or registered name.
 std::unordered_map<std::string, LayerFactory>& table() {
-  static std::unordered_map<std::string, LayerFactory> t = builtins();
+  static std::unordered_map<std::string, LayerFactory> t;
   return t;
 }
 
@@ -79,14 +65,14 @@ LayerKey layer_key(const Json& layer_json) {
   // Legacy .h5 files drop "module"; an op node still shows by its config: a name but not the
   // "trainable" key every saved layer config carries.
   if (module.empty() && config.contains("name") && !config.contains("trainable") &&
-      (find(op_node_key(class_name)) || format::typed_parser(op_node_key(class_name))))
+      (find(op_node_key(class_name)) || typed_parser(op_node_key(class_name))))
     op_node = true;
   return {op_node ? op_node_key(class_name) : class_name, registered != class_name ? registered : ""};
 }
 
 bool user_registered(const LayerKey& key) {
   std::lock_guard lock(g_mutex);
-  return user_keys().count(key.key) > 0 || (!key.registered.empty() && user_keys().count(key.registered) > 0);
+  return table().count(key.key) > 0 || (!key.registered.empty() && table().count(key.registered) > 0);
 }
 
 LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file) {
@@ -99,31 +85,26 @@ LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string
                    file + ", layer '" + name + "' (" + class_name + ")"};
 }
 
-}  // namespace layers
+}  // namespace format
 
 std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
-  // A wrapped layer of a typed class runs through the typed path (until the wrappers are typed).
-  layers::LayerKey key = layers::layer_key(layer_json);
-  format::TypedParser parser = layers::user_registered(key) ? nullptr : format::typed_parser(key.key);
+  // A wrapped layer of a typed class runs through the typed path; user registrations win.
+  format::LayerKey key = format::layer_key(layer_json);
+  format::TypedParser parser = format::user_registered(key) ? nullptr : format::typed_parser(key.key);
   if (parser)
-    if (auto typed = parser(layers::layer_spec(layer_json, weights, where)))
+    if (auto typed = parser(format::layer_spec(layer_json, weights, where)))
       return std::make_shared<format::TypedLayerOp>(std::move(typed), Call{});
-  return layers::make_layer(layer_json, weights, where);
+  return format::make_layer(layer_json, weights, where);
 }
 
 void register_layer(const std::string& class_or_registered_name, LayerFactory factory) {
-  std::lock_guard lock(layers::g_mutex);
-  layers::user_keys().insert(class_or_registered_name);
-  layers::table()[class_or_registered_name] = std::move(factory);
+  std::lock_guard lock(format::g_mutex);
+  format::table()[class_or_registered_name] = std::move(factory);
 }
 
 void unregister_layer(const std::string& class_or_registered_name) {
-  std::lock_guard lock(layers::g_mutex);
-  layers::user_keys().erase(class_or_registered_name);
-  auto& t = layers::table();
-  auto b = layers::builtins().find(class_or_registered_name);
-  if (b != layers::builtins().end()) t[class_or_registered_name] = b->second;
-  else t.erase(class_or_registered_name);
+  std::lock_guard lock(format::g_mutex);
+  format::table().erase(class_or_registered_name);
 }
 
 }  // namespace kerasrt

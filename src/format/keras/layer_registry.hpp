@@ -1,19 +1,17 @@
-// The explicit map from Keras class names to layer implementations. Each layer family file
-// (dense.cpp, conv.cpp, ...) has one register_* function, and registry.cpp lists them all.
+// The user layer registry (kerasrt::register_layer in include/kerasrt/op.hpp) and how a layer entry
+// of a model file is looked up: user registrations win over the typed parsers (typed_layer.hpp).
 #pragma once
 
 #include <kerasrt/op.hpp>
 
-namespace kerasrt::layers {
+namespace kerasrt::format {
 
-using AddLayer = std::function<void(const std::string& key, LayerFactory factory)>;
-
-// Key under which raw `keras.ops` nodes of a functional config are registered ("ops:Add"),
+// Key under which raw `keras.ops` nodes of a functional config are looked up ("ops:Add"),
 // kept apart from layer classes of the same name (the Add merge layer).
 inline std::string op_node_key(const std::string& class_name) { return "ops:" + class_name; }
 
-// Builds the Op for one layer entry ({"class_name", "config", "registered_name", "module"}).
-// Refuses Lambda layers and unknown classes with an Error that says why.
+// Builds the Op a user registered for one layer entry ({"class_name", "config", "registered_name",
+// "module"}). Refuses Lambda layers and unregistered classes with an Error that says why.
 std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file);
 
 // What a layer entry is looked up under: its registered name when it has one of its own, and the
@@ -28,6 +26,4 @@ bool user_registered(const LayerKey& key);
 // The LayerSpec make_layer builds for an entry; `layer_json` must outlive it.
 LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file);
 
-// The families (one per file in src/layers/; the op nodes span op_nodes_*.cpp).
-
-}  // namespace kerasrt::layers
+}  // namespace kerasrt::format
