@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ir/recurrent.hpp"
+#include "kernels/recurrent_walk.hpp"
 #include "kernels/ref/ref.hpp"
 
 namespace kerasrt::kernels::ref {
@@ -35,6 +36,7 @@ void run_rnn(const KernelCall& c) {
   const int64_t u = d.units, gu = d.gates * u, n = d.batch * u;
   const float* xs = static_cast<const float*>(c.in[0].data);
   const float* mask = a.has_mask ? static_cast<const float*>(c.in.back().data) : nullptr;
+  const RecurrentWalk walk{d.batch, d.steps, u, d.states, a.return_sequences, a.return_state, a.reverse_output, a.zero_output_for_mask, mask};
   const float* K = c.node.weight(0).values<float>().data();
   const float* R = c.node.weight(1).values<float>().data();
   const float* bias = a.has_bias ? c.node.weight(2).values<float>().data() : nullptr;
@@ -116,29 +118,11 @@ void run_rnn(const KernelCall& c) {
       apply_unary(a.activation, hh, hh, n, u, act_scratch);
       for (int64_t i = 0; i < n; ++i) h[i] = zg[i] * h_prev[i] + (1.f - zg[i]) * hh[i];
     }
-    // Masked samples: states carry over, the output repeats the previous one (or zeros).
-    for (int64_t b = 0; b < d.batch; ++b) {
-      float* yb = y_t + b * u;
-      if (!mask || mask[b * d.steps + src] != 0.f) {
-        std::copy(h + b * u, h + (b + 1) * u, yb);
-        continue;
-      }
-      for (int64_t k = 0; k < d.states; ++k)
-        std::copy(prev + k * n + b * u, prev + k * n + (b + 1) * u, next + k * n + b * u);
-      if (a.zero_output_for_mask) std::fill(yb, yb + u, 0.f);
-      else std::copy(y_prev + b * u, y_prev + (b + 1) * u, yb);
-    }
-    if (a.return_sequences) {
-      float* out = static_cast<float*>(c.out[0].data);
-      const int64_t at = a.reverse_output ? d.steps - 1 - t : t;
-      for (int64_t b = 0; b < d.batch; ++b) std::copy(y_t + b * u, y_t + (b + 1) * u, out + (b * d.steps + at) * u);
-    }
+    walk.finish_step(t, src, h, prev, next, y_prev, y_t, c.out);
     std::swap(y_prev, y_t);
     std::swap(prev, next);
   }
-  if (!a.return_sequences) std::copy(y_prev, y_prev + n, static_cast<float*>(c.out[0].data));
-  if (a.return_state)
-    for (int64_t k = 0; k < d.states; ++k) std::copy(prev + k * n, prev + (k + 1) * n, static_cast<float*>(c.out[1 + k].data));
+  walk.finish(y_prev, prev, c.out);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // GEMM conv kernel (kConvGemm) on conv nodes made once in prepare(); the gates as in the reference.
 #include <algorithm>
 
+#include "kernels/recurrent_walk.hpp"
 #include "kernels/conv_lstm_step.hpp"
 #include "kernels/x86/x86.hpp"
 
@@ -56,9 +57,10 @@ void run_conv_lstm(const KernelCall& c) {
   const auto& a = c.node.as<ir::ConvLstmAttrs>();
   const auto& p = *static_cast<const Prepared*>(c.prepared);
   const ConvLstmStep d = conv_lstm_step(a, c.in[0].shape);
-  const int64_t n = d.batch * d.state_size, f = d.filters, pos = d.state_size / f, s = d.state_size;
+  const int64_t n = d.batch * d.state_size, f = d.filters, pos = d.state_size / f;
   const float* xs = static_cast<const float*>(c.in[0].data);
   const float* mask = a.has_mask ? static_cast<const float*>(c.in.back().data) : nullptr;
+  const RecurrentWalk walk{d.batch, d.steps, d.state_size, 2, a.return_sequences, a.return_state, a.reverse_output, a.zero_output_for_mask, mask};
 
   float* x_t = reinterpret_cast<float*>(c.ctx.scratch.data());
   float* prev = x_t + d.batch * d.step_in;  // h, c
@@ -105,27 +107,11 @@ void run_conv_lstm(const KernelCall& c) {
     for (int64_t i = 0; i < n; ++i) cs[i] = gate[n + i] * c_prev[i] + gate[i] * gate[2 * n + i];
     apply_unary(a.activation, cs, h, n, d.last, act_scratch, c.ctx);
     for (int64_t i = 0; i < n; ++i) h[i] *= gate[3 * n + i];
-    for (int64_t b = 0; b < d.batch; ++b) {
-      float* yb = y_t + b * s;
-      if (!mask || mask[b * d.steps + src] != 0.f) {
-        std::copy(h + b * s, h + (b + 1) * s, yb);
-        continue;
-      }
-      for (int64_t k = 0; k < 2; ++k) std::copy(prev + k * n + b * s, prev + k * n + (b + 1) * s, next + k * n + b * s);
-      if (a.zero_output_for_mask) std::fill(yb, yb + s, 0.f);
-      else std::copy(y_prev + b * s, y_prev + (b + 1) * s, yb);
-    }
-    if (a.return_sequences) {
-      float* out = static_cast<float*>(c.out[0].data);
-      const int64_t at = a.reverse_output ? d.steps - 1 - t : t;
-      for (int64_t b = 0; b < d.batch; ++b) std::copy(y_t + b * s, y_t + (b + 1) * s, out + (b * d.steps + at) * s);
-    }
+    walk.finish_step(t, src, h, prev, next, y_prev, y_t, c.out);
     std::swap(y_prev, y_t);
     std::swap(prev, next);
   }
-  if (!a.return_sequences) std::copy(y_prev, y_prev + n, static_cast<float*>(c.out[0].data));
-  if (a.return_state)
-    for (int64_t k = 0; k < 2; ++k) std::copy(prev + k * n, prev + (k + 1) * n, static_cast<float*>(c.out[1 + k].data));
+  walk.finish(y_prev, prev, c.out);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "ir/recurrent.hpp"
+#include "kernels/recurrent_walk.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/ref/ref.hpp"
 #include "kernels/x86/x86.hpp"
@@ -77,6 +78,7 @@ void run_rnn(const KernelCall& c) {
   float *y_prev = s + l.y_prev, *y_t = s + l.y_t, *rh = s + l.rh, *act = s + l.act;
   const float* xs = static_cast<const float*>(c.in[0].data);
   const float* mask = a.has_mask ? static_cast<const float*>(c.in.back().data) : nullptr;
+  const RecurrentWalk walk{B, T, u, l.states, a.return_sequences, a.return_state, a.reverse_output, a.zero_output_for_mask, mask};
   const float* bias = a.has_bias ? c.node.weight(2).values<float>().data() : nullptr;
   const float* rec_bias = a.cell == ir::RnnCell::kGru && a.reset_after && bias ? bias + gu : nullptr;
   const int64_t rec_cols = reset_before(a) ? 2 * u : gu;
@@ -144,29 +146,11 @@ void run_rnn(const KernelCall& c) {
       apply_unary(a.activation, hh, hh, n, u, act, c.ctx);
       for (int64_t i = 0; i < n; ++i) h[i] = zg[i] * h_prev[i] + (1.f - zg[i]) * hh[i];
     }
-    for (int64_t b = 0; b < B; ++b) {
-      float* yb = y_t + b * u;
-      if (!mask || mask[b * T + src] != 0.f) {
-        std::copy(h + b * u, h + (b + 1) * u, yb);
-        continue;
-      }
-      for (int64_t k = 0; k < l.states; ++k)
-        std::copy(prev + k * n + b * u, prev + k * n + (b + 1) * u, next + k * n + b * u);
-      if (a.zero_output_for_mask) std::fill(yb, yb + u, 0.f);
-      else std::copy(y_prev + b * u, y_prev + (b + 1) * u, yb);
-    }
-    if (a.return_sequences) {
-      float* out = static_cast<float*>(c.out[0].data);
-      const int64_t at = a.reverse_output ? T - 1 - t : t;
-      for (int64_t b = 0; b < B; ++b) std::copy(y_t + b * u, y_t + (b + 1) * u, out + (b * T + at) * u);
-    }
+    walk.finish_step(t, src, h, prev, next, y_prev, y_t, c.out);
     std::swap(y_prev, y_t);
     std::swap(prev, next);
   }
-  if (!a.return_sequences) std::copy(y_prev, y_prev + n, static_cast<float*>(c.out[0].data));
-  if (a.return_state)
-    for (int64_t k = 0; k < l.states; ++k)
-      std::copy(prev + k * n, prev + (k + 1) * n, static_cast<float*>(c.out[1 + k].data));
+  walk.finish(y_prev, prev, c.out);
 }
 
 }  // namespace
