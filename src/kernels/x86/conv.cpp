@@ -189,6 +189,9 @@ void im2col_rows(const ir::ConvAttrs& a, const float* x, const SpatialLayout& lx
                  const std::array<ir::ConvAxis, 3>& axes, int64_t g, int64_t r0, int64_t begin, int64_t end,
                  float* A) {
   const int64_t cpg = a.in_channels / a.groups, k = taps_of(a) * cpg;
+  // Channels last, ungrouped, undilated innermost axis: tap k2+1 starts where tap k2's channels end.
+  const bool contiguous_taps = lx.channel_stride == 1 && a.groups == 1 && !axes[2].transpose &&
+                               axes[2].dilation == 1 && lx.strides[2] == cpg;
   for (int64_t r = begin; r < end; ++r) {
     const RowIndex ix = row_index(r0 + r, ly);
     const float* xb = x + ix.b * lx.batch_stride + g * cpg * lx.channel_stride;
@@ -197,6 +200,26 @@ void im2col_rows(const ir::ConvAttrs& a, const float* x, const SpatialLayout& lx
       const int64_t i0 = axes[0].source(ix.o[0], k0);
       for (int64_t k1 = 0; k1 < axes[1].kernel; ++k1) {
         const int64_t i1 = axes[1].source(ix.o[1], k1);
+        if (contiguous_taps && i0 >= 0 && i1 >= 0) {
+          // Adjacent valid taps read adjacent input positions whose channels are contiguous: copy
+          // each run of them at once (one call per run instead of one per tap).
+          const float* row = xb + i0 * lx.strides[0] + i1 * lx.strides[1];
+          for (int64_t k2 = 0; k2 < axes[2].kernel;) {
+            const int64_t i2 = axes[2].source(ix.o[2], k2);
+            if (i2 < 0) {
+              std::fill(dst, dst + cpg, 0.f);
+              dst += cpg;
+              ++k2;
+              continue;
+            }
+            int64_t run = 1;
+            while (k2 + run < axes[2].kernel && axes[2].source(ix.o[2], k2 + run) >= 0) ++run;
+            std::memcpy(dst, row + i2 * lx.strides[2], static_cast<size_t>(run * cpg) * sizeof(float));
+            dst += run * cpg;
+            k2 += run;
+          }
+          continue;
+        }
         for (int64_t k2 = 0; k2 < axes[2].kernel; ++k2, dst += cpg) {
           const int64_t i2 = axes[2].source(ix.o[2], k2);
           if (i0 < 0 || i1 < 0 || i2 < 0) {
