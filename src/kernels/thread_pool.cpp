@@ -13,21 +13,31 @@
 
 namespace kerasrt::kernels {
 
-// One job at a time: workers sleep on `wake` until `generation` moves, then take chunks off `next`
-// until the range is done. Nothing here allocates after construction.
+// One job at a time. A model runs thousands of short jobs per call (several per node), so waking a
+// sleeping thread through the kernel for each would cost more than many jobs take: workers and the
+// caller first spin for a while (about 50-100 us) on `generation` / `busy`, and only then sleep on
+// the condition variables. Nothing here allocates after construction.
 struct ThreadPool::State {
+  static constexpr int kSpins = 1 << 12;  // PAUSE iterations before sleeping
+
   std::mutex mutex;
   std::mutex submit;  // serialises callers that share the pool
   std::condition_variable wake, done;
   std::vector<std::thread> workers;
-  uint64_t generation = 0;
-  bool stopping = false;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<bool> stopping{false};
 
-  // The current job.
+  // The current job; written before `generation` moves (release), read after it is seen (acquire).
   FunctionRef<void(int64_t, int64_t)>* fn = nullptr;
   int64_t n = 0, chunk = 1;
   std::atomic<int64_t> next{0};
-  int busy = 0;  // workers still inside the current job
+  std::atomic<int> busy{0};  // workers still inside the current job
+
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
 
   void work_on_job() {
     for (;;) {
@@ -40,15 +50,23 @@ struct ThreadPool::State {
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
-      {
-        std::unique_lock lock(mutex);
-        wake.wait(lock, [&] { return stopping || generation != seen; });
-        if (stopping) return;
-        seen = generation;
+      uint64_t g = generation.load(std::memory_order_acquire);
+      for (int i = 0; g == seen && i < kSpins && !stopping.load(std::memory_order_relaxed); ++i) {
+        pause();
+        g = generation.load(std::memory_order_acquire);
       }
+      if (g == seen) {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return stopping.load() || generation.load(std::memory_order_acquire) != seen; });
+        g = generation.load(std::memory_order_acquire);
+      }
+      if (stopping.load()) return;
+      seen = g;
       work_on_job();
-      std::lock_guard lock(mutex);
-      if (--busy == 0) done.notify_one();
+      if (busy.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lock(mutex);  // the caller may be between its check and its wait
+        done.notify_one();
+      }
     }
   }
 };
@@ -80,13 +98,16 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t
     s.n = n;
     s.chunk = chunk;
     s.next.store(0, std::memory_order_relaxed);
-    s.busy = static_cast<int>(s.workers.size());
-    ++s.generation;
+    s.busy.store(static_cast<int>(s.workers.size()), std::memory_order_relaxed);
+    s.generation.fetch_add(1, std::memory_order_release);
   }
   s.wake.notify_all();
   s.work_on_job();
-  std::unique_lock lock(s.mutex);
-  s.done.wait(lock, [&] { return s.busy == 0; });
+  for (int i = 0; i < State::kSpins && s.busy.load(std::memory_order_acquire) != 0; ++i) State::pause();
+  if (s.busy.load(std::memory_order_acquire) != 0) {
+    std::unique_lock lock(s.mutex);
+    s.done.wait(lock, [&] { return s.busy.load(std::memory_order_acquire) == 0; });
+  }
   s.fn = nullptr;
 }
 
