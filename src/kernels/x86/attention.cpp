@@ -7,6 +7,7 @@
 
 #include "kernels/attention_mask.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/x86/vector_math.hpp"
 #include "kernels/x86/x86.hpp"
 
 namespace kerasrt::kernels::x86 {
@@ -18,6 +19,23 @@ size_t attention_scratch(const ir::Node& node, std::span<const TensorType> in, s
   const int64_t floats = tq * a.key_dim + a.key_dim * tk + (a.return_scores ? 0 : tq * tk);
   return static_cast<size_t>(floats) * sizeof(float) + gemm_scratch_bytes(tq, tk, a.key_dim) +
          gemm_scratch_bytes(tq, a.value_dim, tk);
+}
+
+// row = exp(row - mx) / sum, masked entries (-inf) giving exactly 0: vectorised (vexp, sums in
+// eight double lanes) for the instruction set the CPU has.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_normalize_row(float* row, int64_t S,
+                                                                                    float mx) {
+  for (int64_t s = 0; s < S; ++s) row[s] = vexp(row[s] - mx);
+  constexpr int kLanes = 8;  // independent partial sums, so the additions need not wait on each other
+  double lane[kLanes] = {};
+  int64_t s = 0;
+  for (; s + kLanes <= S; s += kLanes)
+    for (int j = 0; j < kLanes; ++j) lane[j] += row[s + j];
+  double sum = 0;
+  for (double l : lane) sum += l;
+  for (; s < S; ++s) sum += row[s];
+  const double inv = 1.0 / sum;
+  for (int64_t i = 0; i < S; ++i) row[i] = static_cast<float>(row[i] * inv);
 }
 
 void run_attention(const KernelCall& c) {
@@ -71,13 +89,7 @@ void run_attention(const KernelCall& c) {
             std::fill(row, row + S, a.uniform_if_fully_masked ? 1.f / static_cast<float>(S) : 0.f);
             continue;
           }
-          double sum = 0;
-          for (int64_t s = 0; s < S; ++s) {
-            row[s] = row[s] == -INFINITY ? 0.f : std::exp(row[s] - mx);
-            sum += row[s];
-          }
-          const double inv = 1.0 / sum;
-          for (int64_t s = 0; s < S; ++s) row[s] = static_cast<float>(row[s] * inv);
+          exp_normalize_row(row, S, mx);
         }
       });
 
