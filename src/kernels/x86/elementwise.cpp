@@ -212,13 +212,16 @@ void finish_rows(const ir::UnaryAttrs& own, std::span<const PostOp> post, float*
   const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(channels, 1));
   ctx.parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
     float* block = y + begin * channels;
-    const int64_t n = (end - begin) * channels;
-    if (own_needed) kUnaryLoops[static_cast<size_t>(own.fn)](block, block, n, own);
-    for (const PostOp& op : post) {
-      if (op.scale) scale_shift_rows(block, end - begin, channels, op.scale, op.shift);
-      else kUnaryLoops[static_cast<size_t>(op.unary.fn)](block, block, n, op.unary);
-    }
+    if (own_needed) kUnaryLoops[static_cast<size_t>(own.fn)](block, block, (end - begin) * channels, own);
+    apply_post_ops(post, block, end - begin, channels);
   });
+}
+
+void apply_post_ops(std::span<const PostOp> post, float* y, int64_t rows, int64_t channels) {
+  for (const PostOp& op : post) {
+    if (op.scale) scale_shift_rows(y, rows, channels, op.scale, op.shift);
+    else kUnaryLoops[static_cast<size_t>(op.unary.fn)](y, y, rows * channels, op.unary);
+  }
 }
 
 const Kernel kUnaryLoop{"loop", ir::OpKind::kUnary, unary_supports, nullptr, nullptr, run_unary, /*in_place=*/true};

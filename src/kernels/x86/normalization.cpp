@@ -27,6 +27,7 @@ void run_batch_norm(const KernelCall& c) {
       float* yr = y + r * channels;
       for (int64_t j = 0; j < channels; ++j) yr[j] = xr[j] * scale[j] + shift[j];
     }
+    apply_post_ops(c.post, y + begin * channels, end - begin, channels);  // while the rows are in cache
   });
 }
 
@@ -95,6 +96,6 @@ const Kernel kNormalizeLastAxis{"last_axis", ir::OpKind::kNormalize, normalize_s
                                 true};
 
 const Kernel kBatchNormChannelsLast{"channels_last", ir::OpKind::kBatchNorm, batch_norm_supports, nullptr, nullptr,
-                                    run_batch_norm, true};
+                                    run_batch_norm, /*in_place=*/true, /*post_ops=*/true};
 
 }  // namespace kerasrt::kernels::x86

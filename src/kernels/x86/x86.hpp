@@ -17,6 +17,9 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
 void finish_rows(const ir::UnaryAttrs& own, std::span<const PostOp> post, float* y, int64_t rows, int64_t channels,
                  float* scratch, const ExecContext& ctx);
 
+// The same steps on rows already in cache, on the calling thread (inside a kernel's own parallel_for).
+void apply_post_ops(std::span<const PostOp> post, float* y, int64_t rows, int64_t channels);
+
 extern const Kernel kUnaryLoop;
 extern const Kernel kBinaryLoop;
 extern const Kernel kDenseGemm;
