@@ -201,23 +201,18 @@ void im2col_rows(const ir::ConvAttrs& a, const float* x, const SpatialLayout& lx
       for (int64_t k1 = 0; k1 < axes[1].kernel; ++k1) {
         const int64_t i1 = axes[1].source(ix.o[1], k1);
         if (contiguous_taps && i0 >= 0 && i1 >= 0) {
-          // Adjacent valid taps read adjacent input positions whose channels are contiguous: copy
-          // each run of them at once (one call per run instead of one per tap).
+          // Adjacent taps read adjacent input positions whose channels are contiguous: the in-bounds
+          // taps are one copy, the padding on either side zeros.
           const float* row = xb + i0 * lx.strides[0] + i1 * lx.strides[1];
-          for (int64_t k2 = 0; k2 < axes[2].kernel;) {
-            const int64_t i2 = axes[2].source(ix.o[2], k2);
-            if (i2 < 0) {
-              std::fill(dst, dst + cpg, 0.f);
-              dst += cpg;
-              ++k2;
-              continue;
-            }
-            int64_t run = 1;
-            while (k2 + run < axes[2].kernel && axes[2].source(ix.o[2], k2 + run) >= 0) ++run;
-            std::memcpy(dst, row + i2 * lx.strides[2], static_cast<size_t>(run * cpg) * sizeof(float));
-            dst += run * cpg;
-            k2 += run;
-          }
+          // Taps [lo, hi) read input positions first + [lo, hi), all inside; the rest read padding.
+          const ir::ConvAxis& ax = axes[2];
+          const int64_t first = ix.o[2] * ax.stride - ax.offset, taps = ax.kernel;
+          const int64_t lo = std::clamp<int64_t>(-first, 0, taps), hi = std::clamp<int64_t>(ax.in - first, lo, taps);
+          std::fill(dst, dst + lo * cpg, 0.f);
+          if (hi > lo)
+            std::memcpy(dst + lo * cpg, row + (first + lo) * lx.strides[2], static_cast<size_t>((hi - lo) * cpg) * sizeof(float));
+          std::fill(dst + hi * cpg, dst + taps * cpg, 0.f);
+          dst += taps * cpg;
           continue;
         }
         for (int64_t k2 = 0; k2 < axes[2].kernel; ++k2, dst += cpg) {
