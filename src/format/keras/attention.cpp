@@ -79,19 +79,7 @@ Bound bind_call(const Call& call, const std::string& cls) {
     b.value = call.roles.size() > 1 ? 1 : -1;
     b.key = call.roles.size() > 2 ? 2 : -1;
   } else {
-    std::map<std::string, const Json*> args;
-    if (call.args.is_array()) {
-      if (call.args.size() > names.size())
-        throw Error(call.where + ": " + cls + " takes at most " + std::to_string(names.size()) +
-                    " positional arguments, the call passes " + std::to_string(call.args.size()));
-      for (size_t i = 0; i < call.args.size(); ++i) args[names[i]] = &call.args[i];
-    }
-    for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
-      if (std::find(names.begin(), names.end(), it.key()) == names.end())
-        throw Error(call.where + ": " + cls + " has no call argument '" + it.key() + "'");
-      if (args.count(it.key())) throw Error(call.where + ": argument '" + it.key() + "' is given twice");
-      args[it.key()] = &it.value();
-    }
+    const std::map<std::string, const Json*> args = named_call_args(call, names, cls);
     auto find = [&](const char* n) -> const Json* {
       auto it = args.find(n);
       return it == args.end() ? nullptr : it->second;

@@ -1,6 +1,8 @@
 // Placeholders and the tensor roles of a call (call_args.hpp).
 #include "format/keras/call_args.hpp"
 
+#include <algorithm>
+
 namespace kerasrt::format {
 
 Json tensor_placeholder(int index) { return Json{{"__tensor__", index}}; }
@@ -72,6 +74,24 @@ RecurrentCallTensors recurrent_call_tensors(const Call& call, const std::string&
       std::any_of(r.states.begin(), r.states.end(), outside))
     throw Error(call.where + ": " + layer + " refers to a tensor the call does not pass");
   return r;
+}
+
+std::map<std::string, const Json*> named_call_args(const Call& call, const std::vector<std::string>& names,
+                                                   const std::string& cls) {
+  std::map<std::string, const Json*> args;
+  if (call.args.is_array()) {
+    if (call.args.size() > names.size())
+      throw Error(call.where + ": " + cls + " takes at most " + std::to_string(names.size()) +
+                  " positional arguments, the call passes " + std::to_string(call.args.size()));
+    for (size_t i = 0; i < call.args.size(); ++i) args[names[i]] = &call.args[i];
+  }
+  for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
+    if (std::find(names.begin(), names.end(), it.key()) == names.end())
+      throw Error(call.where + ": " + cls + " has no call argument '" + it.key() + "'");
+    if (args.count(it.key())) throw Error(call.where + ": argument '" + it.key() + "' is given twice");
+    args[it.key()] = &it.value();
+  }
+  return args;
 }
 
 }  // namespace kerasrt::format

@@ -2,6 +2,8 @@
 // keyword, each one of the call's tensors (a placeholder) or a constant (number, bool, nested list).
 #pragma once
 
+#include <map>
+
 #include <kerasrt/op.hpp>
 
 #include <algorithm>
@@ -20,6 +22,11 @@ void collect_tensors(const Json& arg, std::vector<int>& out);
 // Whether the call asks for training behaviour with training=True (keyword, or the second positional
 // argument as in Keras's call(inputs, training)).
 bool call_wants_training(const Call& call);
+
+// A call's positional and keyword arguments by parameter name (`names`: the layer's call signature in
+// order). Errors name the call: more positionals than parameters, an unknown keyword, one given twice.
+std::map<std::string, const Json*> named_call_args(const Call& call, const std::vector<std::string>& names,
+                                                   const std::string& cls);
 
 // The tensors of a recurrent layer's call (RNN, LSTM, ..., Bidirectional): the sequence comes first
 // (positionally); initial states by keyword, as the second positional argument, or (Keras 2) after the

@@ -236,19 +236,7 @@ class SequenceAttentionLayer : public TypedLayer {
         tensors.push_back(static_cast<int>(i));
       }
     } else {
-      std::map<std::string, const Json*> args;
-      if (call.args.is_array()) {
-        if (call.args.size() > names.size())
-          throw Error(call.where + ": " + cls_ + " takes at most " + std::to_string(names.size()) +
-                      " positional arguments, the call passes " + std::to_string(call.args.size()));
-        for (size_t i = 0; i < call.args.size(); ++i) args[names[i]] = &call.args[i];
-      }
-      for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
-        if (std::find(names.begin(), names.end(), it.key()) == names.end())
-          throw Error(call.where + ": " + cls_ + " has no call argument '" + it.key() + "'");
-        if (args.count(it.key())) throw Error(call.where + ": argument '" + it.key() + "' is given twice");
-        args[it.key()] = &it.value();
-      }
+      const std::map<std::string, const Json*> args = named_call_args(call, names, cls_);
       auto find = [&](const char* n) -> const Json* {
         auto it = args.find(n);
         return it == args.end() ? nullptr : it->second;
