@@ -53,19 +53,6 @@ struct Bound {
   bool return_scores = false, causal = false;
 };
 
-int tensor_arg(const Json* j, const Call& call, const std::string& name) {
-  if (!j || j->is_null()) return -1;
-  if (std::optional<int> i = placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
-    return *i;
-  throw Error(call.where + ": argument '" + name + "' should be a tensor, got " + j->dump().substr(0, 200));
-}
-
-bool bool_arg(const Json* j, const Call& call, const std::string& name) {
-  if (!j || j->is_null()) return false;
-  if (j->is_boolean()) return j->get<bool>();
-  throw Error(call.where + ": argument '" + name + "' should be true or false, got " + j->dump().substr(0, 200));
-}
-
 Bound bind_call(const Call& call, const std::string& cls) {
   static const std::vector<std::string> names = {"query", "value", "key", "query_mask", "value_mask", "key_mask",
                                                  "attention_mask", "return_attention_scores", "training",

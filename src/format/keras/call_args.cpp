@@ -94,4 +94,17 @@ std::map<std::string, const Json*> named_call_args(const Call& call, const std::
   return args;
 }
 
+int tensor_arg(const Json* j, const Call& call, const std::string& name) {
+  if (!j || j->is_null()) return -1;
+  if (std::optional<int> i = placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
+    return *i;
+  throw Error(call.where + ": argument '" + name + "' should be a tensor, got " + j->dump().substr(0, 200));
+}
+
+bool bool_arg(const Json* j, const Call& call, const std::string& name) {
+  if (!j || j->is_null()) return false;
+  if (j->is_boolean()) return j->get<bool>();
+  throw Error(call.where + ": argument '" + name + "' should be true or false, got " + j->dump().substr(0, 200));
+}
+
 }  // namespace kerasrt::format

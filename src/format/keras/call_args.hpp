@@ -27,6 +27,10 @@ bool call_wants_training(const Call& call);
 // order). Errors name the call: more positionals than parameters, an unknown keyword, one given twice.
 std::map<std::string, const Json*> named_call_args(const Call& call, const std::vector<std::string>& names,
                                                    const std::string& cls);
+// One of those arguments as a tensor (its index among the call's tensors; -1 when absent or null) or
+// as a flag (false when absent or null); anything else is an error naming the call and argument.
+int tensor_arg(const Json* j, const Call& call, const std::string& name);
+bool bool_arg(const Json* j, const Call& call, const std::string& name);
 
 // The tensors of a recurrent layer's call (RNN, LSTM, ..., Bidirectional): the sequence comes first
 // (positionally); initial states by keyword, as the second positional argument, or (Keras 2) after the

@@ -15,19 +15,6 @@ namespace {
 
 enum class Mode { kDot, kConcat, kAdditive };
 
-int tensor_arg(const Json* j, const Call& call, const std::string& name) {
-  if (!j || j->is_null()) return -1;
-  if (std::optional<int> i = placeholder_index(*j); i && *i >= 0 && static_cast<size_t>(*i) < call.roles.size())
-    return *i;
-  throw Error(call.where + ": argument '" + name + "' should be a tensor, got " + j->dump().substr(0, 200));
-}
-
-bool bool_arg(const Json* j, const Call& call, const std::string& name) {
-  if (!j || j->is_null()) return false;
-  if (j->is_boolean()) return j->get<bool>();
-  throw Error(call.where + ": argument '" + name + "' should be true or false, got " + j->dump().substr(0, 200));
-}
-
 struct Bound {
   int query = -1, value = -1, key = -1, query_mask = -1, value_mask = -1;
   bool return_scores = false, causal = false;
