@@ -102,6 +102,13 @@ TEST(Cli, BenchMakesRandomInputs) {
   EXPECT_EQ(r.err, "");
 }
 
+TEST(Cli, BenchProfileShowsWhereTimeGoes) {
+  Result r = cli("bench " + example("digits_cnn.keras") + " --runs 2 --threads 1 --no-progress --profile");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("by op/kernel"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("conv1 (conv/"), std::string::npos) << r.out;  // a step named by its layer
+}
+
 TEST(Cli, ErrorsAreOneLineWithExitCode2) {
   for (const std::string& args : {std::string("run /nonexistent.keras --input x.npz --output y.npz"),
                                   "run " + example("digits_cnn.keras") + " --input /nonexistent.npz --output /tmp/y.npz",

@@ -49,6 +49,42 @@ TEST(Session, DigitsCnnWarmCallAllocatesNothing) {
   EXPECT_EQ(heap_allocations() - before, 0);
 }
 
+// Profiling times every step of the plan under its layer's name, allocates nothing per call, and
+// leaves the outputs as they were.
+TEST(Session, ProfileTimesEveryStep) {
+  Model m = Model::load(example("digits_cnn.keras"));
+  Tensor x = io::read_npz(example("digits_cnn.inputs.npz")).at(0).second.tensor;
+  Session s = m.session({x.shape});
+  Tensor plain(s.outputs()[0].shape), profiled(s.outputs()[0].shape);
+  ConstTensorView in[] = {x.view()};
+  TensorView plain_out[] = {plain.view()}, profiled_out[] = {profiled.view()};
+  s.run(in, plain_out);
+  EXPECT_TRUE(s.profile().empty());  // off by default
+  s.set_profiling(true);
+  long before = heap_allocations();
+  for (int i = 0; i < 3; ++i) s.run(in, profiled_out);
+  EXPECT_EQ(heap_allocations() - before, 0);
+  EXPECT_EQ(plain.to_floats(), profiled.to_floats());
+  std::vector<StepTime> steps = s.profile();
+  ASSERT_FALSE(steps.empty());
+  double total = 0;
+  bool saw_conv1 = false;
+  for (const StepTime& t : steps) {
+    EXPECT_GE(t.ms, 0.0);
+    EXPECT_FALSE(t.op.empty());
+    EXPECT_FALSE(t.kernel.empty());
+    total += t.ms;
+    if (t.layer == "conv1") {
+      saw_conv1 = true;
+      EXPECT_EQ(t.op, "conv");
+    }
+  }
+  EXPECT_TRUE(saw_conv1);
+  EXPECT_GT(total, 0.0);
+  s.set_profiling(false);
+  EXPECT_TRUE(s.profile().empty());
+}
+
 TEST(Session, RefusesOtherShapesAndDtypes) {
   Model m = Model::load(example("digits_cnn.keras"));
   Session s = m.session({{4, 8, 8, 1}});

@@ -122,6 +122,15 @@ struct LayerSummary {
   int64_t params = 0;
 };
 
+// Where a session's time goes: one entry per step of its plan, in execution order (a step that
+// absorbed the element-wise layers after it counts their time too).
+struct StepTime {
+  std::string layer;   // the Keras layer the step computes
+  std::string op;      // its ir op kind ("conv", "dense", ...)
+  std::string kernel;  // the kernel that ran it ("gemm", "ref", ...)
+  double ms = 0;       // total over the profiled calls
+};
+
 namespace detail {
 struct ModelImpl;
 struct SessionImpl;
@@ -145,6 +154,10 @@ class Session {
   // Convenience: allocates the outputs.
   std::vector<Tensor> run(std::span<const Tensor> inputs);
   size_t arena_bytes() const;  // intermediate memory of this plan
+  // Profiling: while on, each run() adds every step's wall time to profile(). Off by default (two
+  // clock reads per step). Turning it on clears the totals.
+  void set_profiling(bool on);
+  std::vector<StepTime> profile() const;
 
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;

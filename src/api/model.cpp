@@ -58,6 +58,7 @@ struct SessionImpl {
   std::vector<TensorInfo> inputs, outputs;
   std::vector<const void*> in_ptrs;
   std::vector<void*> out_ptrs;
+  std::vector<int64_t> step_ns;  // per plan step while profiling, else empty
 };
 
 }  // namespace detail
@@ -228,7 +229,23 @@ void Session::run(std::span<const ConstTensorView> inputs, std::span<const Tenso
                   " for this session, got " + dtype_name(outputs[i].dtype) + " " + shape_to_string(outputs[i].shape));
     s.out_ptrs[i] = outputs[i].data;
   }
-  s.runner.run(s.arena.data(), s.in_ptrs, s.out_ptrs, &s.pool);
+  s.runner.run(s.arena.data(), s.in_ptrs, s.out_ptrs, &s.pool, s.step_ns);
+}
+
+void Session::set_profiling(bool on) {
+  impl_->step_ns.assign(on ? impl_->runner.plan().steps.size() : 0, 0);
+}
+
+std::vector<StepTime> Session::profile() const {
+  const detail::SessionImpl& s = *impl_;
+  const plan::Plan& plan = s.runner.plan();
+  std::vector<StepTime> out;
+  for (size_t i = 0; i < s.step_ns.size(); ++i) {
+    const plan::Step& step = plan.steps[i];
+    const ir::Node& node = s.model->graph.nodes[step.node];
+    out.push_back({node.layer, ir::op_kind_name(node.kind), step.kernel->name, static_cast<double>(s.step_ns[i]) / 1e6});
+  }
+  return out;
 }
 
 std::vector<Tensor> Session::run(std::span<const Tensor> inputs) {

@@ -1,5 +1,6 @@
 #include "plan/runner.hpp"
 
+#include <chrono>
 #include <cstring>
 
 namespace kerasrt::plan {
@@ -13,7 +14,8 @@ Runner::Runner(const ir::Graph& graph, std::shared_ptr<const Plan> plan) : graph
 }
 
 void Runner::run(std::byte* arena, std::span<const void* const> inputs, std::span<void* const> outputs,
-                 kernels::ThreadPool* pool) {
+                 kernels::ThreadPool* pool, std::span<int64_t> step_ns) {
+  using Clock = std::chrono::steady_clock;
   const Plan& plan = *plan_;
   auto address = [&](int v) -> void* {
     const Location& w = plan.where[v];
@@ -26,7 +28,8 @@ void Runner::run(std::byte* arena, std::span<const void* const> inputs, std::spa
     return nullptr;
   };
   size_t in_at = 0, out_at = 0;
-  for (const Step& step : plan.steps) {
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const Step& step = plan.steps[s];
     const ir::Node& node = graph_.nodes[step.node];
     size_t in_begin = in_at, out_begin = out_at;
     for (int v : node.inputs) in_views_[in_at++].data = address(v);
@@ -38,11 +41,13 @@ void Runner::run(std::byte* arena, std::span<const void* const> inputs, std::spa
                              ctx,
                              step.prepared.get(),
                              step.post};
+    const auto t0 = step_ns.empty() ? Clock::time_point{} : Clock::now();
     try {
       step.kernel->run(call);
     } catch (const Error& e) {
       throw Error("layer '" + node.layer + "': " + e.what());
     }
+    if (!step_ns.empty()) step_ns[s] += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
   }
   for (const auto& [index, v] : plan.copied_outputs)
     std::memcpy(outputs[index], address(v), static_cast<size_t>(element_count(plan.types[v].shape)) *

@@ -12,8 +12,9 @@ class Runner {
 
   // `arena` holds plan().arena_bytes, 64-byte aligned; inputs in graph input order, outputs in the
   // order of plan().wanted, each with the type the plan gives it.
+  // With `step_ns` (one entry per plan step), adds each step's wall time in nanoseconds to it.
   void run(std::byte* arena, std::span<const void* const> inputs, std::span<void* const> outputs,
-           kernels::ThreadPool* pool);
+           kernels::ThreadPool* pool, std::span<int64_t> step_ns = {});
   const Plan& plan() const { return *plan_; }
 
  private:

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <random>
 
 #include "io/npy.hpp"
@@ -62,6 +63,38 @@ Tensor random_input(const TensorInfo& info, int64_t batch, std::mt19937& rng) {
     t = f.cast(info.dtype);
   }
   return t;
+}
+
+// Runs the session `runs` more times with per-step timing on and prints the slowest steps and the
+// totals per op kind and kernel, as a share of the summed step time.
+void print_profile(Session& session, std::span<const ConstTensorView> in, std::span<const TensorView> out, int runs) {
+  session.set_profiling(true);
+  for (int i = 0; i < runs; ++i) session.run(in, out);
+  std::vector<StepTime> steps = session.profile();
+  session.set_profiling(false);
+  double total = 0;
+  std::map<std::pair<std::string, std::string>, std::pair<double, int>> by_kind;
+  for (const StepTime& s : steps) {
+    total += s.ms;
+    auto& [ms, count] = by_kind[{s.op, s.kernel}];
+    ms += s.ms;
+    ++count;
+  }
+  if (total <= 0) return;
+  const double per_call = 1.0 / runs;
+  std::printf("profile      %d calls, steps sum to %.3f ms per call\n", runs, total * per_call);
+  std::vector<std::pair<double, std::string>> kinds;
+  for (const auto& [key, v] : by_kind)
+    kinds.push_back({v.first, key.first + "/" + key.second + " x" + std::to_string(v.second)});
+  std::sort(kinds.rbegin(), kinds.rend());
+  std::printf("  by op/kernel (steps):\n");
+  for (const auto& [ms, what] : kinds)
+    std::printf("    %6.1f%%  %9.3f ms  %s\n", 100.0 * ms / total, ms * per_call, what.c_str());
+  std::sort(steps.begin(), steps.end(), [](const StepTime& a, const StepTime& b) { return a.ms > b.ms; });
+  std::printf("  slowest steps:\n");
+  for (size_t i = 0; i < std::min<size_t>(steps.size(), 15); ++i)
+    std::printf("    %6.1f%%  %9.3f ms  %s (%s/%s)\n", 100.0 * steps[i].ms / total, steps[i].ms * per_call,
+                steps[i].layer.c_str(), steps[i].op.c_str(), steps[i].kernel.c_str());
 }
 
 }  // namespace
@@ -126,6 +159,7 @@ int cmd_bench(const BenchOptions& o) {
   std::printf("latency      median %.3f ms   min %.3f ms   max %.3f ms\n", median, sorted.front(), sorted.back());
   std::printf("throughput   %.1f items/s\n", items_per_s);
   std::printf("memory       peak RSS %.1f MB   arena %.2f MB\n", peak_rss_mb(), arena_mb);
+  if (o.profile) print_profile(session, in_views, out_views, o.runs);
   if (o.json)
     std::printf(
         "{\"model\": \"%s\", \"load_s\": %.6f, \"first_ms\": %.4f, \"median_ms\": %.4f, \"min_ms\": %.4f, "

@@ -13,6 +13,7 @@ struct BenchOptions {
   int runs = 20, warmup = 3;
   bool json = false;      // also print one JSON object as the last line of stdout
   bool progress = true;   // a progress line on stderr
+  bool profile = false;   // after the timed runs, time `runs` more per step and print where it goes
   LoadOptions load;
 };
 

@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
   bench->add_flag("--reference-kernels", bench_options.load.reference_kernels, "run the plain reference kernels only");
   bench->add_flag("--json", bench_options.json, "also print one JSON object as the last line of stdout");
   bench->add_flag("!--no-progress", bench_options.progress, "no progress line on stderr");
+  bench->add_flag("--profile", bench_options.profile, "then time each step: the slowest layers and time per op kind");
 
   auto* example = app.add_subcommand("example", "run the bundled digits example");
   example->add_option("--dir", dir, "folder holding digits_cnn.keras and its .npz files");
