@@ -4,7 +4,10 @@
 // warm: B is reused call after call, as weights are). On a machine shared with other work the
 // 2-thread medians swing with the load; the best sample shows what the code does uncontended.
 //
-//   kerasrt_gemm_bench [--isa=avx512|avx2|portable] [--threads=1,2] [--min-time=0.3]
+//   kerasrt_gemm_bench [--isa=avx512|avx2|portable] [--threads=1,2] [--min-time=0.3] [--ours]
+//
+// --ours times kerasrt's GEMM only. The header line gives this core's FMA peak, measured by a
+// register-only FMA loop, so each figure can be read as a share of it.
 //
 // Threads: ours through kerasrt's ThreadPool; oneDNN (Debian builds it with the OpenMP runtime)
 // through omp_set_num_threads; OpenBLAS (pthread build) through openblas_set_num_threads.
@@ -42,6 +45,10 @@ const Shape kShapes[] = {
     {196, 256, 2304, "conv 3x3, 14x14"},
     {49, 512, 4608, "conv 3x3, 7x7"},
     {3136, 256, 64, "1x1 conv, 56x56"},
+    {12544, 96, 16, "1x1 expand, 112x112"},
+    {3136, 32, 1152, "conv 3x3 growth 32"},
+    {3136, 128, 256, "1x1 conv, 56x56"},
+    {784, 128, 512, "1x1 conv, 28x28"},
     {1, 1000, 1024, "dense classifier"},
     {1, 256, 256, "dense"},
     {1, 4096, 4096, "dense, big"},
@@ -77,6 +84,36 @@ Timing median_seconds(F&& f, double min_time) {
   return {samples[samples.size() / 2], samples.front()};
 }
 
+// GFLOP/s of independent 512-bit (or 256-bit) FMAs on registers only: what one core can do at best.
+double fma_peak_gflops(bool zmm) {
+  using clock = std::chrono::steady_clock;
+  const long iters = 20000000;
+  long n = iters;
+  auto t0 = clock::now();
+  if (zmm)
+    __asm__ volatile(
+        "vxorps %%zmm0, %%zmm0, %%zmm0\n"
+        "1:\n"
+        ".irp r,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21\n"
+        "vfmadd231ps %%zmm0, %%zmm1, %%zmm\\r\n"
+        ".endr\n"
+        "dec %0\n"
+        "jnz 1b\n"
+        : "+r"(n)::"memory");
+  else
+    __asm__ volatile(
+        "vxorps %%ymm0, %%ymm0, %%ymm0\n"
+        "1:\n"
+        ".irp r,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n"
+        "vfmadd231ps %%ymm0, %%ymm1, %%ymm\\r\n"
+        ".endr\n"
+        "dec %0\n"
+        "jnz 1b\n"
+        : "+r"(n)::"memory");
+  const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+  return (zmm ? 20.0 * 32 : 14.0 * 16) * iters / secs * 1e-9;
+}
+
 std::vector<int> parse_list(const char* s) {
   std::vector<int> out;
   for (const char* p = s; *p;) {
@@ -92,28 +129,37 @@ std::vector<int> parse_list(const char* s) {
 int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1, 2};
   double min_time = 0.3;
+  bool ours_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--isa=", 0) == 0) {
       std::string v = a.substr(6);
-      GemmIsa isa = v == "avx512" ? GemmIsa::avx512 : v == "avx2" ? GemmIsa::avx2 : GemmIsa::portable;
-      if (!gemm_set_isa(isa)) {
+      SimdLevel isa = v == "avx512" ? SimdLevel::avx512 : v == "avx2" ? SimdLevel::avx2 : SimdLevel::portable;
+      if (!set_simd_level(isa)) {
         std::fprintf(stderr, "this CPU cannot run %s\n", v.c_str());
         return 1;
       }
     } else if (a.rfind("--threads=", 0) == 0) {
       thread_counts = parse_list(a.c_str() + 10);
+    } else if (a == "--ours") {
+      ours_only = true;
     } else if (a.rfind("--min-time=", 0) == 0) {
       min_time = std::atof(a.c_str() + 11);
     } else {
-      std::fprintf(stderr, "usage: %s [--isa=avx512|avx2|portable] [--threads=1,2] [--min-time=0.3]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--isa=avx512|avx2|portable] [--threads=1,2] [--min-time=0.3] [--ours]\n",
+                   argv[0]);
       return 2;
     }
   }
   const dnnl_version_t* v = dnnl_version();
   std::printf("kerasrt gemm: %s | oneDNN %d.%d.%d (cpu runtime %s) | OpenBLAS core %s\n",
-              gemm_isa_name(gemm_isa()), v->major, v->minor, v->patch, v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
+              simd_level_name(simd_level()), v->major, v->minor, v->patch, v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
               openblas_get_corename());
+  if (__builtin_cpu_supports("avx512f"))
+    std::printf("FMA peak of one core: %.1f GFLOP/s with 512-bit FMAs, %.1f with 256-bit\n", fma_peak_gflops(true),
+                fma_peak_gflops(false));
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    std::printf("FMA peak of one core: %.1f GFLOP/s with 256-bit FMAs\n", fma_peak_gflops(false));
   std::printf("GFLOP/s: median (best sample); 'packed' = gemm_packed (B packed beforehand), 'gemm' = unpacked B\n\n");
 
   std::mt19937 rng(42);
@@ -132,10 +178,11 @@ int main(int argc, char** argv) {
       PackedB pb = pack_b(s.K, s.N, B.data(), s.N);
       const double flops = 2.0 * s.M * s.N * s.K;
       auto gf = [&](double sec) { return flops / sec * 1e-9; };
-      auto cell = [&](Timing t) {
+      auto cell = [&](Timing t) -> const char* {
         static char buf[4][32];
         static int next = 0;
         char* b = buf[next++ % 4];
+        if (t.median <= 0) return "-";
         std::snprintf(b, 32, "%6.1f (%5.1f)", gf(t.median), gf(t.best));
         return b;
       };
@@ -146,17 +193,21 @@ int main(int argc, char** argv) {
       Timing t_gemm = median_seconds(
           [&] { gemm(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, C.data(), s.N, false, ctx); }, min_time);
       pause();
-      Timing t_dnnl = median_seconds(
-          [&] { dnnl_sgemm('N', 'N', s.M, s.N, s.K, 1.f, A.data(), s.K, B.data(), s.N, 0.f, R.data(), s.N); }, min_time);
+      Timing t_dnnl{}, t_blas{};
+      if (!ours_only) {
+      t_dnnl = median_seconds(
+          [&] { dnnl_sgemm('N', 'N', s.M, s.N, s.K, 1.f, A.data(), s.K, B.data(), s.N, 0.f, C.data(), s.N); }, min_time);
       pause();
-      Timing t_blas = median_seconds(
+      t_blas = median_seconds(
           [&] {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.M, s.N, s.K, 1.f, A.data(), s.K, B.data(), s.N,
                         0.f, C.data(), s.N);
           },
           min_time);
       pause();
+      }
       gemm_packed(s.M, A.data(), s.K, pb, C.data(), s.N, false, ctx);
+      gemm_ref(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, R.data(), s.N, false);
       double diff = 0;
       for (size_t i = 0; i < C.size(); ++i) diff = std::max(diff, double(std::fabs(C[i] - R[i])));
       char name[64];

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "kernels/context.hpp"
+#include "kernels/simd_level.hpp"
 
 namespace kerasrt::kernels {
 
@@ -60,13 +61,5 @@ void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const fl
 // Scratch that gemm() needs in ctx.scratch: none (kept so callers size it through one place).
 size_t gemm_scratch_bytes(int64_t M, int64_t N, int64_t K);
 
-// Which micro-kernels run. Chosen once from the CPU (AVX-512F, else AVX2+FMA, else portable C++).
-enum class GemmIsa { portable, avx2, avx512 };
-GemmIsa gemm_isa();
-bool gemm_isa_supported(GemmIsa isa);
-// For tests and benchmarks: force a path; returns false (and changes nothing) if the CPU lacks it.
-// Not thread-safe against concurrent gemm calls.
-bool gemm_set_isa(GemmIsa isa);
-const char* gemm_isa_name(GemmIsa isa);
 
 }  // namespace kerasrt::kernels

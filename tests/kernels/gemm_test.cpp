@@ -57,19 +57,19 @@ std::vector<Case> cases() {
   return out;
 }
 
-std::vector<GemmIsa> isas() {
-  std::vector<GemmIsa> out;
-  for (GemmIsa isa : {GemmIsa::portable, GemmIsa::avx2, GemmIsa::avx512})
-    if (gemm_isa_supported(isa)) out.push_back(isa);
+std::vector<SimdLevel> isas() {
+  std::vector<SimdLevel> out;
+  for (SimdLevel isa : {SimdLevel::portable, SimdLevel::avx2, SimdLevel::avx512})
+    if (simd_level_supported(isa)) out.push_back(isa);
   return out;
 }
 
 // Restores the automatically chosen path after each test.
 class Gemm : public ::testing::Test {
  protected:
-  void SetUp() override { chosen_ = gemm_isa(); }
-  void TearDown() override { gemm_set_isa(chosen_); }
-  GemmIsa chosen_{};
+  void SetUp() override { chosen_ = simd_level(); }
+  void TearDown() override { set_simd_level(chosen_); }
+  SimdLevel chosen_{};
 };
 
 // Fills with v/4 for integer v in [-4, 4]: every product is a multiple of 1/16 and every partial sum
@@ -121,7 +121,7 @@ void check(const Case& c, const ExecContext& ctx, bool exact, std::mt19937& rng)
         } else if (exact ? g != r : !(std::fabs(double(g) - r) <= tolerance(i, j))) {
           ++bad;
           ADD_FAILURE() << which << " " << describe(c) << " threads=" << ctx.threads() << " isa="
-                        << gemm_isa_name(gemm_isa()) << (exact ? " exact" : "") << ": C[" << i << "," << j
+                        << simd_level_name(simd_level()) << (exact ? " exact" : "") << ": C[" << i << "," << j
                         << "] = " << g << ", reference " << r;
         }
       }
@@ -139,8 +139,8 @@ void check(const Case& c, const ExecContext& ctx, bool exact, std::mt19937& rng)
 }
 
 TEST_F(Gemm, MatchesReferenceOnEveryPathAndThreadCount) {
-  for (GemmIsa isa : isas()) {
-    ASSERT_TRUE(gemm_set_isa(isa));
+  for (SimdLevel isa : isas()) {
+    ASSERT_TRUE(set_simd_level(isa));
     for (int threads : {1, 2}) {
       ThreadPool pool(threads);
       ExecContext ctx{&pool, {}};
@@ -189,8 +189,8 @@ TEST_F(Gemm, PackedBIsAlignedAndPadded) {
 }
 
 TEST_F(Gemm, WarmedUpCallsDoNotAllocate) {
-  for (GemmIsa isa : isas()) {
-    ASSERT_TRUE(gemm_set_isa(isa));
+  for (SimdLevel isa : isas()) {
+    ASSERT_TRUE(set_simd_level(isa));
     for (int threads : {1, 2}) {
       ThreadPool pool(threads);
       ExecContext ctx{&pool, {}};

@@ -10,11 +10,17 @@
 //  - "transpose_gemm": channels_last transposed convs, as one GEMM per batch element and a gather.
 // channels_first depthwise and transposed convolutions stay on the reference.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/conv_layout.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/simd_level.hpp"
 #include "kernels/ref/ref.hpp"
 #include "kernels/x86/x86.hpp"
 
@@ -71,11 +77,15 @@ bool channels_last_forward(const ir::Node& node) {
 
 // ---- depthwise ------------------------------------------------------------------------------------
 
+// Taps per output position this kernel takes: their offsets are listed on the stack per row.
+constexpr int64_t kMaxDepthwiseTaps = 1024;
+
 bool depthwise_supports(const ir::Node& node, std::span<const TensorType>, std::span<const TensorType>) {
   const auto& a = node.as<ir::ConvAttrs>();
   // One input channel is an ordinary convolution too (groups = 1): its taps make a GEMM's K, which
   // the GEMM kernel runs several times faster than this per-channel loop once there are many taps.
-  return channels_last_forward(node) && a.groups == a.in_channels && !(a.in_channels == 1 && taps_of(a) >= 8);
+  return channels_last_forward(node) && a.groups == a.in_channels && !(a.in_channels == 1 && taps_of(a) >= 8) &&
+         taps_of(a) <= kMaxDepthwiseTaps;
 }
 
 struct DepthwiseArgs {
@@ -86,40 +96,119 @@ struct DepthwiseArgs {
   std::array<ir::ConvAxis, 3> axes;
 };
 
-// y row += x row * w row over n channels; built for AVX2 too (without FMA, so each product is
-// rounded before its sum exactly as in the reference).
-__attribute__((target_clones("avx2", "default"))) void multiply_add(float* __restrict y, const float* __restrict x,
-                                                                     const float* __restrict w, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i] * w[i];
+// The taps of one output position that read the input (not padding), in the reference's order:
+// offsets of the input position from the batch start and of the tap's kernel row.
+struct RowTaps {
+  int64_t count = 0;
+  int64_t x[kMaxDepthwiseTaps], w[kMaxDepthwiseTaps];
+};
+
+void list_taps(const DepthwiseArgs& d, const RowIndex& ix, RowTaps& t) {
+  const int64_t filters = d.in * d.multiplier;
+  t.count = 0;
+  for (int64_t k0 = 0; k0 < d.axes[0].kernel; ++k0) {
+    const int64_t i0 = d.axes[0].source(ix.o[0], k0);
+    if (i0 < 0) continue;
+    for (int64_t k1 = 0; k1 < d.axes[1].kernel; ++k1) {
+      const int64_t i1 = d.axes[1].source(ix.o[1], k1);
+      if (i1 < 0) continue;
+      for (int64_t k2 = 0; k2 < d.axes[2].kernel; ++k2) {
+        const int64_t i2 = d.axes[2].source(ix.o[2], k2);
+        if (i2 < 0) continue;
+        t.x[t.count] = i0 * d.lx.strides[0] + i1 * d.lx.strides[1] + i2 * d.lx.strides[2];
+        t.w[t.count] = ((k0 * d.axes[1].kernel + k1) * d.axes[2].kernel + k2) * filters;
+        ++t.count;
+      }
+    }
+  }
 }
+
+// One output position, channel multiplier 1: y[c] = bias[c] + sum over taps of x[c] * w[c], each
+// block of channels summed in registers over all taps before it is stored once.
+// Portable form (also the AVX2 build): products rounded before their sums, as in the reference.
+__attribute__((target_clones("avx2", "default"))) void depthwise_position(const float* xb, const float* kernel,
+                                                                           const float* bias, const RowTaps& t,
+                                                                           float* y, int64_t channels) {
+  constexpr int64_t kBlock = 64;
+  for (int64_t c0 = 0; c0 < channels; c0 += kBlock) {
+    const int64_t n = std::min(kBlock, channels - c0);
+    float acc[kBlock];
+    for (int64_t j = 0; j < n; ++j) acc[j] = bias ? bias[c0 + j] : 0.f;
+    for (int64_t k = 0; k < t.count; ++k) {
+      const float* x = xb + t.x[k] + c0;
+      const float* w = kernel + t.w[k] + c0;
+      for (int64_t j = 0; j < n; ++j) acc[j] += x[j] * w[j];
+    }
+    std::memcpy(y + c0, acc, static_cast<size_t>(n) * sizeof(float));
+  }
+}
+
+#if defined(__x86_64__)
+// AVX-512: 64 channels in four registers (then 16 at a time, the last masked), fused multiply-add.
+__attribute__((target("avx512f"))) void depthwise_position_avx512(const float* xb, const float* kernel,
+                                                                   const float* bias, const RowTaps& t, float* y,
+                                                                   int64_t channels) {
+  int64_t c = 0;
+  for (; c + 64 <= channels; c += 64) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    if (bias) {
+      a0 = _mm512_loadu_ps(bias + c);
+      a1 = _mm512_loadu_ps(bias + c + 16);
+      a2 = _mm512_loadu_ps(bias + c + 32);
+      a3 = _mm512_loadu_ps(bias + c + 48);
+    }
+    for (int64_t k = 0; k < t.count; ++k) {
+      const float* x = xb + t.x[k] + c;
+      const float* w = kernel + t.w[k] + c;
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(w), a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(w + 16), a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 32), _mm512_loadu_ps(w + 32), a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 48), _mm512_loadu_ps(w + 48), a3);
+    }
+    _mm512_storeu_ps(y + c, a0);
+    _mm512_storeu_ps(y + c + 16, a1);
+    _mm512_storeu_ps(y + c + 32, a2);
+    _mm512_storeu_ps(y + c + 48, a3);
+  }
+  for (; c < channels; c += 16) {
+    const int64_t n = std::min<int64_t>(16, channels - c);
+    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+    __m512 a = bias ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps();
+    for (int64_t k = 0; k < t.count; ++k)
+      a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xb + t.x[k] + c), _mm512_maskz_loadu_ps(m, kernel + t.w[k] + c), a);
+    _mm512_mask_storeu_ps(y + c, m, a);
+  }
+}
+#endif
 
 void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end) {
   const int64_t filters = d.in * d.multiplier;
+  RowTaps taps;
+#if defined(__x86_64__)
+  const bool avx512 = simd_level() == SimdLevel::avx512;
+#endif
   for (int64_t r = begin; r < end; ++r) {
     const RowIndex ix = row_index(r, d.ly);
+    list_taps(d, ix, taps);
+    const float* xb = d.x + ix.b * d.lx.batch_stride;
     float* yp = d.y + r * filters;
+    if (d.multiplier == 1) {
+#if defined(__x86_64__)
+      if (avx512) {
+        depthwise_position_avx512(xb, d.kernel, d.bias, taps, yp, filters);
+        continue;
+      }
+#endif
+      depthwise_position(xb, d.kernel, d.bias, taps, yp, filters);
+      continue;
+    }
     if (d.bias) std::memcpy(yp, d.bias, static_cast<size_t>(filters) * sizeof(float));
     else std::fill(yp, yp + filters, 0.f);
-    const float* xb = d.x + ix.b * d.lx.batch_stride;
-    for (int64_t k0 = 0; k0 < d.axes[0].kernel; ++k0) {
-      const int64_t i0 = d.axes[0].source(ix.o[0], k0);
-      if (i0 < 0) continue;
-      for (int64_t k1 = 0; k1 < d.axes[1].kernel; ++k1) {
-        const int64_t i1 = d.axes[1].source(ix.o[1], k1);
-        if (i1 < 0) continue;
-        for (int64_t k2 = 0; k2 < d.axes[2].kernel; ++k2) {
-          const int64_t i2 = d.axes[2].source(ix.o[2], k2);
-          if (i2 < 0) continue;
-          const float* xp = xb + i0 * d.lx.strides[0] + i1 * d.lx.strides[1] + i2 * d.lx.strides[2];
-          const float* w = d.kernel + ((k0 * d.axes[1].kernel + k1) * d.axes[2].kernel + k2) * filters;
-          if (d.multiplier == 1) {
-            multiply_add(yp, xp, w, filters);
-          } else {
-            for (int64_t c = 0; c < d.in; ++c)
-              for (int64_t m = 0; m < d.multiplier; ++m) yp[c * d.multiplier + m] += xp[c] * w[c * d.multiplier + m];
-          }
-        }
-      }
+    for (int64_t k = 0; k < taps.count; ++k) {
+      const float* xp = xb + taps.x[k];
+      const float* w = d.kernel + taps.w[k];
+      for (int64_t c = 0; c < d.in; ++c)
+        for (int64_t m = 0; m < d.multiplier; ++m) yp[c * d.multiplier + m] += xp[c] * w[c * d.multiplier + m];
     }
   }
 }
@@ -146,8 +235,18 @@ void run_depthwise(const KernelCall& c) {
   d.axes = conv_axes(a, d.lx);
   const int64_t rows = d.ly.batch * d.ly.dims[0] * d.ly.dims[1] * d.ly.dims[2];
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, a.filters * taps_of(a)));
-  c.ctx.parallel_for(rows, grain, [&](int64_t b, int64_t e) { depthwise_rows(d, b, e); });
-  finish_rows(a.activation, c.post, d.y, rows, a.filters, reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
+  // An element-wise activation and the fused steps run on each block of rows while it is in cache.
+  const bool in_rows = ir::is_elementwise(a.activation.fn);
+  const int64_t cached = std::max<int64_t>(1, 8192 / a.filters);  // rows of ~32 KiB
+  c.ctx.parallel_for(rows, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r += cached) {
+      const int64_t n = std::min(cached, e - r);
+      depthwise_rows(d, r, r + n);
+      if (in_rows) finish_rows_here(a.activation, c.post, d.y + r * a.filters, n, a.filters);
+    }
+  });
+  if (!in_rows)
+    finish_rows(a.activation, c.post, d.y, rows, a.filters, reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
 }
 
 // ---- im2col + GEMM --------------------------------------------------------------------------------

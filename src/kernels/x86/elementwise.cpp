@@ -7,6 +7,7 @@
 
 #include "kernels/ref/ref.hpp"
 #include "kernels/dtype_dispatch.hpp"
+#include "kernels/simd_level.hpp"
 #include "kernels/unary_math.hpp"
 #include "kernels/x86/vector_math.hpp"
 #include "kernels/x86/x86.hpp"
@@ -47,6 +48,58 @@ constexpr std::array<UnaryLoop, sizeof...(I)> unary_table(std::index_sequence<I.
   return {&unary_loop<static_cast<ir::UnaryFn>(I)>...};
 }
 constexpr auto kUnaryLoops = unary_table(std::make_index_sequence<static_cast<size_t>(ir::UnaryFn::kCount)>());
+
+#if defined(__x86_64__)
+// The exp family with AVX-512 intrinsics (vector_math.hpp), 16 floats at a time, the tail masked.
+template <ir::UnaryFn F>
+[[gnu::always_inline]] inline __attribute__((target("avx512f"))) __m512 unary16(__m512 x) {
+  using Fn = ir::UnaryFn;
+  if constexpr (F == Fn::kExp) return vexp16(x);
+  else if constexpr (F == Fn::kSigmoid) return vsigmoid16(x);
+  else if constexpr (F == Fn::kSilu) return _mm512_mul_ps(x, vsigmoid16(x));
+  else if constexpr (F == Fn::kTanh) return vtanh16(x);
+  else if constexpr (F == Fn::kErf) return verf16(x);
+  else if constexpr (F == Fn::kGelu) {
+    const __m512 e = verf16(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.f), e));
+  } else {
+    static_assert(F == Fn::kGeluTanh);
+    const __m512 inner = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+                                       _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x), _mm512_mul_ps(x, x), x));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.f), vtanh16(inner)));
+  }
+}
+
+template <ir::UnaryFn F>
+__attribute__((target("avx512f"))) void unary_loop16(const float* x, float* y, int64_t n, const ir::UnaryAttrs&) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, unary16<F>(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, unary16<F>(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+#endif
+
+// The loop for `fn` at the current SIMD level.
+UnaryLoop unary_loop_for(ir::UnaryFn fn) {
+#if defined(__x86_64__)
+  if (simd_level() == SimdLevel::avx512) {
+    using Fn = ir::UnaryFn;
+    switch (fn) {
+      case Fn::kExp: return unary_loop16<Fn::kExp>;
+      case Fn::kSigmoid: return unary_loop16<Fn::kSigmoid>;
+      case Fn::kSilu: return unary_loop16<Fn::kSilu>;
+      case Fn::kTanh: return unary_loop16<Fn::kTanh>;
+      case Fn::kErf: return unary_loop16<Fn::kErf>;
+      case Fn::kGelu: return unary_loop16<Fn::kGelu>;
+      case Fn::kGeluTanh: return unary_loop16<Fn::kGeluTanh>;
+      default: break;
+    }
+  }
+#endif
+  return kUnaryLoops[static_cast<size_t>(fn)];
+}
 
 bool unary_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType> out) {
   return in[0].dtype == DType::kFloat32 && out[0].dtype == DType::kFloat32 &&
@@ -187,7 +240,7 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
                  const ExecContext& ctx) {
   if (!ir::is_elementwise(u.fn)) return ref::apply_unary(u, x, y, n, last_len, scratch);
   if (u.fn == ir::UnaryFn::kIdentity && x == y) return;
-  UnaryLoop loop = kUnaryLoops[static_cast<size_t>(u.fn)];
+  UnaryLoop loop = unary_loop_for(u.fn);
   ctx.parallel_for(n, kGrain, [&](int64_t begin, int64_t end) { loop(x + begin, y + begin, end - begin, u); });
 }
 
@@ -211,16 +264,20 @@ void finish_rows(const ir::UnaryAttrs& own, std::span<const PostOp> post, float*
   if (!own_needed && post.empty()) return;
   const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(channels, 1));
   ctx.parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
-    float* block = y + begin * channels;
-    if (own_needed) kUnaryLoops[static_cast<size_t>(own.fn)](block, block, (end - begin) * channels, own);
-    apply_post_ops(post, block, end - begin, channels);
+    finish_rows_here(own_needed ? own : ir::UnaryAttrs{}, post, y + begin * channels, end - begin, channels);
   });
+}
+
+void finish_rows_here(const ir::UnaryAttrs& own, std::span<const PostOp> post, float* y, int64_t rows,
+                      int64_t channels) {
+  if (own.fn != ir::UnaryFn::kIdentity) unary_loop_for(own.fn)(y, y, rows * channels, own);
+  apply_post_ops(post, y, rows, channels);
 }
 
 void apply_post_ops(std::span<const PostOp> post, float* y, int64_t rows, int64_t channels) {
   for (const PostOp& op : post) {
     if (op.scale) scale_shift_rows(y, rows, channels, op.scale, op.shift);
-    else kUnaryLoops[static_cast<size_t>(op.unary.fn)](y, y, rows * channels, op.unary);
+    else unary_loop_for(op.unary.fn)(y, y, rows * channels, op.unary);
   }
 }
 

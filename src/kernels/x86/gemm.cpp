@@ -261,34 +261,13 @@ KERASRT_AVX2 void block_avx2(int64_t rows, int64_t kc, const float* A, int64_t l
 #endif  // KERASRT_GEMM_X86
 
 // ---------------------------------------------------------------------------------------------
-// Dispatch.
+// Dispatch on simd_level().
 
-bool cpu_has(GemmIsa isa) {
-#ifdef KERASRT_GEMM_X86
-  __builtin_cpu_init();
-  switch (isa) {
-    case GemmIsa::avx512: return __builtin_cpu_supports("avx512f");
-    case GemmIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case GemmIsa::portable: return true;
-  }
-  return false;
-#else
-  return isa == GemmIsa::portable;
-#endif
-}
-
-GemmIsa& current_isa() {
-  static GemmIsa isa = cpu_has(GemmIsa::avx512) ? GemmIsa::avx512
-                       : cpu_has(GemmIsa::avx2) ? GemmIsa::avx2
-                                                : GemmIsa::portable;
-  return isa;
-}
-
-IsaImpl impl_for(GemmIsa isa) {
+IsaImpl impl_for(SimdLevel isa) {
   switch (isa) {
 #ifdef KERASRT_GEMM_X86
-    case GemmIsa::avx512: return {block_avx512, kMr512};
-    case GemmIsa::avx2: return {block_avx2, kMr256};
+    case SimdLevel::avx512: return {block_avx512, kMr512};
+    case SimdLevel::avx2: return {block_avx2, kMr256};
 #endif
     default: return {block_portable, 4};
   }
@@ -313,7 +292,7 @@ void drive(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, float* 
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
     return;
   }
-  const IsaImpl isa = impl_for(current_isa());
+  const IsaImpl isa = impl_for(simd_level());
   const int64_t np = ceil_div(N, kPanel);
   const int64_t mr = isa.mr;
   // Cache-sized tiles: ~128 rows of A (x kKc: 128 KiB) against up to 16 panels (512 columns).
@@ -406,21 +385,5 @@ void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const fl
 }
 
 size_t gemm_scratch_bytes(int64_t, int64_t, int64_t) { return 0; }
-
-GemmIsa gemm_isa() { return current_isa(); }
-bool gemm_isa_supported(GemmIsa isa) { return cpu_has(isa); }
-bool gemm_set_isa(GemmIsa isa) {
-  if (!cpu_has(isa)) return false;
-  current_isa() = isa;
-  return true;
-}
-const char* gemm_isa_name(GemmIsa isa) {
-  switch (isa) {
-    case GemmIsa::avx512: return "avx512";
-    case GemmIsa::avx2: return "avx2";
-    case GemmIsa::portable: return "portable";
-  }
-  return "?";
-}
 
 }  // namespace kerasrt::kernels

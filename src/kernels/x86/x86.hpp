@@ -17,7 +17,12 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
 void finish_rows(const ir::UnaryAttrs& own, std::span<const PostOp> post, float* y, int64_t rows, int64_t channels,
                  float* scratch, const ExecContext& ctx);
 
-// The same steps on rows already in cache, on the calling thread (inside a kernel's own parallel_for).
+// finish_rows for an element-wise `own` on rows already in cache, on the calling thread (inside a
+// kernel's own parallel_for).
+void finish_rows_here(const ir::UnaryAttrs& own, std::span<const PostOp> post, float* y, int64_t rows,
+                      int64_t channels);
+
+// The fused steps alone, likewise on the calling thread.
 void apply_post_ops(std::span<const PostOp> post, float* y, int64_t rows, int64_t channels);
 
 extern const Kernel kUnaryLoop;
