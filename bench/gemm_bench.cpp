@@ -53,6 +53,8 @@ const Shape kShapes[] = {
     {1, 256, 256, "dense"},
     {1, 4096, 4096, "dense, big"},
     {128, 768, 256, "seq 128 projection"},
+    {128, 1024, 256, "seq 128 FFN up"},
+    {128, 256, 1024, "seq 128 FFN down"},
     {128, 128, 64, "attention QK^T"},
     {4, 8, 16, "tiny"},
     {16, 8, 3, "tiny"},

@@ -41,6 +41,10 @@ std::vector<Case> cases() {
     out.push_back({f[0], f[1], f[2], f[2], f[1], f[1], false});
     out.push_back({f[0], f[1], f[2], f[2] + 3, f[1] + 5, f[1] + 7, true});
   }
+  // Rows of A a multiple of 4 KiB apart are copied before the micro-kernels read them.
+  out.push_back({128, 256, 1024, 1024, 256, 256, false});
+  out.push_back({31, 40, 600, 1024, 40, 40, true});
+  out.push_back({17, 70, 2048, 2048, 70, 75, false});
   std::mt19937 rng(20240611);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   for (int i = 0; i < 60; ++i) {

@@ -8,7 +8,8 @@
 //       for each MR rows:                 micro-kernel: MR x 32 accumulators in registers,
 //                                          A read in place with broadcasts, B from the panel
 // A is not packed: the micro-kernel reads MR rows of A directly, which keeps the call free of
-// scratch and costs little because the A block (rows x kKc) stays in L2 across the panels.
+// scratch and costs little because the A block (rows x kKc) stays in L2 across the panels. The
+// exception is rows a multiple of 4 KiB apart (e.g. K = 1024), copied MR rows at a time (copy_a).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +28,7 @@ namespace {
 
 constexpr int64_t kPanel = PackedB::kPanel;
 constexpr int64_t kKc = 256;  // K block: a panel's block is kKc*32*4 = 32 KiB
+constexpr int64_t kMrMax = 16;  // most rows any micro-kernel takes
 
 // Multiplies rows x kc of A (leading dimension lda, already offset to the K block) by one panel's
 // K block Bp (kc rows of `width` floats, 64-byte aligned) into the first `ncols` columns of C.
@@ -66,6 +68,7 @@ constexpr int splits_for(int mr) { return mr == 1 ? 4 : mr == 2 ? 2 : 1; }
 // AVX-512: MR rows x NV*16 columns, MR <= 14 (28 accumulators + 2 B vectors fit the 32 registers).
 #define KERASRT_AVX512 __attribute__((target("avx512f,avx2,fma")))
 constexpr int kMr512 = 14;
+static_assert(kMr512 <= kMrMax);
 
 template <int MR, int NV>
 KERASRT_AVX512 void ukr512(int64_t kc, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
@@ -162,6 +165,7 @@ KERASRT_AVX512 void block_avx512(int64_t rows, int64_t kc, const float* A, int64
 // panel is done as two 16-wide halves.
 #define KERASRT_AVX2 __attribute__((target("avx2,fma")))
 constexpr int kMr256 = 6;
+static_assert(kMr256 <= kMrMax);
 
 template <int MR>
 KERASRT_AVX2 void ukr256(int64_t kc, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
@@ -283,7 +287,7 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 21;
 // Splits C into tiles of mc rows x ncp panels and runs them on the pool. get_b(panel, k0, kc,
 // width, buffer) returns that panel's K block laid out kc x width; buffer is a 64-byte aligned
 // kKc*kPanel float block on the calling thread's stack that it may pack into.
-template <class GetB>
+template <bool B_packed, class GetB>
 void drive(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, float* C, int64_t ldc, bool accumulate,
            const ExecContext& ctx, const GetB& get_b) {
   if (M <= 0 || N <= 0) return;
@@ -314,19 +318,37 @@ void drive(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, float* 
   // Even K blocks no deeper than kKc.
   const int64_t kb = ceil_div(K, ceil_div(K, kKc));
 
+  // Rows of A a whole number of 4 KiB apart all fall in the same few L1 sets, more of them than
+  // the cache has ways: the micro-kernel's 14 row streams then evict each other. Such A is copied,
+  // one micro-kernel's rows at a time, to rows kc apart (B must come packed: the copy is reused
+  // across every panel only when fetching a panel costs nothing).
+  const bool copy_a = B_packed && lda % 1024 == 0;
   auto run = [&](int64_t t0, int64_t t1) {
     alignas(64) float buffer[kKc * kPanel];
+    alignas(64) float a_rows[kKc * kMrMax];
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t m0 = (t / nt) * mc, rows = std::min(mc, M - m0);
       const int64_t p0 = (t % nt) * ncp, p1 = std::min(np, p0 + ncp);
       for (int64_t k0 = 0; k0 < K; k0 += kb) {
         const int64_t kc = std::min(kb, K - k0);
         const bool load_c = accumulate || k0 > 0;
-        for (int64_t p = p0; p < p1; ++p) {
-          const int64_t width = N - p * kPanel > 16 ? kPanel : 16;
-          const int64_t ncols = std::min(kPanel, N - p * kPanel);
-          const float* bp = get_b(p, k0, kc, width, buffer);
-          isa.block(rows, kc, A + m0 * lda + k0, lda, bp, width, ncols, C + m0 * ldc + p * kPanel, ldc, load_c);
+        const int64_t group = copy_a ? mr : rows;  // rows per block() call
+        for (int64_t g = 0; g < rows; g += group) {
+          const int64_t gr = std::min(group, rows - g);
+          const float* a = A + (m0 + g) * lda + k0;
+          int64_t la = lda;
+          if (copy_a) {
+            for (int64_t r = 0; r < gr; ++r)
+              std::memcpy(a_rows + r * kc, a + r * lda, static_cast<size_t>(kc) * sizeof(float));
+            a = a_rows;
+            la = kc;
+          }
+          for (int64_t p = p0; p < p1; ++p) {
+            const int64_t width = N - p * kPanel > 16 ? kPanel : 16;
+            const int64_t ncols = std::min(kPanel, N - p * kPanel);
+            const float* bp = get_b(p, k0, kc, width, buffer);
+            isa.block(gr, kc, a, la, bp, width, ncols, C + (m0 + g) * ldc + p * kPanel, ldc, load_c);
+          }
         }
       }
     }
@@ -366,13 +388,13 @@ void gemm_packed(int64_t M, const float* A, int64_t lda, const PackedB& B, float
                  const ExecContext& ctx) {
   const float* base = B.data();
   const int64_t K = B.K();
-  drive(M, B.N(), K, A, lda, C, ldc, accumulate, ctx,
+  drive<true>(M, B.N(), K, A, lda, C, ldc, accumulate, ctx,
         [base, K](int64_t p, int64_t k0, int64_t, int64_t width, float*) { return base + p * kPanel * K + k0 * width; });
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
           int64_t ldc, bool accumulate, const ExecContext& ctx) {
-  drive(M, N, K, A, lda, C, ldc, accumulate, ctx,
+  drive<false>(M, N, K, A, lda, C, ldc, accumulate, ctx,
         [B, ldb, N](int64_t p, int64_t k0, int64_t kc, int64_t width, float* buffer) {
           const int64_t ncols = std::min(kPanel, N - p * kPanel);
           for (int64_t k = 0; k < kc; ++k) {
