@@ -7,6 +7,7 @@
 
 #include "kernels/attention_mask.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/simd_level.hpp"
 #include "kernels/x86/vector_math.hpp"
 #include "kernels/x86/x86.hpp"
 
@@ -38,6 +39,42 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void exp_normalize_
   for (int64_t i = 0; i < S; ++i) row[i] = static_cast<float>(row[i] * inv);
 }
 
+#if defined(__x86_64__)
+// The same with AVX-512 intrinsics: vexp16, sums in two registers of 8 doubles.
+__attribute__((target("avx512f"))) void exp_normalize_row16(float* row, int64_t S, float mx) {
+  const __m512 m = _mm512_set1_ps(mx);
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  int64_t s = 0;
+  for (; s < S; s += 16) {
+    const __mmask16 k = S - s >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (S - s)) - 1);
+    const __m512 e = vexp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + s), m));
+    _mm512_mask_storeu_ps(row + s, k, e);
+    const __m512 ez = _mm512_maskz_mov_ps(k, e);
+    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(ez)));
+    hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ez), 1))));
+  }
+  const __m512d inv = _mm512_set1_pd(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(lo, hi)));
+  for (s = 0; s < S; s += 16) {
+    const __mmask16 k = S - s >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (S - s)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(k, row + s);
+    const __m256 y_lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), inv));
+    const __m256 y_hi = _mm512_cvtpd_ps(
+        _mm512_mul_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), inv));
+    const __m512d y = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(y_lo)), _mm256_castps_pd(y_hi), 1);
+    _mm512_mask_storeu_ps(row + s, k, _mm512_castpd_ps(y));
+  }
+}
+
+// Largest of row[0..S). A NaN score makes the whole row NaN below whatever this returns.
+__attribute__((target("avx512f"))) float row_max16(const float* row, int64_t S) {
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  int64_t s = 0;
+  for (; s + 16 <= S; s += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(row + s));
+  if (s < S) mx = _mm512_mask_max_ps(mx, static_cast<__mmask16>((1u << (S - s)) - 1), mx, _mm512_loadu_ps(row + s));
+  return _mm512_reduce_max_ps(mx);
+}
+#endif
+
 void run_attention(const KernelCall& c) {
   const auto& a = c.node.as<ir::AttentionAttrs>();
   const float* q = static_cast<const float*>(c.in[0].data);
@@ -53,6 +90,9 @@ void run_attention(const KernelCall& c) {
     return;
   }
 
+#if defined(__x86_64__)
+  const bool avx512 = simd_level() == SimdLevel::avx512;
+#endif
   float* qs = reinterpret_cast<float*>(c.ctx.scratch.data());
   float* kt = qs + T * K;
   float* own_scores = kt + K * S;
@@ -75,6 +115,12 @@ void run_attention(const KernelCall& c) {
       c.ctx.parallel_for(T, std::max<int64_t>(1, 4096 / S), [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
           float* row = sc + t * S;
+#if defined(__x86_64__)
+          if (avx512 && !mask.any()) {
+            exp_normalize_row16(row, S, row_max16(row, S));
+            continue;
+          }
+#endif
           float mx = -INFINITY;
           bool any = false;
           for (int64_t s = 0; s < S; ++s) {
