@@ -4,7 +4,8 @@
 Usage (Debian's python3, which has numpy):
   /usr/bin/python3 bench/vs_ort.py [--cli build/kerasrt] [--bench ../shared/bench]
                                    [--corpus ../shared/keras-corpus] [--rounds 3] [--runs 20]
-                                   [--models a,b] [--batches 1,16] [--threads 1,2]
+                                   [--models a,b] [--batches 1,16] [--threads 1,2] [--no-generate-onnx]
+                                   [--onnx-from-ir]
 
 For every model, batch and thread count it starts fresh processes, kerasrt (`kerasrt bench --json`)
 and ONNX Runtime (bench/ort_runner.js through the npm package onnxruntime-node, installed into a
@@ -12,7 +13,9 @@ cache folder on first use), alternating which goes first, `--rounds` times each;
 reports the median of `--runs` warm calls, and the table shows the median of those medians and the
 ratio kerasrt / ORT (below 1: kerasrt is faster). Both engines get the same inputs: the model's
 `NAME.inputs.npz` tiled to the batch. Before timing, kerasrt's outputs are checked against Keras's
-(`NAME.outputs.npz`). Not part of the test suite: timings belong to a quiet machine.
+(`NAME.outputs.npz`). Models without an `.onnx` file (the corpus's DenseNet121 and EfficientNetB0)
+are timed in ORT on the same graph rebuilt by bench/ir_to_onnx.py with random weights (marked in the
+table). Not part of the test suite: timings belong to a quiet machine.
 """
 import argparse
 import json
@@ -53,6 +56,16 @@ def install_ort():
         subprocess.run(["npm", "install", "--prefix", ORT_CACHE, "--no-audit", "--no-fund", "--ignore-scripts",
                         ORT_PACKAGE], check=True, stdout=subprocess.DEVNULL)
     return module
+
+
+def have_python_onnx():
+    """python3-onnx, which bench/ir_to_onnx.py needs; installed from Debian's archive if missing."""
+    probe = ["/usr/bin/python3", "-c", "import onnx"]
+    if subprocess.run(probe, capture_output=True).returncode == 0:
+        return True
+    subprocess.run(["apt-get", "install", "-y", "-q", "python3-onnx"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return subprocess.run(probe, capture_output=True).returncode == 0
 
 
 def identity_onnx(path):
@@ -161,6 +174,12 @@ def main():
     ap.add_argument("--models", default="", help="comma-separated subset of: " + ", ".join(m[0] for m in MODELS))
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--no-generate-onnx", dest="generate_onnx", action="store_false",
+                    help="skip ORT for models without an .onnx file instead of rebuilding their graph "
+                         "(bench/ir_to_onnx.py, needs python3-onnx)")
+    ap.add_argument("--onnx-from-ir", action="store_true",
+                    help="time ORT on the rebuilt graph for every model, even where an .onnx file exists "
+                         "(how ORT does on a clean graph rather than on torch's export)")
     args = ap.parse_args()
 
     wanted = set(filter(None, args.models.split(",")))
@@ -169,7 +188,7 @@ def main():
     thread_counts = [int(t) for t in args.threads.split(",")]
     ort_module = install_ort()
     tmp = tempfile.mkdtemp(prefix="kerasrt-vs-ort-")
-    rows, failures = [], 0
+    rows, failures, generated = [], 0, set()
     try:
         identity = os.path.join(tmp, "identity.onnx")
         identity_onnx(identity)
@@ -189,6 +208,17 @@ def main():
             print(f"{name}: kerasrt vs Keras {'ok' if ok else 'MISMATCH'} ({detail})", flush=True)
             failures += not ok
             has_onnx = os.path.exists(onnx_path)
+            if (args.onnx_from_ir or not has_onnx) and args.generate_onnx and have_python_onnx():
+                # Same graph, random weights: ORT's times are comparable, its outputs are not.
+                rebuilt = os.path.join(tmp, name + ".onnx")
+                made = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "ir_to_onnx.py"), "--cli", args.cli,
+                                       keras_path, rebuilt], capture_output=True, text=True)
+                if made.returncode == 0:
+                    onnx_path, has_onnx = rebuilt, True
+                    generated.add(name)
+                    print(f"  ORT runs {name}'s graph rebuilt by bench/ir_to_onnx.py (random weights: timing only)")
+                else:
+                    print(f"  cannot rebuild {name}'s graph ({made.stderr.strip().splitlines()[-1]})")
             for batch in batches:
                 inputs_dir = os.path.join(tmp, f"{name}-b{batch}")
                 npz = write_inputs(inputs_path, batch, inputs_dir)
@@ -219,7 +249,8 @@ def main():
     for name, batch, threads, k, o, k_rss, o_rss in rows:
         def fmt(v, spec):
             return format(v, spec) if v is not None else "-"
-        print(f"| {name} | {batch} | {threads} | {k:.2f} | {fmt(o, '.2f')} | {fmt(k / o if o else None, '.2f')} "
+        shown = name + (" (ORT: rebuilt graph)" if name in generated else "")
+        print(f"| {shown} | {batch} | {threads} | {k:.2f} | {fmt(o, '.2f')} | {fmt(k / o if o else None, '.2f')} "
               f"| {batch * 1000 / k:.1f} | {fmt(batch * 1000 / o if o else None, '.1f')} | {k_rss:.0f} "
               f"| {fmt(o_rss, '.0f')} |")
     if failures:
