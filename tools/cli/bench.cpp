@@ -67,7 +67,8 @@ Tensor random_input(const TensorInfo& info, int64_t batch, std::mt19937& rng) {
 
 // Runs the session `runs` more times with per-step timing on and prints the slowest steps and the
 // totals per op kind and kernel, as a share of the summed step time.
-void print_profile(Session& session, std::span<const ConstTensorView> in, std::span<const TensorView> out, int runs) {
+void print_profile(Session& session, std::span<const ConstTensorView> in, std::span<const TensorView> out, int runs,
+                   int top) {
   session.set_profiling(true);
   for (int i = 0; i < runs; ++i) session.run(in, out);
   std::vector<StepTime> steps = session.profile();
@@ -92,7 +93,7 @@ void print_profile(Session& session, std::span<const ConstTensorView> in, std::s
     std::printf("    %6.1f%%  %9.3f ms  %s\n", 100.0 * ms / total, ms * per_call, what.c_str());
   std::sort(steps.begin(), steps.end(), [](const StepTime& a, const StepTime& b) { return a.ms > b.ms; });
   std::printf("  slowest steps:\n");
-  for (size_t i = 0; i < std::min<size_t>(steps.size(), 15); ++i)
+  for (size_t i = 0; i < std::min<size_t>(steps.size(), static_cast<size_t>(top)); ++i)
     std::printf("    %6.1f%%  %9.3f ms  %s (%s/%s)\n", 100.0 * steps[i].ms / total, steps[i].ms * per_call,
                 steps[i].layer.c_str(), steps[i].op.c_str(), steps[i].kernel.c_str());
 }
@@ -159,7 +160,7 @@ int cmd_bench(const BenchOptions& o) {
   std::printf("latency      median %.3f ms   min %.3f ms   max %.3f ms\n", median, sorted.front(), sorted.back());
   std::printf("throughput   %.1f items/s\n", items_per_s);
   std::printf("memory       peak RSS %.1f MB   arena %.2f MB\n", peak_rss_mb(), arena_mb);
-  if (o.profile) print_profile(session, in_views, out_views, o.runs);
+  if (o.profile) print_profile(session, in_views, out_views, o.runs, o.profile_top);
   if (o.json)
     std::printf(
         "{\"model\": \"%s\", \"load_s\": %.6f, \"first_ms\": %.4f, \"median_ms\": %.4f, \"min_ms\": %.4f, "

@@ -14,6 +14,7 @@ struct BenchOptions {
   bool json = false;      // also print one JSON object as the last line of stdout
   bool progress = true;   // a progress line on stderr
   bool profile = false;   // after the timed runs, time `runs` more per step and print where it goes
+  int profile_top = 15;   // slowest steps listed
   LoadOptions load;
 };
 

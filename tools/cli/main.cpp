@@ -157,6 +157,8 @@ int main(int argc, char** argv) {
   bench->add_flag("--json", bench_options.json, "also print one JSON object as the last line of stdout");
   bench->add_flag("!--no-progress", bench_options.progress, "no progress line on stderr");
   bench->add_flag("--profile", bench_options.profile, "then time each step: the slowest layers and time per op kind");
+  bench->add_option("--profile-top", bench_options.profile_top, "slowest steps --profile lists (default 15)")
+      ->check(CLI::Range(0, 1000000));
 
   auto* example = app.add_subcommand("example", "run the bundled digits example");
   example->add_option("--dir", dir, "folder holding digits_cnn.keras and its .npz files");
