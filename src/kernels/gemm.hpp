@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "kernels/context.hpp"
+#include "kernels/kernel.hpp"
 #include "kernels/simd_level.hpp"
 
 namespace kerasrt::kernels {
@@ -49,9 +50,33 @@ class PackedB {
 // Packs B[K,N] (leading dimension ldb >= N). Allocates; meant for load time.
 PackedB pack_b(int64_t K, int64_t N, const float* B, int64_t ldb);
 
-// C[M, B.N()] (+)= A[M, B.K()] · B. Threads over ctx's pool; no heap allocation, no scratch.
+// Steps applied to every element of C once all of K is summed in, before it is stored (an
+// activation, a batch-norm folded in as a per-column scale and shift): no second pass over C. The
+// steps are PostOps (scale and shift per column of C, or a unary function); gemm_can_finish says
+// which unary functions the micro-kernels apply. Each rounds as the reference's separate pass
+// would, except sigmoid and silu at the AVX-512 level, which use the vectorised exp (a few ulps).
+struct GemmFinish {
+  static constexpr int kMaxSteps = 4;
+  int count = 0;
+  PostOp steps[kMaxSteps];
+
+  // The same steps for a C that starts `column` columns into this one's.
+  GemmFinish from_column(int64_t column) const {
+    GemmFinish out = *this;
+    for (int i = 0; i < count; ++i)
+      if (out.steps[i].scale) {
+        out.steps[i].scale += column;
+        out.steps[i].shift += column;
+      }
+    return out;
+  }
+};
+bool gemm_can_finish(ir::UnaryFn fn);
+
+// C[M, B.N()] (+)= A[M, B.K()] · B, then `finish` (if given) on every element. Threads over ctx's
+// pool; no heap allocation, no scratch.
 void gemm_packed(int64_t M, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc, bool accumulate,
-                 const ExecContext& ctx);
+                 const ExecContext& ctx, const GemmFinish* finish = nullptr);
 
 // Same with B unpacked (e.g. attention, where both operands are activations). B is packed a block
 // at a time into a fixed-size buffer on the stack, so no scratch is needed.

@@ -1,6 +1,7 @@
 // Differential tests: gemm and gemm_packed against gemm_ref, on every micro-kernel path this CPU can
 // run (portable, AVX2, AVX-512), with 1 and 2 threads, on seeded random shapes.
 #include "kernels/gemm.hpp"
+#include "kernels/unary_math.hpp"
 
 #include "support/alloc_counter.hpp"
 
@@ -211,6 +212,54 @@ TEST_F(Gemm, WarmedUpCallsDoNotAllocate) {
         run();
         EXPECT_EQ(::kerasrt::testing::heap_allocations() - before, 0) << describe(c) << " threads=" << threads;
       }
+    }
+  }
+}
+
+
+// The finish steps applied in the micro-kernels give what the reference's separate passes give:
+// bit for bit for scale/shift and the clamps (NaN, infinities and the sign of zero included),
+// within a few ulps for sigmoid and silu (vectorised exp). C = A · [1 ... 1] puts chosen values in C.
+TEST_F(Gemm, FinishStepsMatchSeparatePasses) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> values = {0.f, -0.f, 1.f, -1.f, 2.5f, -2.5f, 3.f, -3.f, 5.99f, 6.f, 6.01f, 100.f, -100.f,
+                                     1e-30f, -1e-30f, 88.f, -88.f, inf, -inf, nan, 0.25f, -0.75f, 17.f, -6.f};
+  const int64_t M = static_cast<int64_t>(values.size()), N = 37;
+  std::vector<float> ones(N, 1.f), scale(N), shift(N);
+  for (int64_t j = 0; j < N; ++j) {
+    scale[j] = 0.5f + 0.125f * static_cast<float>(j % 7);
+    shift[j] = -1.f + 0.25f * static_cast<float>(j % 5);
+  }
+  PackedB packed = pack_b(1, N, ones.data(), N);
+  using Fn = ir::UnaryFn;
+  for (SimdLevel isa : isas()) {
+    ASSERT_TRUE(set_simd_level(isa));
+    for (Fn fn : {Fn::kRelu, Fn::kRelu6, Fn::kHardSilu, Fn::kSigmoid, Fn::kSilu}) {
+      GemmFinish finish;
+      finish.count = 2;
+      finish.steps[0] = PostOp{scale.data(), shift.data(), {}};
+      finish.steps[1] = PostOp{nullptr, nullptr, ir::UnaryAttrs{fn}};
+      ASSERT_TRUE(gemm_can_finish(fn));
+      ThreadPool pool(1);
+      ExecContext ctx{&pool, {}};
+      std::vector<float> C(M * N);
+      gemm_packed(M, values.data(), 1, packed, C.data(), N, false, ctx, &finish);
+      const bool exact = fn != Fn::kSigmoid && fn != Fn::kSilu;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          const float want = unary_value(ir::UnaryAttrs{fn}, values[i] * scale[j] + shift[j]);
+          const float got = C[i * N + j];
+          const std::string where = std::string(simd_level_name(isa)) + " " + ir::unary_fn_name(fn) + " of " +
+                                    std::to_string(values[i]) + " column " + std::to_string(j);
+          if (std::isnan(want)) {
+            EXPECT_TRUE(std::isnan(got)) << where;
+          } else if (exact || std::isinf(want)) {
+            EXPECT_EQ(std::signbit(got), std::signbit(want)) << where;
+            EXPECT_EQ(got, want) << where;
+          } else {
+            EXPECT_NEAR(got, want, 1e-6f + 1e-6f * std::fabs(want)) << where;
+          }
+        }
     }
   }
 }

@@ -338,10 +338,14 @@ void run_gemm(const KernelCall& c) {
   const float* bias = a.has_bias ? c.node.weight(1).values<float>().data() : nullptr;
   const size_t row_bytes = static_cast<size_t>(a.filters) * sizeof(float);
   float* act_scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
+  // channels_last: the GEMM's columns are the filters, so it can apply the activation and fused
+  // steps itself before storing each block.
+  GemmFinish finish;
+  const bool in_gemm = !a.channels_first && as_gemm_finish(a.activation, c.post, finish);
   if (direct_gemm(a)) {
     if (bias)
       for (int64_t r = 0; r < blk.rows; ++r) std::memcpy(y + r * a.filters, bias, row_bytes);
-    gemm_packed(blk.rows, x, a.in_channels, packed[0], y, a.filters, a.has_bias, c.ctx);
+    gemm_packed(blk.rows, x, a.in_channels, packed[0], y, a.filters, a.has_bias, c.ctx, in_gemm ? &finish : nullptr);
   } else {
     const int64_t cpg = a.in_channels / a.groups, fpg = a.filters / a.groups, k = taps_of(a) * cpg;
     float* A = act_scratch + activation_scratch(a, c.out[0].shape) / sizeof(float);
@@ -357,7 +361,8 @@ void run_gemm(const KernelCall& c) {
         for (int64_t r = 0; r < m; ++r) std::memcpy(C + r * a.filters, bias, row_bytes);
       for (int64_t g = 0; g < a.groups; ++g) {
         c.ctx.parallel_for(m, grain, [&](int64_t b, int64_t e) { im2col_rows(a, x, lx, ly, axes, g, r0, b, e, A); });
-        gemm_packed(m, A, k, packed[g], C + g * fpg, a.filters, a.has_bias, c.ctx);
+        const GemmFinish group_finish = finish.from_column(g * fpg);
+        gemm_packed(m, A, k, packed[g], C + g * fpg, a.filters, a.has_bias, c.ctx, in_gemm ? &group_finish : nullptr);
       }
       if (a.channels_first)  // rows (batch, position) of filters -> y[batch, filter, position]
         for (int64_t r = 0; r < m; ++r) {
@@ -369,6 +374,7 @@ void run_gemm(const KernelCall& c) {
   }
   // Rows of the last axis (for channels_first that is not the channels; the plan fuses only
   // element-wise steps then, and a scale/shift only over the last axis).
+  if (in_gemm) return;
   const int64_t last = c.out[0].shape.back();
   finish_rows(a.activation, c.post, y, last ? element_count(c.out[0].shape) / last : 0, last, act_scratch, c.ctx);
 }

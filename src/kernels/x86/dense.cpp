@@ -1,5 +1,6 @@
 // Dense through the blocked GEMM: the kernel matrix is packed once per model (prepare), each call
-// starts the rows from the bias and accumulates x · kernel into them, then applies the activation.
+// starts the rows from the bias and accumulates x · kernel into them; the activation and fused steps
+// are applied by the GEMM before it stores each block when it can (as_gemm_finish), else afterwards.
 #include <algorithm>
 
 #include "kernels/gemm.hpp"
@@ -34,8 +35,11 @@ void run_dense(const KernelCall& c) {
     const float* bias = c.node.weight(1).values<float>().data();
     for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + a.units, y + r * a.units);
   }
-  gemm_packed(rows, x, a.in, packed, y, a.units, /*accumulate=*/a.has_bias, c.ctx);
-  finish_rows(a.activation, c.post, y, rows, a.units, reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
+  GemmFinish finish;
+  const bool in_gemm = as_gemm_finish(a.activation, c.post, finish);
+  gemm_packed(rows, x, a.in, packed, y, a.units, /*accumulate=*/a.has_bias, c.ctx, in_gemm ? &finish : nullptr);
+  if (!in_gemm)
+    finish_rows(a.activation, c.post, y, rows, a.units, reinterpret_cast<float*>(c.ctx.scratch.data()), c.ctx);
 }
 
 }  // namespace

@@ -274,6 +274,20 @@ void finish_rows_here(const ir::UnaryAttrs& own, std::span<const PostOp> post, f
   apply_post_ops(post, y, rows, channels);
 }
 
+bool as_gemm_finish(const ir::UnaryAttrs& own, std::span<const PostOp> post, GemmFinish& out) {
+  out.count = 0;
+  auto add = [&](const PostOp& op) {
+    if (!op.scale && op.unary.fn == ir::UnaryFn::kIdentity) return true;
+    if (out.count == GemmFinish::kMaxSteps || (!op.scale && !gemm_can_finish(op.unary.fn))) return false;
+    out.steps[out.count++] = op;
+    return true;
+  };
+  if (!add(PostOp{nullptr, nullptr, own})) return false;
+  for (const PostOp& op : post)
+    if (!add(op)) return false;
+  return true;
+}
+
 void apply_post_ops(std::span<const PostOp> post, float* y, int64_t rows, int64_t channels) {
   for (const PostOp& op : post) {
     if (op.scale) scale_shift_rows(y, rows, channels, op.scale, op.shift);

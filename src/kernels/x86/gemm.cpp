@@ -16,6 +16,8 @@
 #include <new>
 
 #include "kernels/gemm.hpp"
+#include "kernels/unary_math.hpp"
+#include "kernels/x86/vector_math.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -33,8 +35,25 @@ constexpr int64_t kMrMax = 16;  // most rows any micro-kernel takes
 // Multiplies rows x kc of A (leading dimension lda, already offset to the K block) by one panel's
 // K block Bp (kc rows of `width` floats, 64-byte aligned) into the first `ncols` columns of C.
 // load_c: add to C instead of overwriting it.
+// finish: the steps to apply before storing (last K block only), its per-column arrays offset to
+// this panel's first column.
 using BlockFn = void (*)(int64_t rows, int64_t kc, const float* A, int64_t lda, const float* Bp, int64_t width,
-                         int64_t ncols, float* C, int64_t ldc, bool load_c);
+                         int64_t ncols, float* C, int64_t ldc, bool load_c, const GemmFinish* finish);
+
+// The finish steps one element at a time, exactly as the reference's separate passes.
+float finish_scalar(const GemmFinish& f, float x, int64_t column) {
+  for (int i = 0; i < f.count; ++i) {
+    const PostOp& s = f.steps[i];
+    x = s.scale ? x * s.scale[column] + s.shift[column] : unary_value(s.unary, x);
+  }
+  return x;
+}
+
+void finish_block(const GemmFinish* f, int64_t rows, int64_t ncols, float* C, int64_t ldc) {
+  if (!f) return;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < ncols; ++j) C[i * ldc + j] = finish_scalar(*f, C[i * ldc + j], j);
+}
 
 struct IsaImpl {
   BlockFn block;
@@ -44,7 +63,7 @@ struct IsaImpl {
 // ---------------------------------------------------------------------------------------------
 // Portable fallback.
 void block_portable(int64_t rows, int64_t kc, const float* A, int64_t lda, const float* Bp, int64_t width,
-                    int64_t ncols, float* C, int64_t ldc, bool load_c) {
+                    int64_t ncols, float* C, int64_t ldc, bool load_c, const GemmFinish* finish) {
   for (int64_t i = 0; i < rows; ++i) {
     float acc[kPanel] = {};
     const float* a = A + i * lda;
@@ -56,6 +75,7 @@ void block_portable(int64_t rows, int64_t kc, const float* A, int64_t lda, const
     float* c = C + i * ldc;
     for (int64_t j = 0; j < ncols; ++j) c[j] = load_c ? c[j] + acc[j] : acc[j];
   }
+  finish_block(finish, rows, ncols, C, ldc);
 }
 
 #ifdef KERASRT_GEMM_X86
@@ -70,9 +90,49 @@ constexpr int splits_for(int mr) { return mr == 1 ? 4 : mr == 2 ? 2 : 1; }
 constexpr int kMr512 = 14;
 static_assert(kMr512 <= kMrMax);
 
-template <int MR, int NV>
+// The finish steps on 16 columns starting at `column`, with the scalar form's rounding (no FMA;
+// the sign of zero and NaN kept as the reference keeps them).
+KERASRT_AVX512 inline __m512 finish16(const GemmFinish& f, __m512 x, int64_t column, __mmask16 m) {
+  using Fn = ir::UnaryFn;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int i = 0; i < f.count; ++i) {
+    const PostOp& s = f.steps[i];
+    if (s.scale) {
+      x = _mm512_add_ps(_mm512_mul_ps(x, _mm512_maskz_loadu_ps(m, s.scale + column)),
+                        _mm512_maskz_loadu_ps(m, s.shift + column));
+      continue;
+    }
+    switch (s.unary.fn) {
+      case Fn::kRelu:  // x > 0 or NaN: x; else +0
+        x = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, zero, _CMP_NLE_UQ), x);
+        break;
+      case Fn::kRelu6: {
+        const __m512 six = _mm512_set1_ps(6.f);
+        x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), zero);
+        x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(six, x, _CMP_LT_OQ), six);
+        break;
+      }
+      case Fn::kHardSilu: {
+        const __m512 one = _mm512_set1_ps(1.f);
+        __m512 g = _mm512_add_ps(_mm512_div_ps(x, _mm512_set1_ps(6.f)), _mm512_set1_ps(0.5f));
+        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(g, zero, _CMP_LT_OQ), zero);
+        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(one, g, _CMP_LT_OQ), one);
+        x = _mm512_mul_ps(x, g);
+        break;
+      }
+      case Fn::kSigmoid: x = x86::vsigmoid16(x); break;
+      case Fn::kSilu: x = _mm512_mul_ps(x, x86::vsigmoid16(x)); break;
+      default: break;  // identity; gemm_can_finish admits nothing else
+    }
+  }
+  return x;
+}
+
+// kFinish: apply *finish before storing; a separate instantiation, so the plain kernel's register
+// use is exactly what it is without one.
+template <int MR, int NV, bool kFinish>
 KERASRT_AVX512 void ukr512(int64_t kc, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
-                           int64_t ldc, __mmask16 m0, __mmask16 m1, bool load_c) {
+                           int64_t ldc, __mmask16 m0, __mmask16 m1, bool load_c, const GemmFinish* finish) {
   constexpr int S = splits_for(MR);
   __m512 acc[S][MR][NV];
 #pragma GCC unroll 64
@@ -125,14 +185,15 @@ KERASRT_AVX512 void ukr512(int64_t kc, const float* A, int64_t lda, const float*
       const __mmask16 m = v == 0 ? m0 : m1;
       __m512 x = acc[0][r][v];
       if (load_c) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c + 16 * v));
+      if constexpr (kFinish) x = finish16(*finish, x, 16 * v, m);
       _mm512_mask_storeu_ps(c + 16 * v, m, x);
     }
   }
 }
 
-template <int NV>
+template <int NV, bool kFinish>
 KERASRT_AVX512 void block512_nv(int64_t rows, int64_t kc, const float* A, int64_t lda, const float* Bp,
-                                int64_t ncols, float* C, int64_t ldc, bool load_c) {
+                                int64_t ncols, float* C, int64_t ldc, bool load_c, const GemmFinish* finish) {
   const auto mask = [](int64_t n) -> __mmask16 {
     return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
   };
@@ -140,12 +201,12 @@ KERASRT_AVX512 void block512_nv(int64_t rows, int64_t kc, const float* A, int64_
   constexpr int64_t ldb = 16 * NV;
   int64_t i = 0;
   for (; i + kMr512 <= rows; i += kMr512)
-    ukr512<kMr512, NV>(kc, A + i * lda, lda, Bp, ldb, C + i * ldc, ldc, m0, m1, load_c);
+    ukr512<kMr512, NV, kFinish>(kc, A + i * lda, lda, Bp, ldb, C + i * ldc, ldc, m0, m1, load_c, finish);
   const float* a = A + i * lda;
   float* c = C + i * ldc;
   switch (rows - i) {
 #define KERASRT_CASE(n) \
-  case n: ukr512<n, NV>(kc, a, lda, Bp, ldb, c, ldc, m0, m1, load_c); break;
+  case n: ukr512<n, NV, kFinish>(kc, a, lda, Bp, ldb, c, ldc, m0, m1, load_c, finish); break;
     KERASRT_CASE(1) KERASRT_CASE(2) KERASRT_CASE(3) KERASRT_CASE(4) KERASRT_CASE(5) KERASRT_CASE(6)
     KERASRT_CASE(7) KERASRT_CASE(8) KERASRT_CASE(9) KERASRT_CASE(10) KERASRT_CASE(11) KERASRT_CASE(12)
     KERASRT_CASE(13)
@@ -155,9 +216,15 @@ KERASRT_AVX512 void block512_nv(int64_t rows, int64_t kc, const float* A, int64_
 }
 
 KERASRT_AVX512 void block_avx512(int64_t rows, int64_t kc, const float* A, int64_t lda, const float* Bp,
-                                 int64_t width, int64_t ncols, float* C, int64_t ldc, bool load_c) {
-  if (width == 32) block512_nv<2>(rows, kc, A, lda, Bp, ncols, C, ldc, load_c);
-  else block512_nv<1>(rows, kc, A, lda, Bp, ncols, C, ldc, load_c);
+                                 int64_t width, int64_t ncols, float* C, int64_t ldc, bool load_c,
+                                 const GemmFinish* finish) {
+  if (finish) {
+    if (width == 32) block512_nv<2, true>(rows, kc, A, lda, Bp, ncols, C, ldc, load_c, finish);
+    else block512_nv<1, true>(rows, kc, A, lda, Bp, ncols, C, ldc, load_c, finish);
+  } else {
+    if (width == 32) block512_nv<2, false>(rows, kc, A, lda, Bp, ncols, C, ldc, load_c, nullptr);
+    else block512_nv<1, false>(rows, kc, A, lda, Bp, ncols, C, ldc, load_c, nullptr);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,9 +324,10 @@ KERASRT_AVX2 void block256_half(int64_t rows, int64_t kc, const float* A, int64_
 }
 
 KERASRT_AVX2 void block_avx2(int64_t rows, int64_t kc, const float* A, int64_t lda, const float* Bp, int64_t width,
-                             int64_t ncols, float* C, int64_t ldc, bool load_c) {
+                             int64_t ncols, float* C, int64_t ldc, bool load_c, const GemmFinish* finish) {
   block256_half(rows, kc, A, lda, Bp, width, std::min<int64_t>(ncols, 16), C, ldc, load_c);
   if (ncols > 16) block256_half(rows, kc, A, lda, Bp + 16, width, ncols - 16, C + 16, ldc, load_c);
+  finish_block(finish, rows, ncols, C, ldc);  // while the block is in L1
 }
 
 #endif  // KERASRT_GEMM_X86
@@ -289,11 +357,12 @@ constexpr int64_t kMinParallelWork = int64_t{1} << 21;
 // kKc*kPanel float block on the calling thread's stack that it may pack into.
 template <bool B_packed, class GetB>
 void drive(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, float* C, int64_t ldc, bool accumulate,
-           const ExecContext& ctx, const GetB& get_b) {
+           const ExecContext& ctx, const GetB& get_b, const GemmFinish* finish = nullptr) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
+    finish_block(finish, M, N, C, ldc);
     return;
   }
   const IsaImpl isa = impl_for(simd_level());
@@ -347,7 +416,11 @@ void drive(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, float* 
             const int64_t width = N - p * kPanel > 16 ? kPanel : 16;
             const int64_t ncols = std::min(kPanel, N - p * kPanel);
             const float* bp = get_b(p, k0, kc, width, buffer);
-            isa.block(gr, kc, a, la, bp, width, ncols, C + (m0 + g) * ldc + p * kPanel, ldc, load_c);
+            GemmFinish panel_finish;
+            const bool last = finish && k0 + kc == K;
+            if (last) panel_finish = finish->from_column(p * kPanel);
+            isa.block(gr, kc, a, la, bp, width, ncols, C + (m0 + g) * ldc + p * kPanel, ldc, load_c,
+                      last ? &panel_finish : nullptr);
           }
         }
       }
@@ -385,11 +458,14 @@ PackedB pack_b(int64_t K, int64_t N, const float* B, int64_t ldb) {
 }
 
 void gemm_packed(int64_t M, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc, bool accumulate,
-                 const ExecContext& ctx) {
+                 const ExecContext& ctx, const GemmFinish* finish) {
   const float* base = B.data();
   const int64_t K = B.K();
-  drive<true>(M, B.N(), K, A, lda, C, ldc, accumulate, ctx,
-        [base, K](int64_t p, int64_t k0, int64_t, int64_t width, float*) { return base + p * kPanel * K + k0 * width; });
+  if (finish && finish->count == 0) finish = nullptr;  // nothing to do: the plain micro-kernels
+  drive<true>(
+      M, B.N(), K, A, lda, C, ldc, accumulate, ctx,
+      [base, K](int64_t p, int64_t k0, int64_t, int64_t width, float*) { return base + p * kPanel * K + k0 * width; },
+      finish);
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
@@ -407,5 +483,11 @@ void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const fl
 }
 
 size_t gemm_scratch_bytes(int64_t, int64_t, int64_t) { return 0; }
+
+bool gemm_can_finish(ir::UnaryFn fn) {
+  using Fn = ir::UnaryFn;
+  return fn == Fn::kIdentity || fn == Fn::kRelu || fn == Fn::kRelu6 || fn == Fn::kHardSilu || fn == Fn::kSigmoid ||
+         fn == Fn::kSilu;
+}
 
 }  // namespace kerasrt::kernels

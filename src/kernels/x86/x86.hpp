@@ -2,6 +2,7 @@
 // tests/kernels/differential_test.cpp.
 #pragma once
 
+#include "kernels/gemm.hpp"
 #include "kernels/kernel.hpp"
 
 namespace kerasrt::kernels::x86 {
@@ -21,6 +22,10 @@ void finish_rows(const ir::UnaryAttrs& own, std::span<const PostOp> post, float*
 // kernel's own parallel_for).
 void finish_rows_here(const ir::UnaryAttrs& own, std::span<const PostOp> post, float* y, int64_t rows,
                       int64_t channels);
+
+// The activation `own` followed by the fused steps `post` as steps the GEMM applies before it
+// stores C, when it can apply them all; false otherwise (then finish_rows runs them afterwards).
+bool as_gemm_finish(const ir::UnaryAttrs& own, std::span<const PostOp> post, GemmFinish& out);
 
 // The fused steps alone, likewise on the calling thread.
 void apply_post_ops(std::span<const PostOp> post, float* y, int64_t rows, int64_t channels);
