@@ -22,6 +22,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/simd_level.hpp"
 #include "kernels/ref/ref.hpp"
+#include "kernels/x86/finish.hpp"
 #include "kernels/x86/x86.hpp"
 
 namespace kerasrt::kernels::x86 {
@@ -145,9 +146,10 @@ __attribute__((target_clones("avx2", "default"))) void depthwise_position(const 
 
 #if defined(__x86_64__)
 // AVX-512: 64 channels in four registers (then 16 at a time, the last masked), fused multiply-add.
+// finish (may be null): the activation and fused steps, applied before each store.
 __attribute__((target("avx512f"))) void depthwise_position_avx512(const float* xb, const float* kernel,
                                                                    const float* bias, const RowTaps& t, float* y,
-                                                                   int64_t channels) {
+                                                                   int64_t channels, const GemmFinish* finish) {
   int64_t c = 0;
   for (; c + 64 <= channels; c += 64) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -165,6 +167,12 @@ __attribute__((target("avx512f"))) void depthwise_position_avx512(const float* x
       a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 32), _mm512_loadu_ps(w + 32), a2);
       a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + 48), _mm512_loadu_ps(w + 48), a3);
     }
+    if (finish) {
+      a0 = finish16(*finish, a0, c, 0xFFFF);
+      a1 = finish16(*finish, a1, c + 16, 0xFFFF);
+      a2 = finish16(*finish, a2, c + 32, 0xFFFF);
+      a3 = finish16(*finish, a3, c + 48, 0xFFFF);
+    }
     _mm512_storeu_ps(y + c, a0);
     _mm512_storeu_ps(y + c + 16, a1);
     _mm512_storeu_ps(y + c + 32, a2);
@@ -176,12 +184,14 @@ __attribute__((target("avx512f"))) void depthwise_position_avx512(const float* x
     __m512 a = bias ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps();
     for (int64_t k = 0; k < t.count; ++k)
       a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xb + t.x[k] + c), _mm512_maskz_loadu_ps(m, kernel + t.w[k] + c), a);
+    if (finish) a = finish16(*finish, a, c, m);
     _mm512_mask_storeu_ps(y + c, m, a);
   }
 }
 #endif
 
-void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end) {
+// finish: applied by the AVX-512 path as it stores (the caller runs the steps itself otherwise).
+void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end, const GemmFinish* finish) {
   const int64_t filters = d.in * d.multiplier;
   RowTaps taps;
 #if defined(__x86_64__)
@@ -195,7 +205,7 @@ void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end) {
     if (d.multiplier == 1) {
 #if defined(__x86_64__)
       if (avx512) {
-        depthwise_position_avx512(xb, d.kernel, d.bias, taps, yp, filters);
+        depthwise_position_avx512(xb, d.kernel, d.bias, taps, yp, filters, finish);
         continue;
       }
 #endif
@@ -237,12 +247,17 @@ void run_depthwise(const KernelCall& c) {
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, a.filters * taps_of(a)));
   // An element-wise activation and the fused steps run on each block of rows while it is in cache.
   const bool in_rows = ir::is_elementwise(a.activation.fn);
+  // At the AVX-512 level with multiplier 1 the steps run in registers before each store.
+  GemmFinish finish;
+  const bool in_registers = simd_level() == SimdLevel::avx512 && d.multiplier == 1 &&
+                            as_gemm_finish(a.activation, c.post, finish);
+  const GemmFinish* stored = in_registers && finish.count > 0 ? &finish : nullptr;
   const int64_t cached = std::max<int64_t>(1, 8192 / a.filters);  // rows of ~32 KiB
   c.ctx.parallel_for(rows, grain, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; r += cached) {
       const int64_t n = std::min(cached, e - r);
-      depthwise_rows(d, r, r + n);
-      if (in_rows) finish_rows_here(a.activation, c.post, d.y + r * a.filters, n, a.filters);
+      depthwise_rows(d, r, r + n, stored);
+      if (in_rows && !in_registers) finish_rows_here(a.activation, c.post, d.y + r * a.filters, n, a.filters);
     }
   });
   if (!in_rows)

@@ -16,8 +16,7 @@
 #include <new>
 
 #include "kernels/gemm.hpp"
-#include "kernels/unary_math.hpp"
-#include "kernels/x86/vector_math.hpp"
+#include "kernels/x86/finish.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -40,20 +39,6 @@ constexpr int64_t kMrMax = 16;  // most rows any micro-kernel takes
 using BlockFn = void (*)(int64_t rows, int64_t kc, const float* A, int64_t lda, const float* Bp, int64_t width,
                          int64_t ncols, float* C, int64_t ldc, bool load_c, const GemmFinish* finish);
 
-// The finish steps one element at a time, exactly as the reference's separate passes.
-float finish_scalar(const GemmFinish& f, float x, int64_t column) {
-  for (int i = 0; i < f.count; ++i) {
-    const PostOp& s = f.steps[i];
-    x = s.scale ? x * s.scale[column] + s.shift[column] : unary_value(s.unary, x);
-  }
-  return x;
-}
-
-void finish_block(const GemmFinish* f, int64_t rows, int64_t ncols, float* C, int64_t ldc) {
-  if (!f) return;
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < ncols; ++j) C[i * ldc + j] = finish_scalar(*f, C[i * ldc + j], j);
-}
 
 struct IsaImpl {
   BlockFn block;
@@ -75,7 +60,7 @@ void block_portable(int64_t rows, int64_t kc, const float* A, int64_t lda, const
     float* c = C + i * ldc;
     for (int64_t j = 0; j < ncols; ++j) c[j] = load_c ? c[j] + acc[j] : acc[j];
   }
-  finish_block(finish, rows, ncols, C, ldc);
+  x86::finish_block(finish, rows, ncols, C, ldc);
 }
 
 #ifdef KERASRT_GEMM_X86
@@ -89,44 +74,6 @@ constexpr int splits_for(int mr) { return mr == 1 ? 4 : mr == 2 ? 2 : 1; }
 #define KERASRT_AVX512 __attribute__((target("avx512f,avx2,fma")))
 constexpr int kMr512 = 14;
 static_assert(kMr512 <= kMrMax);
-
-// The finish steps on 16 columns starting at `column`, with the scalar form's rounding (no FMA;
-// the sign of zero and NaN kept as the reference keeps them).
-KERASRT_AVX512 inline __m512 finish16(const GemmFinish& f, __m512 x, int64_t column, __mmask16 m) {
-  using Fn = ir::UnaryFn;
-  const __m512 zero = _mm512_setzero_ps();
-  for (int i = 0; i < f.count; ++i) {
-    const PostOp& s = f.steps[i];
-    if (s.scale) {
-      x = _mm512_add_ps(_mm512_mul_ps(x, _mm512_maskz_loadu_ps(m, s.scale + column)),
-                        _mm512_maskz_loadu_ps(m, s.shift + column));
-      continue;
-    }
-    switch (s.unary.fn) {
-      case Fn::kRelu:  // x > 0 or NaN: x; else +0
-        x = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, zero, _CMP_NLE_UQ), x);
-        break;
-      case Fn::kRelu6: {
-        const __m512 six = _mm512_set1_ps(6.f);
-        x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), zero);
-        x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(six, x, _CMP_LT_OQ), six);
-        break;
-      }
-      case Fn::kHardSilu: {
-        const __m512 one = _mm512_set1_ps(1.f);
-        __m512 g = _mm512_add_ps(_mm512_div_ps(x, _mm512_set1_ps(6.f)), _mm512_set1_ps(0.5f));
-        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(g, zero, _CMP_LT_OQ), zero);
-        g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(one, g, _CMP_LT_OQ), one);
-        x = _mm512_mul_ps(x, g);
-        break;
-      }
-      case Fn::kSigmoid: x = x86::vsigmoid16(x); break;
-      case Fn::kSilu: x = _mm512_mul_ps(x, x86::vsigmoid16(x)); break;
-      default: break;  // identity; gemm_can_finish admits nothing else
-    }
-  }
-  return x;
-}
 
 // kFinish: apply *finish before storing; a separate instantiation, so the plain kernel's register
 // use is exactly what it is without one.
@@ -185,7 +132,7 @@ KERASRT_AVX512 void ukr512(int64_t kc, const float* A, int64_t lda, const float*
       const __mmask16 m = v == 0 ? m0 : m1;
       __m512 x = acc[0][r][v];
       if (load_c) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c + 16 * v));
-      if constexpr (kFinish) x = finish16(*finish, x, 16 * v, m);
+      if constexpr (kFinish) x = x86::finish16(*finish, x, 16 * v, m);
       _mm512_mask_storeu_ps(c + 16 * v, m, x);
     }
   }
@@ -327,7 +274,7 @@ KERASRT_AVX2 void block_avx2(int64_t rows, int64_t kc, const float* A, int64_t l
                              int64_t ncols, float* C, int64_t ldc, bool load_c, const GemmFinish* finish) {
   block256_half(rows, kc, A, lda, Bp, width, std::min<int64_t>(ncols, 16), C, ldc, load_c);
   if (ncols > 16) block256_half(rows, kc, A, lda, Bp + 16, width, ncols - 16, C + 16, ldc, load_c);
-  finish_block(finish, rows, ncols, C, ldc);  // while the block is in L1
+  x86::finish_block(finish, rows, ncols, C, ldc);  // while the block is in L1
 }
 
 #endif  // KERASRT_GEMM_X86
@@ -362,7 +309,7 @@ void drive(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, float* 
   if (K <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
-    finish_block(finish, M, N, C, ldc);
+    x86::finish_block(finish, M, N, C, ldc);
     return;
   }
   const IsaImpl isa = impl_for(simd_level());
