@@ -242,7 +242,7 @@ std::vector<StepTime> Session::profile() const {
   std::vector<StepTime> out;
   for (size_t i = 0; i < s.step_ns.size(); ++i) {
     const plan::Step& step = plan.steps[i];
-    const ir::Node& node = s.model->graph.nodes[step.node];
+    const ir::Node& node = plan::step_node(s.model->graph, step);
     out.push_back({node.layer, ir::op_kind_name(node.kind), step.kernel->name, static_cast<double>(s.step_ns[i]) / 1e6});
   }
   return out;

@@ -11,6 +11,7 @@ const char* conv_padding_name(ConvPadding p) {
     case ConvPadding::kValid: return "valid";
     case ConvPadding::kSame: return "same";
     case ConvPadding::kCausal: return "causal";
+    case ConvPadding::kExplicit: return "explicit";
   }
   return "?";
 }
@@ -23,8 +24,10 @@ ConvAxis conv_axis(const ConvAttrs& a, int d, int64_t in) {
   m.dilation = a.dilations[d];
   const int64_t s = m.stride, effective = (m.kernel - 1) * m.dilation + 1;
   if (!a.transpose) {
-    if (a.padding == ConvPadding::kValid) {
-      m.out = in >= effective ? (in - effective) / s + 1 : 0;
+    if (a.padding == ConvPadding::kValid || a.padding == ConvPadding::kExplicit) {
+      const int64_t padded = in + (a.padding == ConvPadding::kExplicit ? a.pad_before[d] + a.pad_after[d] : 0);
+      m.out = padded >= effective ? (padded - effective) / s + 1 : 0;
+      if (a.padding == ConvPadding::kExplicit) m.offset = a.pad_before[d];
       return m;
     }
     m.out = (in + s - 1) / s;
@@ -62,6 +65,8 @@ std::vector<TensorType> infer_conv(const Node& node, std::span<const TensorType>
   if (in[0].dtype != DType::kFloat32) throw Error(std::string("conv takes float32, got ") + dtype_name(in[0].dtype));
   if (x.size() != static_cast<size_t>(a.rank + 2))
     throw Error("conv expects a rank-" + std::to_string(a.rank + 2) + " input, got " + shape_to_string(x));
+  if (a.transpose && a.padding == ConvPadding::kExplicit)
+    throw Error("conv: explicit padding is for forward convolutions only");
   const size_t channel_axis = a.channels_first ? 1 : x.size() - 1;
   if (x[channel_axis] >= 0 && x[channel_axis] != a.in_channels)
     throw Error("conv expects " + std::to_string(a.in_channels) + " input channels, got input " + shape_to_string(x));

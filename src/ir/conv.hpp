@@ -15,7 +15,9 @@ namespace kerasrt::ir {
 constexpr int kMaxConvRank = 3;
 using ConvDims = std::array<int64_t, kMaxConvRank>;
 
-enum class ConvPadding : uint8_t { kValid, kSame, kCausal };
+// kExplicit: pad_before / pad_after zeros per spatial axis (forward only; what the plan makes of a
+// ZeroPadding layer folded into the convolution that reads it).
+enum class ConvPadding : uint8_t { kValid, kSame, kCausal, kExplicit };
 
 // Weights: "kernel" (kernel[0..rank)..., in_channels/groups, filters) row-major for forward and
 // transposed convolutions alike; "bias" (filters) when has_bias. Only the first `rank` entries of
@@ -24,6 +26,7 @@ struct ConvAttrs {
   int rank = 2;
   ConvDims kernel{1, 1, 1}, strides{1, 1, 1}, dilations{1, 1, 1};
   ConvPadding padding = ConvPadding::kValid;
+  ConvDims pad_before{0, 0, 0}, pad_after{0, 0, 0};  // kExplicit only
   int64_t in_channels = 0, filters = 0, groups = 1;
   bool transpose = false;
   ConvDims output_padding{-1, -1, -1};  // transpose only; -1 where unset (the stride decides)
@@ -32,7 +35,7 @@ struct ConvAttrs {
   Activation activation;
 };
 
-const char* conv_padding_name(ConvPadding p);  // "valid", "same", "causal"
+const char* conv_padding_name(ConvPadding p);  // "valid", "same", "causal", "explicit"
 
 // How one spatial axis maps output positions and kernel taps to input positions.
 struct ConvAxis {

@@ -69,6 +69,17 @@ size_t byte_size(const ir::TensorType& t) {
   return static_cast<size_t>(element_count(t.shape)) * dtype_size(t.dtype);
 }
 
+// Removes the steps another step took over.
+void drop_absorbed(Plan& plan, const std::vector<char>& absorbed) {
+  size_t kept = 0;
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    if (absorbed[s]) continue;
+    if (kept != s) plan.steps[kept] = std::move(plan.steps[s]);  // (a self-move would empty the vectors)
+    ++kept;
+  }
+  plan.steps.resize(kept);
+}
+
 // The element-wise step node `n` amounts to when fused into the producer of its input (batch-norm
 // over the last axis, or an element-wise activation, on float32), or nothing if it cannot be.
 std::optional<kernels::PostOp> as_post_op(const ir::Node& node, const std::vector<ir::TensorType>& types) {
@@ -99,7 +110,7 @@ void fuse_post_ops(const ir::Graph& graph, Plan& plan) {
   std::vector<int> readers(plan.types.size(), 0);
   std::vector<int> reader_step(plan.types.size(), -1);
   for (size_t s = 0; s < plan.steps.size(); ++s)
-    for (int v : graph.nodes[plan.steps[s].node].inputs) {
+    for (int v : step_node(graph, plan.steps[s]).inputs) {
       ++readers[v];
       reader_step[v] = static_cast<int>(s);
     }
@@ -114,7 +125,7 @@ void fuse_post_ops(const ir::Graph& graph, Plan& plan) {
       const int v = step.outputs[0];
       if (wanted[v] || readers[v] != 1) break;
       const int next = reader_step[v];
-      const ir::Node& node = graph.nodes[plan.steps[next].node];
+      const ir::Node& node = step_node(graph, plan.steps[next]);
       auto op = as_post_op(node, plan.types);
       if (!op) break;
       step.post.push_back(*op);
@@ -123,13 +134,60 @@ void fuse_post_ops(const ir::Graph& graph, Plan& plan) {
       absorbed[next] = 1;
     }
   }
-  size_t kept = 0;
+  drop_absorbed(plan, absorbed);
+}
+
+// A ZeroPadding of the spatial axes whose only reader is a forward, channels_last, 'valid'
+// convolution becomes that convolution's explicit padding: the convolution reads the unpadded input
+// and treats the border as zeros, as it does for 'same' (exact: the padded values are zeros either
+// way), and the padded copy is never made. Not for wanted values, and not with reference kernels.
+void fold_pads_into_convs(const ir::Graph& graph, Plan& plan, kernels::KernelChoice choice, PreparedCache& prepared) {
+  std::vector<int> readers(plan.types.size(), 0), producer_step(plan.types.size(), -1);
   for (size_t s = 0; s < plan.steps.size(); ++s) {
-    if (absorbed[s]) continue;
-    if (kept != s) plan.steps[kept] = std::move(plan.steps[s]);  // (a self-move would empty the vectors)
-    ++kept;
+    for (int v : step_node(graph, plan.steps[s]).inputs) ++readers[v];
+    for (int v : plan.steps[s].outputs) producer_step[v] = static_cast<int>(s);
   }
-  plan.steps.resize(kept);
+  std::vector<char> wanted(plan.types.size(), 0);
+  for (int v : plan.wanted) wanted[v] = 1;
+  std::vector<char> absorbed(plan.steps.size(), 0);
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    Step& step = plan.steps[s];
+    const ir::Node& conv = step_node(graph, step);
+    if (conv.kind != ir::OpKind::kConv || conv.inputs.size() != 1) continue;
+    const auto& a = conv.as<ir::ConvAttrs>();
+    if (a.transpose || a.channels_first || a.padding != ir::ConvPadding::kValid) continue;
+    const int padded = conv.inputs[0];
+    const int p = producer_step[padded];
+    if (p < 0 || wanted[padded] || readers[padded] != 1) continue;
+    const ir::Node& pad = step_node(graph, plan.steps[p]);
+    if (pad.kind != ir::OpKind::kPad || pad.inputs.size() != 1 || !plan.steps[p].post.empty()) continue;
+    const auto& pa = pad.as<ir::PadAttrs>();
+    const size_t rank = plan.types[pad.inputs[0]].shape.size();
+    if (rank != static_cast<size_t>(a.rank) + 2 || pa.before.size() != rank || pa.after.size() != rank) continue;
+    if (pa.before[0] || pa.after[0] || pa.before[rank - 1] || pa.after[rank - 1]) continue;  // batch, channels
+    bool non_negative = true;
+    for (size_t i = 0; i < rank; ++i) non_negative = non_negative && pa.before[i] >= 0 && pa.after[i] >= 0;
+    if (!non_negative) continue;  // a negative pad crops
+    auto folded = std::make_shared<ir::Node>(conv);
+    auto& fa = std::get<ir::ConvAttrs>(folded->attrs);
+    fa.padding = ir::ConvPadding::kExplicit;
+    for (int d = 0; d < a.rank; ++d) {
+      fa.pad_before[d] = pa.before[1 + d];
+      fa.pad_after[d] = pa.after[1 + d];
+    }
+    folded->inputs[0] = pad.inputs[0];
+    const std::vector<ir::TensorType> in_types{plan.types[pad.inputs[0]]};
+    const std::vector<ir::TensorType> out_types{plan.types[conv.outputs[0]]};
+    if (ir::infer_types(*folded, in_types) != out_types) continue;  // cannot happen; stay literal if it does
+    const kernels::Kernel& kernel = kernels::choose_kernel(*folded, in_types, out_types, choice);
+    step.kernel = &kernel;
+    step.scratch_bytes = kernel.scratch_bytes ? kernel.scratch_bytes(*folded, in_types, out_types) : 0;
+    step.prepared = prepared.get(*folded, step.node, kernel);  // prepare() reads the weights only
+    step.fused.push_back(plan.steps[p].node);
+    step.rewritten = std::move(folded);
+    absorbed[p] = 1;
+  }
+  drop_absorbed(plan, absorbed);
 }
 
 }  // namespace
@@ -201,14 +259,17 @@ Plan make_plan(const ir::Graph& graph, const std::vector<Shape>& input_shapes, c
     step.outputs = node.outputs;
     plan.steps.push_back(std::move(step));
   }
-  if (choice != kernels::KernelChoice::kReference) fuse_post_ops(graph, plan);
+  if (choice != kernels::KernelChoice::kReference) {
+    fold_pads_into_convs(graph, plan, choice, prepared);
+    fuse_post_ops(graph, plan);
+  }
 
   // The last step reading each value.
   std::vector<int> last_read(value_count, -1);
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const Step& step = plan.steps[s];
-    for (int v : graph.nodes[step.node].inputs) last_read[v] = static_cast<int>(s);
-    plan.view_count += graph.nodes[step.node].inputs.size() + step.outputs.size();
+    for (int v : step_node(graph, step).inputs) last_read[v] = static_cast<int>(s);
+    plan.view_count += step_node(graph, step).inputs.size() + step.outputs.size();
   }
 
   // Wanted values go straight to the caller's output buffers; a value wanted twice, or a model input
@@ -223,7 +284,7 @@ Plan make_plan(const ir::Graph& graph, const std::vector<Shape>& input_shapes, c
   ArenaAllocator arena;
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     Step& step = plan.steps[s];
-    const ir::Node& node = graph.nodes[step.node];
+    const ir::Node& node = step_node(graph, step);
     bool reused_input = false;
     for (size_t i = 0; i < step.outputs.size(); ++i) {
       int v = step.outputs[i];

@@ -30,7 +30,15 @@ struct Step {
   std::vector<int> outputs;
   std::vector<kernels::PostOp> post;
   std::vector<int> fused;  // node indices
+  // The node as this step runs it when the plan changed it (a ZeroPadding folded into the
+  // convolution after it: explicit padding, reading the padding's input); null: graph.nodes[node].
+  std::shared_ptr<const ir::Node> rewritten;
 };
+
+// The node a step runs.
+inline const ir::Node& step_node(const ir::Graph& graph, const Step& step) {
+  return step.rewritten ? *step.rewritten : graph.nodes[step.node];
+}
 
 struct Plan {
   std::vector<ir::TensorType> types;  // per value; concrete for every value a step touches

@@ -7,7 +7,7 @@ namespace kerasrt::plan {
 
 Runner::Runner(const ir::Graph& graph, std::shared_ptr<const Plan> plan) : graph_(graph), plan_(std::move(plan)) {
   for (const Step& step : plan_->steps) {
-    const ir::Node& node = graph_.nodes[step.node];
+    const ir::Node& node = step_node(graph_, step);
     for (int v : node.inputs) in_views_.emplace_back(nullptr, plan_->types[v].shape, plan_->types[v].dtype);
     for (int v : step.outputs) out_views_.push_back({nullptr, plan_->types[v].shape, plan_->types[v].dtype});
   }
@@ -30,7 +30,7 @@ void Runner::run(std::byte* arena, std::span<const void* const> inputs, std::spa
   size_t in_at = 0, out_at = 0;
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const Step& step = plan.steps[s];
-    const ir::Node& node = graph_.nodes[step.node];
+    const ir::Node& node = step_node(graph_, step);
     size_t in_begin = in_at, out_begin = out_at;
     for (int v : node.inputs) in_views_[in_at++].data = address(v);
     for (int v : step.outputs) out_views_[out_at++].data = address(v);

@@ -256,6 +256,13 @@ std::vector<Case> conv_cases(Rng& rng) {
       if (a.transpose) a.output_padding[d] = pick(rng, -1, a.strides[d] - 1);
     }
     a.padding = static_cast<ir::ConvPadding>(pick(rng, 0, a.rank == 1 && !a.transpose ? 2 : 1));
+    if (!a.transpose && pick(rng, 0, 4) == 0) {  // a ZeroPadding the plan folded in
+      a.padding = ir::ConvPadding::kExplicit;
+      for (int d = 0; d < a.rank; ++d) {
+        a.pad_before[d] = pick(rng, 0, 2);
+        a.pad_after[d] = pick(rng, 0, 2);
+      }
+    }
     if (shape_kind == 1 && !a.transpose) {
       a.in_channels = a.groups = pick(rng, 0, 4) == 0 ? pick(rng, 60, 150) : pick(rng, 1, 40);
       a.filters = a.in_channels * pick(rng, 1, 3);

@@ -40,7 +40,7 @@ int64_t taps_of(const ir::ConvAttrs& a) {
 
 bool is_pointwise(const ir::ConvAttrs& a) {
   for (int d = 0; d < a.rank; ++d)
-    if (a.kernel[d] != 1 || a.strides[d] != 1) return false;
+    if (a.kernel[d] != 1 || a.strides[d] != 1 || a.pad_before[d] != 0 || a.pad_after[d] != 0) return false;
   return a.groups == 1;
 }
 
