@@ -250,7 +250,7 @@ std::vector<Case> conv_cases(Rng& rng) {
     a.channels_first = pick(rng, 0, 7) == 0;
     const int64_t shape_kind = pick(rng, 0, 3);  // 0 pointwise, 1 depthwise, 2 grouped, 3 plain
     for (int d = 0; d < a.rank; ++d) {
-      a.kernel[d] = shape_kind == 0 ? 1 : pick(rng, 1, 3);
+      a.kernel[d] = shape_kind == 0 ? 1 : pick(rng, 0, 5) == 0 ? 5 : pick(rng, 1, 3);
       a.strides[d] = shape_kind == 0 ? 1 : pick(rng, 1, 3);
       a.dilations[d] = pick(rng, 1, 2);
       if (a.transpose) a.output_padding[d] = pick(rng, -1, a.strides[d] - 1);

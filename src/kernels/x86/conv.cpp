@@ -191,14 +191,107 @@ __attribute__((target("avx512f"))) void depthwise_position_avx512(const float* x
 #endif
 
 // finish: applied by the AVX-512 path as it stores (the caller runs the steps itself otherwise).
+#if defined(__x86_64__)
+// Along the innermost spatial axis with stride 1 and no dilation, neighbouring outputs read
+// overlapping inputs: a run of n interior outputs (every tap of the axis inside the input) is done
+// four at a time, each input vector loaded once for the up to four outputs that use it and the
+// kernel's taps held in registers per channel block. lines[q] is input row q's first column the run
+// reads (row q: the q-th pair (k0, k1) whose taps are inside), wrows[q] its KW kernel taps.
+// Same tap order as the reference; fused multiply-add.
+constexpr int kMaxLinePairs = 25;
+
+template <int KW>
+__attribute__((target("avx512f"))) void depthwise_line_avx512(const float* const* lines, const float* const* wrows,
+                                                               int pairs, const float* bias, float* y, int64_t n,
+                                                               int64_t channels, const GemmFinish* finish) {
+  constexpr int kOut = 4;
+  for (int64_t c = 0; c < channels; c += 16) {
+    const __mmask16 m = channels - c >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (channels - c)) - 1);
+    __m512 w[kMaxLinePairs][KW];
+    for (int q = 0; q < pairs; ++q)
+      for (int k = 0; k < KW; ++k) w[q][k] = _mm512_maskz_loadu_ps(m, wrows[q] + k * channels + c);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + c) : _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + kOut <= n; p += kOut) {
+      __m512 acc[kOut];
+      for (int t = 0; t < kOut; ++t) acc[t] = b;
+      for (int q = 0; q < pairs; ++q) {
+        const float* xl = lines[q] + p * channels + c;
+        __m512 xv[kOut + KW - 1];
+        for (int j = 0; j < kOut + KW - 1; ++j) xv[j] = _mm512_maskz_loadu_ps(m, xl + j * channels);
+        for (int k = 0; k < KW; ++k)
+          for (int t = 0; t < kOut; ++t) acc[t] = _mm512_fmadd_ps(xv[t + k], w[q][k], acc[t]);
+      }
+      for (int t = 0; t < kOut; ++t) {
+        if (finish) acc[t] = finish16(*finish, acc[t], c, m);
+        _mm512_mask_storeu_ps(y + (p + t) * channels + c, m, acc[t]);
+      }
+    }
+    for (; p < n; ++p) {
+      __m512 acc = b;
+      for (int q = 0; q < pairs; ++q) {
+        const float* xl = lines[q] + p * channels + c;
+        for (int k = 0; k < KW; ++k) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xl + k * channels), w[q][k], acc);
+      }
+      if (finish) acc = finish16(*finish, acc, c, m);
+      _mm512_mask_storeu_ps(y + p * channels + c, m, acc);
+    }
+  }
+}
+
+// Outputs r, r+1, ... of one line that depthwise_line_avx512 can take from r on (0: none), with
+// their input rows listed in lines/wrows.
+int64_t interior_run(const DepthwiseArgs& d, const RowIndex& ix, int64_t limit, const float** lines,
+                     const float** wrows, int& pairs) {
+  const ir::ConvAxis& ax = d.axes[2];
+  if (ax.stride != 1 || ax.dilation != 1 || ax.transpose || (ax.kernel != 3 && ax.kernel != 5)) return 0;
+  if (d.axes[0].kernel * d.axes[1].kernel > kMaxLinePairs) return 0;
+  // Interior: o - offset >= 0 and o - offset + kernel - 1 < in.
+  const int64_t first = ix.o[2] - ax.offset, last_interior = ax.in - ax.kernel + ax.offset;  // last o
+  if (first < 0 || ix.o[2] > last_interior) return 0;
+  const int64_t n = std::min(limit, last_interior - ix.o[2] + 1);
+  const int64_t filters = d.in;
+  const float* xb = d.x + ix.b * d.lx.batch_stride;
+  pairs = 0;
+  for (int64_t k0 = 0; k0 < d.axes[0].kernel; ++k0) {
+    const int64_t i0 = d.axes[0].source(ix.o[0], k0);
+    if (i0 < 0) continue;
+    for (int64_t k1 = 0; k1 < d.axes[1].kernel; ++k1) {
+      const int64_t i1 = d.axes[1].source(ix.o[1], k1);
+      if (i1 < 0) continue;
+      lines[pairs] = xb + i0 * d.lx.strides[0] + i1 * d.lx.strides[1] + first * d.lx.strides[2];
+      wrows[pairs] = d.kernel + (k0 * d.axes[1].kernel + k1) * ax.kernel * filters;
+      ++pairs;
+    }
+  }
+  return n;
+}
+#endif
+
 void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end, const GemmFinish* finish) {
   const int64_t filters = d.in * d.multiplier;
   RowTaps taps;
 #if defined(__x86_64__)
   const bool avx512 = simd_level() == SimdLevel::avx512;
+  const float* lines[kMaxLinePairs];
+  const float* wrows[kMaxLinePairs];
 #endif
   for (int64_t r = begin; r < end; ++r) {
     const RowIndex ix = row_index(r, d.ly);
+#if defined(__x86_64__)
+    if (avx512 && d.multiplier == 1 && d.lx.strides[2] == filters) {
+      int pairs = 0;
+      const int64_t limit = std::min(end - r, d.ly.dims[2] - ix.o[2]);
+      const int64_t n = interior_run(d, ix, limit, lines, wrows, pairs);
+      if (n > 0) {
+        float* yp = d.y + r * filters;
+        if (d.axes[2].kernel == 3) depthwise_line_avx512<3>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
+        else depthwise_line_avx512<5>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
+        r += n - 1;
+        continue;
+      }
+    }
+#endif
     list_taps(d, ix, taps);
     const float* xb = d.x + ix.b * d.lx.batch_stride;
     float* yp = d.y + r * filters;
