@@ -192,15 +192,15 @@ __attribute__((target("avx512f"))) void depthwise_position_avx512(const float* x
 
 // finish: applied by the AVX-512 path as it stores (the caller runs the steps itself otherwise).
 #if defined(__x86_64__)
-// Along the innermost spatial axis with stride 1 and no dilation, neighbouring outputs read
+// Along the innermost spatial axis (stride S of 1 or 2, no dilation), neighbouring outputs read
 // overlapping inputs: a run of n interior outputs (every tap of the axis inside the input) is done
-// four at a time, each input vector loaded once for the up to four outputs that use it and the
-// kernel's taps held in registers per channel block. lines[q] is input row q's first column the run
-// reads (row q: the q-th pair (k0, k1) whose taps are inside), wrows[q] its KW kernel taps.
-// Same tap order as the reference; fused multiply-add.
+// four at a time, each input vector loaded once for the outputs that use it and the kernel's taps
+// held in registers per channel block. lines[q] is input row q's first column the run reads (row q:
+// the q-th pair (k0, k1) whose taps are inside), wrows[q] its KW kernel taps. Same tap order as the
+// reference; fused multiply-add.
 constexpr int kMaxLinePairs = 25;
 
-template <int KW>
+template <int KW, int S>
 __attribute__((target("avx512f"))) void depthwise_line_avx512(const float* const* lines, const float* const* wrows,
                                                                int pairs, const float* bias, float* y, int64_t n,
                                                                int64_t channels, const GemmFinish* finish) {
@@ -216,11 +216,11 @@ __attribute__((target("avx512f"))) void depthwise_line_avx512(const float* const
       __m512 acc[kOut];
       for (int t = 0; t < kOut; ++t) acc[t] = b;
       for (int q = 0; q < pairs; ++q) {
-        const float* xl = lines[q] + p * channels + c;
-        __m512 xv[kOut + KW - 1];
-        for (int j = 0; j < kOut + KW - 1; ++j) xv[j] = _mm512_maskz_loadu_ps(m, xl + j * channels);
+        const float* xl = lines[q] + p * S * channels + c;
+        __m512 xv[(kOut - 1) * S + KW];
+        for (int j = 0; j < (kOut - 1) * S + KW; ++j) xv[j] = _mm512_maskz_loadu_ps(m, xl + j * channels);
         for (int k = 0; k < KW; ++k)
-          for (int t = 0; t < kOut; ++t) acc[t] = _mm512_fmadd_ps(xv[t + k], w[q][k], acc[t]);
+          for (int t = 0; t < kOut; ++t) acc[t] = _mm512_fmadd_ps(xv[t * S + k], w[q][k], acc[t]);
       }
       for (int t = 0; t < kOut; ++t) {
         if (finish) acc[t] = finish16(*finish, acc[t], c, m);
@@ -230,7 +230,7 @@ __attribute__((target("avx512f"))) void depthwise_line_avx512(const float* const
     for (; p < n; ++p) {
       __m512 acc = b;
       for (int q = 0; q < pairs; ++q) {
-        const float* xl = lines[q] + p * channels + c;
+        const float* xl = lines[q] + p * S * channels + c;
         for (int k = 0; k < KW; ++k) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xl + k * channels), w[q][k], acc);
       }
       if (finish) acc = finish16(*finish, acc, c, m);
@@ -244,10 +244,11 @@ __attribute__((target("avx512f"))) void depthwise_line_avx512(const float* const
 int64_t interior_run(const DepthwiseArgs& d, const RowIndex& ix, int64_t limit, const float** lines,
                      const float** wrows, int& pairs) {
   const ir::ConvAxis& ax = d.axes[2];
-  if (ax.stride != 1 || ax.dilation != 1 || ax.transpose || (ax.kernel != 3 && ax.kernel != 5)) return 0;
+  if (ax.stride > 2 || ax.dilation != 1 || ax.transpose || (ax.kernel != 3 && ax.kernel != 5)) return 0;
   if (d.axes[0].kernel * d.axes[1].kernel > kMaxLinePairs) return 0;
-  // Interior: o - offset >= 0 and o - offset + kernel - 1 < in.
-  const int64_t first = ix.o[2] - ax.offset, last_interior = ax.in - ax.kernel + ax.offset;  // last o
+  // Interior: o*stride - offset >= 0 and o*stride - offset + kernel - 1 < in.
+  const int64_t first = ix.o[2] * ax.stride - ax.offset;
+  const int64_t last_interior = ax.in - ax.kernel + ax.offset < 0 ? -1 : (ax.in - ax.kernel + ax.offset) / ax.stride;
   if (first < 0 || ix.o[2] > last_interior) return 0;
   const int64_t n = std::min(limit, last_interior - ix.o[2] + 1);
   const int64_t filters = d.in;
@@ -285,8 +286,14 @@ void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end, const Ge
       const int64_t n = interior_run(d, ix, limit, lines, wrows, pairs);
       if (n > 0) {
         float* yp = d.y + r * filters;
-        if (d.axes[2].kernel == 3) depthwise_line_avx512<3>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
-        else depthwise_line_avx512<5>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
+        const bool stride1 = d.axes[2].stride == 1;
+        if (d.axes[2].kernel == 3) {
+          if (stride1) depthwise_line_avx512<3, 1>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
+          else depthwise_line_avx512<3, 2>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
+        } else {
+          if (stride1) depthwise_line_avx512<5, 1>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
+          else depthwise_line_avx512<5, 2>(lines, wrows, pairs, d.bias, yp, n, filters, finish);
+        }
         r += n - 1;
         continue;
       }
