@@ -33,7 +33,7 @@ struct Table {
     add({&ref::kExpandDims});
     add({&x86::kRnnGemm, &ref::kRnn});
     add({&x86::kAttentionGemm, &ref::kAttention});
-    add({&ref::kConcat});
+    add({&x86::kConcatSplit, &ref::kConcat});
     add({&x86::kSoftmaxLastAxis, &ref::kSoftmax});
     add({&x86::kPadRuns, &ref::kPad});
     add({&ref::kUpsample});

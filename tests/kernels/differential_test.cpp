@@ -625,6 +625,30 @@ std::vector<Case> slice_cases(Rng& rng) {
   return out;
 }
 
+// Concat and stack of 1 to 4 inputs of any dtype along any axis, blocks of every size (empty too).
+std::vector<Case> concat_cases(Rng& rng) {
+  std::vector<Case> out;
+  for (int i = 0; i < 300; ++i) {
+    ir::ConcatAttrs a;
+    a.stack = pick(rng, 0, 3) == 0;
+    Shape base = i % 30 == 0 ? Shape{1, 56, 56, 64} : random_shape(rng, 4, 9);
+    if (base.empty() && !a.stack) base = {pick(rng, 1, 5)};  // concat needs an axis to join on
+    const int rank = static_cast<int>(base.size()) + (a.stack ? 1 : 0);
+    a.axis = pick(rng, -rank, rank - 1);
+    const int axis = ir::concat_axis(a, base.size());
+    const DType t = random_dtype(rng);
+    std::vector<Tensor> inputs;
+    const int64_t n = pick(rng, 1, 4);
+    for (int64_t k = 0; k < n; ++k) {
+      Shape s = base;
+      if (!a.stack) s[axis] = pick(rng, 0, 5) == 0 ? 0 : pick(rng, 1, i % 30 == 0 ? 64 : 7);
+      inputs.push_back(random_values(rng, s, t));
+    }
+    out.push_back({node_of(ir::OpKind::kConcat, a), std::move(inputs), a.stack ? "stack" : "concat"});
+  }
+  return out;
+}
+
 const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators() {
   static const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>> g = {
       {ir::OpKind::kUnary, unary_cases},
@@ -643,6 +667,7 @@ const std::map<ir::OpKind, std::function<std::vector<Case>(Rng&)>>& generators()
       {ir::OpKind::kEinsum, einsum_cases},
       {ir::OpKind::kTranspose, transpose_cases},
       {ir::OpKind::kSlice, slice_cases},
+      {ir::OpKind::kConcat, concat_cases},
   };
   return g;
 }

@@ -1,7 +1,8 @@
 // Transpose and slice as one strided copy: the output is walked in row-major order, each output
 // axis a fixed step through the input. Axes that stay adjacent in the input merge, so the inner loop
 // is as long as possible: a memcpy where the input runs contiguously, else a typed strided gather.
-// Rows of the inner loop are split over the pool.
+// Rows of the inner loop are split over the pool. Concat: the reference's block copies, split over
+// the pool.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -173,8 +174,31 @@ void run_slice(const KernelCall& c) {
                static_cast<std::byte*>(c.out[0].data), es, w, c.ctx);
 }
 
+// Concat (and stack): each index before the join axis copies every input's block in turn, as the
+// reference does, with the outer indices split over the pool in tasks of about kGrainBytes.
+void run_concat(const KernelCall& c) {
+  const auto& a = c.node.as<ir::ConcatAttrs>();
+  const int axis = ir::concat_axis(a, c.in[0].shape.size());
+  const int64_t outer = element_count(c.out[0].shape.subspan(0, axis));
+  if (outer == 0) return;
+  const size_t es = dtype_size(c.out[0].dtype);
+  const size_t row = static_cast<size_t>(element_count(c.out[0].shape) / outer) * es;  // output bytes per index
+  auto* dst = static_cast<std::byte*>(c.out[0].data);
+  const int64_t grain = std::max<int64_t>(1, kGrainBytes / static_cast<int64_t>(std::max<size_t>(row, 1)));
+  c.ctx.parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
+    std::byte* out = dst + static_cast<size_t>(begin) * row;
+    for (int64_t o = begin; o < end; ++o)
+      for (const ConstTensorView& x : c.in) {
+        const size_t block = static_cast<size_t>(element_count(x.shape) / outer) * es;
+        if (block) std::memcpy(out, static_cast<const std::byte*>(x.data) + static_cast<size_t>(o) * block, block);
+        out += block;
+      }
+  });
+}
+
 }  // namespace
 
+const Kernel kConcatSplit{"split", ir::OpKind::kConcat, nullptr, nullptr, nullptr, run_concat};
 const Kernel kTransposeStrided{"strided", ir::OpKind::kTranspose, nullptr, nullptr, nullptr, run_transpose};
 const Kernel kSliceStrided{"strided", ir::OpKind::kSlice, nullptr, nullptr, nullptr, run_slice};
 

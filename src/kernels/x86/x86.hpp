@@ -48,5 +48,6 @@ extern const Kernel kMatmulGemm;
 extern const Kernel kEinsumGemm;
 extern const Kernel kTransposeStrided;
 extern const Kernel kSliceStrided;
+extern const Kernel kConcatSplit;
 
 }  // namespace kerasrt::kernels::x86
