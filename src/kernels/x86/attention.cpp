@@ -1,7 +1,8 @@
 // Attention as two GEMMs per (batch, head) with the masked, max-subtracted softmax between them:
 // scores = (scale·Q) · Kᵀ, softmax over each row in place, out = P · V. The head's K is transposed
 // into scratch (gemm takes B row-major); Q, V and the output are read and written in place through
-// their leading dimensions. With return_scores the softmax runs right in the scores output.
+// their leading dimensions. With return_scores the softmax runs right in the scores output. On
+// several threads each takes whole (batch, head) pairs in its own slot of scratch.
 #include <algorithm>
 #include <cmath>
 
@@ -14,12 +15,25 @@
 namespace kerasrt::kernels::x86 {
 namespace {
 
+// Floats one (batch, head) pair works in: the scaled query, the transposed keys and the scores.
+int64_t slot_floats(const ir::AttentionAttrs& a, int64_t tq, int64_t tk) {
+  return tq * a.key_dim + a.key_dim * tk + (a.return_scores ? 0 : tq * tk);
+}
+
+// Pairs worked on at once (each in its own slot of scratch): up to kMaxSlots, fewer when a slot is
+// large, so the scratch stays within kMaxSlotBytes beyond the first slot.
+constexpr int64_t kMaxSlots = 8;
+constexpr int64_t kMaxSlotBytes = int64_t{16} << 20;
+int64_t slot_count(const ir::AttentionAttrs& a, int64_t tq, int64_t tk) {
+  const int64_t bytes = std::max<int64_t>(1, slot_floats(a, tq, tk) * static_cast<int64_t>(sizeof(float)));
+  return std::clamp<int64_t>(kMaxSlotBytes / bytes, 1, kMaxSlots);
+}
+
 size_t attention_scratch(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType>) {
   const auto& a = node.as<ir::AttentionAttrs>();
   const int64_t tq = in[0].shape[1], tk = in[1].shape[1];
-  const int64_t floats = tq * a.key_dim + a.key_dim * tk + (a.return_scores ? 0 : tq * tk);
-  return static_cast<size_t>(floats) * sizeof(float) + gemm_scratch_bytes(tq, tk, a.key_dim) +
-         gemm_scratch_bytes(tq, a.value_dim, tk);
+  return static_cast<size_t>(slot_count(a, tq, tk) * slot_floats(a, tq, tk)) * sizeof(float) +
+         gemm_scratch_bytes(tq, tk, a.key_dim) + gemm_scratch_bytes(tq, a.value_dim, tk);
 }
 
 // row = exp(row - mx) / sum, masked entries (-inf) giving exactly 0: vectorised (vexp, sums in
@@ -93,54 +107,69 @@ void run_attention(const KernelCall& c) {
 #if defined(__x86_64__)
   const bool avx512 = simd_level() == SimdLevel::avx512;
 #endif
-  float* qs = reinterpret_cast<float*>(c.ctx.scratch.data());
-  float* kt = qs + T * K;
-  float* own_scores = kt + K * S;
-
-  for (int64_t b = 0; b < g.batch; ++b)
-    for (int64_t n = 0; n < H; ++n) {
-      const int64_t kvh = n / group;
-      // Keras scales the query before the product, so round it the same way.
-      for (int64_t t = 0; t < T; ++t) {
-        const float* qr = q + ((b * T + t) * H + n) * K;
-        for (int64_t ch = 0; ch < K; ++ch) qs[t * K + ch] = qr[ch] * a.scale;
-      }
-      for (int64_t s = 0; s < S; ++s) {
-        const float* kr = k + ((b * S + s) * KVH + kvh) * K;
-        for (int64_t ch = 0; ch < K; ++ch) kt[ch * S + s] = kr[ch];
-      }
-      float* sc = a.return_scores ? static_cast<float*>(c.out[1].data) + (b * H + n) * T * S : own_scores;
-      gemm(T, S, K, qs, K, kt, S, sc, S, false, c.ctx);
-
-      c.ctx.parallel_for(T, std::max<int64_t>(1, 4096 / S), [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-          float* row = sc + t * S;
-#if defined(__x86_64__)
-          if (avx512 && !mask.any()) {
-            exp_normalize_row16(row, S, row_max16(row, S));
-            continue;
-          }
-#endif
-          float mx = -INFINITY;
-          bool any = false;
-          for (int64_t s = 0; s < S; ++s) {
-            if (mask.any() && !mask.allowed(b, n, t, s)) {
-              row[s] = -INFINITY;  // exp gives exactly 0 below
-              continue;
-            }
-            mx = std::max(mx, row[s]);
-            any = true;
-          }
-          if (!any) {
-            std::fill(row, row + S, a.uniform_if_fully_masked ? 1.f / static_cast<float>(S) : 0.f);
-            continue;
-          }
-          exp_normalize_row(row, S, mx);
-        }
-      });
-
-      gemm(T, V, S, sc, S, v + (b * S * KVH + kvh) * V, KVH * V, out + (b * T * H + n) * V, H * V, false, c.ctx);
+  const int64_t per_slot = slot_floats(a, T, S);
+  // One (batch, head) pair: two GEMMs with the softmax between them, in `slot`'s scratch, on `ctx`.
+  auto pair = [&](int64_t b, int64_t n, float* slot, const ExecContext& ctx) {
+    float* qs = slot;
+    float* kt = qs + T * K;
+    float* own_scores = kt + K * S;
+    const int64_t kvh = n / group;
+    // Keras scales the query before the product, so round it the same way.
+    for (int64_t t = 0; t < T; ++t) {
+      const float* qr = q + ((b * T + t) * H + n) * K;
+      for (int64_t ch = 0; ch < K; ++ch) qs[t * K + ch] = qr[ch] * a.scale;
     }
+    for (int64_t s = 0; s < S; ++s) {
+      const float* kr = k + ((b * S + s) * KVH + kvh) * K;
+      for (int64_t ch = 0; ch < K; ++ch) kt[ch * S + s] = kr[ch];
+    }
+    float* sc = a.return_scores ? static_cast<float*>(c.out[1].data) + (b * H + n) * T * S : own_scores;
+    gemm(T, S, K, qs, K, kt, S, sc, S, false, ctx);
+
+    ctx.parallel_for(T, std::max<int64_t>(1, 4096 / S), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        float* row = sc + t * S;
+#if defined(__x86_64__)
+        if (avx512 && !mask.any()) {
+          exp_normalize_row16(row, S, row_max16(row, S));
+          continue;
+        }
+#endif
+        float mx = -INFINITY;
+        bool any = false;
+        for (int64_t s = 0; s < S; ++s) {
+          if (mask.any() && !mask.allowed(b, n, t, s)) {
+            row[s] = -INFINITY;  // exp gives exactly 0 below
+            continue;
+          }
+          mx = std::max(mx, row[s]);
+          any = true;
+        }
+        if (!any) {
+          std::fill(row, row + S, a.uniform_if_fully_masked ? 1.f / static_cast<float>(S) : 0.f);
+          continue;
+        }
+        exp_normalize_row(row, S, mx);
+      }
+    });
+
+    gemm(T, V, S, sc, S, v + (b * S * KVH + kvh) * V, KVH * V, out + (b * T * H + n) * V, H * V, false, ctx);
+  };
+
+  float* scratch = reinterpret_cast<float*>(c.ctx.scratch.data());
+  const int64_t pairs = g.batch * H;
+  // Several threads: whole pairs per thread, each in its own slot (a head's GEMMs are too small to
+  // split well). One thread, or one pair: the pairs in turn, each GEMM and softmax split instead.
+  const int64_t slots = std::min({slot_count(a, T, S), static_cast<int64_t>(c.ctx.threads()), pairs});
+  if (slots <= 1) {
+    for (int64_t p = 0; p < pairs; ++p) pair(p / H, p % H, scratch, c.ctx);
+    return;
+  }
+  c.ctx.parallel_for(slots, 1, [&](int64_t s0, int64_t s1) {
+    const ExecContext inline_ctx{nullptr, {}};
+    for (int64_t slot = s0; slot < s1; ++slot)
+      for (int64_t p = slot; p < pairs; p += slots) pair(p / H, p % H, scratch + slot * per_slot, inline_ctx);
+  });
 }
 
 }  // namespace

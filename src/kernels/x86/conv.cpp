@@ -1,12 +1,15 @@
 // Fast convolutions.
 //  - "depthwise" (groups == in_channels): a direct loop per output position, vectorised over the
-//    channels, summing bias then taps in the reference's order.
+//    channels, summing bias then taps in the reference's order; at the AVX-512 level interior runs
+//    along the innermost axis go through a line kernel that shares input loads between neighbouring
+//    outputs, and the activation and fused steps are applied in registers before the store.
 //  - "gemm": the other forward convs. 1x1 stride-1 ungrouped channels_last convs are one GEMM
 //    straight on the input (each position's channels are already a row); others gather each
 //    position's receptive field into a row of ctx.scratch (im2col), a bounded block of rows at a
 //    time, and multiply it by the kernel packed once per group in prepare(). Output rows start from
-//    the bias; the activation follows. channels_first is the same with a strided gather and each
-//    block's rows transposed into y.
+//    the bias; the GEMM applies the activation and fused steps as it stores (channels_last), or
+//    they follow. channels_first is the same with a strided gather and each block's rows transposed
+//    into y.
 //  - "transpose_gemm": channels_last transposed convs, as one GEMM per batch element and a gather.
 // channels_first depthwise and transposed convolutions stay on the reference.
 #include <algorithm>
@@ -190,7 +193,6 @@ __attribute__((target("avx512f"))) void depthwise_position_avx512(const float* x
 }
 #endif
 
-// finish: applied by the AVX-512 path as it stores (the caller runs the steps itself otherwise).
 #if defined(__x86_64__)
 // Along the innermost spatial axis (stride S of 1 or 2, no dilation), neighbouring outputs read
 // overlapping inputs: a run of n interior outputs (every tap of the axis inside the input) is done
@@ -269,6 +271,7 @@ int64_t interior_run(const DepthwiseArgs& d, const RowIndex& ix, int64_t limit, 
 }
 #endif
 
+// finish: applied by the AVX-512 paths as they store (the caller runs the steps itself otherwise).
 void depthwise_rows(const DepthwiseArgs& d, int64_t begin, int64_t end, const GemmFinish* finish) {
   const int64_t filters = d.in * d.multiplier;
   RowTaps taps;

@@ -39,7 +39,6 @@ constexpr int64_t kMrMax = 16;  // most rows any micro-kernel takes
 using BlockFn = void (*)(int64_t rows, int64_t kc, const float* A, int64_t lda, const float* Bp, int64_t width,
                          int64_t ncols, float* C, int64_t ldc, bool load_c, const GemmFinish* finish);
 
-
 struct IsaImpl {
   BlockFn block;
   int64_t mr;  // rows per micro-kernel call, for tile sizes
