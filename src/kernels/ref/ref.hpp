@@ -9,6 +9,12 @@ namespace kerasrt::kernels::ref {
 // may be `x`. Sparsemax needs `last_len` floats of scratch. Used by producers with an activation.
 void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, int64_t last_len, float* scratch);
 size_t activation_scratch_bytes(const ir::Activation& a, int64_t last_len);
+
+// Concat (or stack) of call c's inputs: the number of indices before the join axis, and the copy for
+// indices [begin, end) of them (every input's block for each index in turn), which the reference
+// runs over all of them and the fast kernel splits over the pool.
+int64_t concat_outer(const KernelCall& c);
+void concat_rows(const KernelCall& c, int64_t begin, int64_t end);
 // A convolution without its activation (ConvAttrs' formula), for ops built on convolutions (conv_lstm).
 // `acc`: a.filters floats of scratch.
 void conv_reference(const ir::ConvAttrs& a, const float* x, std::span<const int64_t> x_shape, const float* kernel,

@@ -107,24 +107,32 @@ struct RowTaps {
   int64_t x[kMaxDepthwiseTaps], w[kMaxDepthwiseTaps];
 };
 
-void list_taps(const DepthwiseArgs& d, const RowIndex& ix, RowTaps& t) {
-  const int64_t filters = d.in * d.multiplier;
-  t.count = 0;
+// Calls f(k0, k1, offset) for each pair of taps on the two outer axes that reads the input at
+// output position ix, in order; offset: that input row's distance from the batch start.
+template <class F>
+void for_each_outer_tap(const DepthwiseArgs& d, const RowIndex& ix, F&& f) {
   for (int64_t k0 = 0; k0 < d.axes[0].kernel; ++k0) {
     const int64_t i0 = d.axes[0].source(ix.o[0], k0);
     if (i0 < 0) continue;
     for (int64_t k1 = 0; k1 < d.axes[1].kernel; ++k1) {
       const int64_t i1 = d.axes[1].source(ix.o[1], k1);
-      if (i1 < 0) continue;
-      for (int64_t k2 = 0; k2 < d.axes[2].kernel; ++k2) {
-        const int64_t i2 = d.axes[2].source(ix.o[2], k2);
-        if (i2 < 0) continue;
-        t.x[t.count] = i0 * d.lx.strides[0] + i1 * d.lx.strides[1] + i2 * d.lx.strides[2];
-        t.w[t.count] = ((k0 * d.axes[1].kernel + k1) * d.axes[2].kernel + k2) * filters;
-        ++t.count;
-      }
+      if (i1 >= 0) f(k0, k1, i0 * d.lx.strides[0] + i1 * d.lx.strides[1]);
     }
   }
+}
+
+void list_taps(const DepthwiseArgs& d, const RowIndex& ix, RowTaps& t) {
+  const int64_t filters = d.in * d.multiplier;
+  t.count = 0;
+  for_each_outer_tap(d, ix, [&](int64_t k0, int64_t k1, int64_t row) {
+    for (int64_t k2 = 0; k2 < d.axes[2].kernel; ++k2) {
+      const int64_t i2 = d.axes[2].source(ix.o[2], k2);
+      if (i2 < 0) continue;
+      t.x[t.count] = row + i2 * d.lx.strides[2];
+      t.w[t.count] = ((k0 * d.axes[1].kernel + k1) * d.axes[2].kernel + k2) * filters;
+      ++t.count;
+    }
+  });
 }
 
 // One output position, channel multiplier 1: y[c] = bias[c] + sum over taps of x[c] * w[c], each
@@ -256,17 +264,11 @@ int64_t interior_run(const DepthwiseArgs& d, const RowIndex& ix, int64_t limit, 
   const int64_t filters = d.in;
   const float* xb = d.x + ix.b * d.lx.batch_stride;
   pairs = 0;
-  for (int64_t k0 = 0; k0 < d.axes[0].kernel; ++k0) {
-    const int64_t i0 = d.axes[0].source(ix.o[0], k0);
-    if (i0 < 0) continue;
-    for (int64_t k1 = 0; k1 < d.axes[1].kernel; ++k1) {
-      const int64_t i1 = d.axes[1].source(ix.o[1], k1);
-      if (i1 < 0) continue;
-      lines[pairs] = xb + i0 * d.lx.strides[0] + i1 * d.lx.strides[1] + first * d.lx.strides[2];
-      wrows[pairs] = d.kernel + (k0 * d.axes[1].kernel + k1) * ax.kernel * filters;
-      ++pairs;
-    }
-  }
+  for_each_outer_tap(d, ix, [&](int64_t k0, int64_t k1, int64_t row) {
+    lines[pairs] = xb + row + first * d.lx.strides[2];
+    wrows[pairs] = d.kernel + (k0 * d.axes[1].kernel + k1) * ax.kernel * filters;
+    ++pairs;
+  });
   return n;
 }
 #endif

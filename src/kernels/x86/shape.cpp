@@ -174,26 +174,15 @@ void run_slice(const KernelCall& c) {
                static_cast<std::byte*>(c.out[0].data), es, w, c.ctx);
 }
 
-// Concat (and stack): each index before the join axis copies every input's block in turn, as the
-// reference does, with the outer indices split over the pool in tasks of about kGrainBytes.
+// Concat (and stack): the reference's block copies, the indices before the join axis split over
+// the pool in tasks of about kGrainBytes.
 void run_concat(const KernelCall& c) {
-  const auto& a = c.node.as<ir::ConcatAttrs>();
-  const int axis = ir::concat_axis(a, c.in[0].shape.size());
-  const int64_t outer = element_count(c.out[0].shape.subspan(0, axis));
+  const int64_t outer = ref::concat_outer(c);
   if (outer == 0) return;
-  const size_t es = dtype_size(c.out[0].dtype);
-  const size_t row = static_cast<size_t>(element_count(c.out[0].shape) / outer) * es;  // output bytes per index
-  auto* dst = static_cast<std::byte*>(c.out[0].data);
-  const int64_t grain = std::max<int64_t>(1, kGrainBytes / static_cast<int64_t>(std::max<size_t>(row, 1)));
-  c.ctx.parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
-    std::byte* out = dst + static_cast<size_t>(begin) * row;
-    for (int64_t o = begin; o < end; ++o)
-      for (const ConstTensorView& x : c.in) {
-        const size_t block = static_cast<size_t>(element_count(x.shape) / outer) * es;
-        if (block) std::memcpy(out, static_cast<const std::byte*>(x.data) + static_cast<size_t>(o) * block, block);
-        out += block;
-      }
-  });
+  const int64_t row_bytes =
+      element_count(c.out[0].shape) / outer * static_cast<int64_t>(dtype_size(c.out[0].dtype));
+  const int64_t grain = std::max<int64_t>(1, kGrainBytes / std::max<int64_t>(row_bytes, 1));
+  c.ctx.parallel_for(outer, grain, [&](int64_t begin, int64_t end) { ref::concat_rows(c, begin, end); });
 }
 
 }  // namespace
