@@ -521,10 +521,19 @@ TEST(Format, SharedLayerCalledTwice) {
   auto out = m.predict({{"a", kX}, {"b", b}}, {"twice@1"});
   ASSERT_EQ(m.outputs().size(), 2u);
   EXPECT_EQ(m.outputs()[0].name, "twice");
+  EXPECT_EQ(m.outputs()[1].name, "twice@1");  // the later call's output under the name predict() takes
   expect_near(out.at(m.outputs()[0].name).to_floats(), dense_ref(kX.to_floats(), 3, kK1, kB1));
   expect_near(out.at(m.outputs()[1].name).to_floats(), dense_ref(b.to_floats(), 3, kK1, kB1));
   expect_near(out.at("twice@1").to_floats(), dense_ref(b.to_floats(), 3, kK1, kB1));
   EXPECT_EQ(m.layers().size(), 3u);  // two inputs and the one layer
+  // Listed the other way round, each output keeps its call's name.
+  model["config"]["output_layers"] = {{"twice", 1, 0}, {"twice", 0, 0}};
+  Model swapped = Model::load_json(model.dump(), slurp(path), "shared.json");
+  ASSERT_EQ(swapped.outputs().size(), 2u);
+  EXPECT_EQ(swapped.outputs()[0].name, "twice@1");
+  EXPECT_EQ(swapped.outputs()[1].name, "twice");
+  auto swapped_out = swapped.predict({{"a", kX}, {"b", b}});
+  expect_near(swapped_out.at("twice@1").to_floats(), dense_ref(b.to_floats(), 3, kK1, kB1));
   std::filesystem::remove_all(dir);
 }
 

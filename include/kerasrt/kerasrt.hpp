@@ -192,7 +192,8 @@ class Model {
 
   // Runs the model. Inputs are keyed by input name and converted to the dtype each input declares,
   // as Keras does; the result holds every model output (keyed by output layer name, `name:i` when a
-  // layer yields several) plus each layer named in `layers`.
+  // layer yields several, `name@k` for a shared layer's k-th later call when several of its calls are
+  // outputs) plus each layer named in `layers`.
   std::map<std::string, Tensor> predict(const std::map<std::string, Tensor>& inputs,
                                         const std::vector<std::string>& layers = {}) const;
   // Positional form: inputs in model order, outputs in model order.

@@ -528,6 +528,11 @@ class Builder {
 
   // ---- outputs ----------------------------------------------------------------------------------
   void name_outputs(const std::string& cls, const Json& cfg, const std::vector<int>& outs, const std::vector<Ref>& refs) {
+    // Layers whose outputs come from more than one of their calls: each call's output is keyed as
+    // predict() knows that call (name, name@1, ...), whatever order the outputs are listed in.
+    std::map<std::string, std::set<int>> calls_of;
+    if (cls != "Sequential")
+      for (const Ref& r : refs) calls_of[r.layer].insert(r.node);
     std::set<std::string> used;
     for (size_t i = 0; i < outs.size(); ++i) {
       std::string base, call_name;
@@ -542,9 +547,9 @@ class Builder {
         call_name = r.layer + (r.node > 0 ? "@" + std::to_string(r.node) : "");
         tensor = r.tensor;
       }
-      std::string key = base;
-      if (output_count_[call_name] > 1) key += ":" + std::to_string(tensor);
-      if (!used.insert(key).second) key += "#" + std::to_string(i);
+      const std::string part = output_count_[call_name] > 1 ? ":" + std::to_string(tensor) : "";
+      std::string key = (calls_of[base].size() > 1 ? call_name : base) + part;
+      if (!used.insert(key).second) key += "#" + std::to_string(i);  // the same tensor listed again
       graph_.outputs.push_back({key, graph_.values[outs[i]].type.shape, graph_.values[outs[i]].type.dtype});
       graph_.output_values.push_back(outs[i]);
     }
