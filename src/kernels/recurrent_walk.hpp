@@ -5,11 +5,13 @@
 // - the step's output lands at its time index (mirrored with reverse_output);
 // - at the end, the last output and the states are written out.
 // States are `states` blocks of n = batch * width floats each; outputs are (batch, width).
+// Also here: LSTM's state update, which the LSTM and ConvLSTM kernels share.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include <kerasrt/kerasrt.hpp>
 
@@ -22,9 +24,10 @@ struct RecurrentWalk {
   int64_t n() const { return batch * width; }
 
   // After step t (which read input time `src`): the step's output y_t from the new hidden state h,
-  // masked samples carried over from prev/y_prev, and the output written into the sequence.
-  void finish_step(int64_t t, int64_t src, const float* h, const float* prev, float* next, const float* y_prev,
-                   float* y_t, std::span<const TensorView> out) const {
+  // masked samples carried over from prev/y_prev, and the output written into the sequence. Then the
+  // buffers trade places: next and y_t become the previous state and output for the next step.
+  void finish_step(int64_t t, int64_t src, const float* h, float*& prev, float*& next, float*& y_prev, float*& y_t,
+                   std::span<const TensorView> out) const {
     const int64_t s = width, count = n();
     for (int64_t b = 0; b < batch; ++b) {
       float* yb = y_t + b * s;
@@ -42,6 +45,8 @@ struct RecurrentWalk {
       const int64_t at = reverse_output ? steps - 1 - t : t;
       for (int64_t b = 0; b < batch; ++b) std::copy(y_t + b * s, y_t + (b + 1) * s, seq + (b * steps + at) * s);
     }
+    std::swap(y_prev, y_t);
+    std::swap(prev, next);
   }
 
   // After the last step: the last output (unless the sequence was returned) and the states.
@@ -53,5 +58,16 @@ struct RecurrentWalk {
         std::copy(states_now + k * count, states_now + (k + 1) * count, static_cast<float*>(out[1 + k].data));
   }
 };
+
+// LSTM's state update from its activated gates (i, f, g, o: n floats each): c = f·c_prev + i·g and
+// h = cell_activation(c)·o; cell_activation(c, h) writes the activation of c into h.
+template <class CellActivation>
+void lstm_update(const float* gate, const float* c_prev, float* c, float* h, int64_t n,
+                 CellActivation&& cell_activation) {
+  const float *gi = gate, *gf = gate + n, *gg = gate + 2 * n, *go = gate + 3 * n;
+  for (int64_t i = 0; i < n; ++i) c[i] = gf[i] * c_prev[i] + gi[i] * gg[i];
+  cell_activation(c, h);
+  for (int64_t i = 0; i < n; ++i) h[i] *= go[i];
+}
 
 }  // namespace kerasrt::kernels

@@ -69,15 +69,10 @@ void run_conv_lstm(const KernelCall& c) {
           }
       apply_unary(k == 2 ? a.activation : a.recurrent_activation, g, g, n, last, act_scratch);
     }
-    const float* c_prev = prev + n;
     float* h = next;
-    float* cs = next + n;
-    for (int64_t i = 0; i < n; ++i) cs[i] = gate[n + i] * c_prev[i] + gate[i] * gate[2 * n + i];
-    apply_unary(a.activation, cs, h, n, last, act_scratch);
-    for (int64_t i = 0; i < n; ++i) h[i] *= gate[3 * n + i];
+    lstm_update(gate, prev + n, next + n, h, n,
+                [&](const float* cs, float* out) { apply_unary(a.activation, cs, out, n, last, act_scratch); });
     walk.finish_step(t, src, h, prev, next, y_prev, y_t, c.out);
-    std::swap(y_prev, y_t);
-    std::swap(prev, next);
   }
   walk.finish(y_prev, prev, c.out);
 }

@@ -82,11 +82,8 @@ void run_rnn(const KernelCall& c) {
           for (int64_t j = 0; j < u; ++j) gate[k * n + b * u + j] = z[b * gu + k * u + j];
         apply_unary(k == 2 ? a.activation : a.recurrent_activation, gate + k * n, gate + k * n, n, u, act_scratch);
       }
-      const float* c_prev = prev + n;
-      float* cs = next + n;
-      for (int64_t i = 0; i < n; ++i) cs[i] = gate[n + i] * c_prev[i] + gate[i] * gate[2 * n + i];
-      apply_unary(a.activation, cs, h, n, u, act_scratch);
-      for (int64_t i = 0; i < n; ++i) h[i] *= gate[3 * n + i];
+      lstm_update(gate, prev + n, next + n, h, n,
+                  [&](const float* cs, float* out) { apply_unary(a.activation, cs, out, n, u, act_scratch); });
     } else {
       // gru, gates z, r, h. reset_after: h·recurrent for all three gates, the reset gate scaling the
       // candidate's part; otherwise the reset gate scales h before the candidate's product.
@@ -119,8 +116,6 @@ void run_rnn(const KernelCall& c) {
       for (int64_t i = 0; i < n; ++i) h[i] = zg[i] * h_prev[i] + (1.f - zg[i]) * hh[i];
     }
     walk.finish_step(t, src, h, prev, next, y_prev, y_t, c.out);
-    std::swap(y_prev, y_t);
-    std::swap(prev, next);
   }
   walk.finish(y_prev, prev, c.out);
 }

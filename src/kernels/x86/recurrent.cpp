@@ -120,12 +120,8 @@ void run_rnn(const KernelCall& c) {
     } else if (a.cell == ir::RnnCell::kLstm) {
       for (int k = 0; k < 4; ++k)
         apply_unary(k == 2 ? a.activation : a.recurrent_activation, gate + k * n, gate + k * n, n, u, act, c.ctx);
-      const float *gi = gate, *gf = gate + n, *gc = gate + 2 * n, *go = gate + 3 * n;
-      const float* c_prev = prev + n;
-      float* cs = next + n;
-      for (int64_t i = 0; i < n; ++i) cs[i] = gf[i] * c_prev[i] + gi[i] * gc[i];
-      apply_unary(a.activation, cs, h, n, u, act, c.ctx);
-      for (int64_t i = 0; i < n; ++i) h[i] *= go[i];
+      lstm_update(gate, prev + n, next + n, h, n,
+                  [&](const float* cs, float* out) { apply_unary(a.activation, cs, out, n, u, act, c.ctx); });
     } else {
       float *zg = gate, *rg = gate + n, *hh = gate + 2 * n;
       apply_unary(a.recurrent_activation, gate, gate, 2 * n, u, act, c.ctx);  // z and r, adjacent
@@ -147,8 +143,6 @@ void run_rnn(const KernelCall& c) {
       for (int64_t i = 0; i < n; ++i) h[i] = zg[i] * h_prev[i] + (1.f - zg[i]) * hh[i];
     }
     walk.finish_step(t, src, h, prev, next, y_prev, y_t, c.out);
-    std::swap(y_prev, y_t);
-    std::swap(prev, next);
   }
   walk.finish(y_prev, prev, c.out);
 }
