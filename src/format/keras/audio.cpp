@@ -23,15 +23,10 @@ class StftLayer : public TypedLayer {
     for (const ir::Weight& w : weights_) n += w.value->size();
     return n;
   }
-  void check_call(const Call& call) const override {
-    for (const auto& r : call.roles)
-      if (!r.empty())
-        throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-  }
+  void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     check_call(call);
-    if (inputs.size() != 1)
-      throw Error(call.where + ": STFTSpectrogram takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "STFTSpectrogram");
     const Shape& s = sink.type(inputs[0]).shape;
     if (s.size() != 3) throw Error(call.where + ": STFTSpectrogram expects an input of rank 3, got " + shape_to_string(s));
     return sink.add(ir::OpKind::kStft, attrs_, weights_, {sink.cast(inputs[0], DType::kFloat32)});
@@ -85,15 +80,10 @@ class MelLayer : public TypedLayer {
            ir::PowerToDbAttrs db)
       : stft_(stft), window_(std::move(window)), dense_(dense), filterbank_(std::move(filterbank)), to_db_(to_db),
         db_(db) {}
-  void check_call(const Call& call) const override {
-    for (const auto& r : call.roles)
-      if (!r.empty())
-        throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-  }
+  void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     check_call(call);
-    if (inputs.size() != 1)
-      throw Error(call.where + ": MelSpectrogram takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "MelSpectrogram");
     const size_t rank = sink.type(inputs[0]).shape.size();
     if (rank != 1 && rank != 2)
       throw Error(call.where + ": expects (samples) or (batch, samples), got " +

@@ -94,9 +94,7 @@ class SeparableConvLayer : public TypedLayer {
     return n;
   }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
-    for (const auto& r : call.roles)
-      if (!r.empty())
-        throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
+    positional_only(call);
     std::vector<int> mid = sink.add(ir::OpKind::kConv, depthwise_, dw_, {inputs.begin(), inputs.end()});
     return sink.add(ir::OpKind::kConv, pointwise_, pw_, mid);
   }

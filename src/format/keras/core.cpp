@@ -9,11 +9,6 @@
 namespace kerasrt::format {
 namespace {
 
-void positional_only(const Call& call) {
-  for (const auto& r : call.roles)
-    if (!r.empty()) throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-}
-
 // Flatten of a channels_first input goes through channels_last order first, as Keras does.
 class FlattenLayer : public TypedLayer {
  public:
@@ -21,7 +16,7 @@ class FlattenLayer : public TypedLayer {
   void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     positional_only(call);
-    if (inputs.size() != 1) throw Error(call.where + ": Flatten takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "Flatten");
     int x = inputs[0];
     const size_t rank = sink.type(x).shape.size();
     if (channels_first_ && rank >= 3) {
@@ -44,7 +39,7 @@ class RepeatVectorLayer : public TypedLayer {
   void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     positional_only(call);
-    if (inputs.size() != 1) throw Error(call.where + ": RepeatVector takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "RepeatVector");
     const Shape& s = sink.type(inputs[0]).shape;
     if (s.size() != 2) throw Error(call.where + ": RepeatVector expects an input of rank 2, got " + shape_to_string(s));
     return sink.add(ir::OpKind::kRepeat, ir::RepeatAttrs{1, n_}, {}, {inputs[0]});
@@ -61,7 +56,7 @@ class RescalingLayer : public TypedLayer {
   void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     positional_only(call);
-    if (inputs.size() != 1) throw Error(call.where + ": Rescaling takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "Rescaling");
     int x = sink.cast(inputs[0], DType::kFloat32);
     auto apply = [&](const std::shared_ptr<const Tensor>& c, ir::BinaryFn fn, float identity) {
       if (c->size() == 1 && c->values<float>()[0] == identity) return;

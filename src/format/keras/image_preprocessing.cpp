@@ -13,11 +13,6 @@ namespace {
 
 constexpr int64_t kMaxSide = int64_t{1} << 20;  // sanity bound on configured output sizes
 
-void positional_only(const Call& call) {
-  for (const auto& r : call.roles)
-    if (!r.empty()) throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-}
-
 // One float32 image node; `active` false (Equalization at inference) passes the input through.
 class ImageLayer : public TypedLayer {
  public:
@@ -26,8 +21,7 @@ class ImageLayer : public TypedLayer {
   void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     positional_only(call);
-    if (inputs.size() != 1)
-      throw Error(call.where + ": " + cls_ + " takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, cls_);
     const Shape& s = sink.type(inputs[0]).shape;
     if (s.size() != 3 && s.size() != 4)
       throw Error(call.where + ": expects a rank-3 image or a rank-4 batch of images, got " + shape_to_string(s));

@@ -150,13 +150,10 @@ class NormalizeLayer : public TypedLayer {
   NormalizeLayer(ir::NormalizeAttrs a, std::vector<int64_t> axes, std::vector<ir::Weight> w, const char* name)
       : attrs_(std::move(a)), axes_(std::move(axes)), weights_(std::move(w)), name_(name) {}
   int64_t param_count() const override { return weight_values(weights_); }
-  void check_call(const Call& call) const override {
-    for (const auto& r : call.roles)
-      if (!r.empty()) throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-  }
+  void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     check_call(call);
-    if (inputs.size() != 1) throw Error(call.where + ": " + name_ + " takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, name_);
     const int x = sink.cast(inputs[0], DType::kFloat32);
     ir::NormalizeAttrs a = attrs_;
     a.axes = resolve_axes(axes_, sink.type(x).shape.size(), name_);
@@ -176,13 +173,10 @@ class GroupNormLayer : public TypedLayer {
   GroupNormLayer(ir::GroupNormAttrs a, int64_t axis, std::vector<ir::Weight> w)
       : attrs_(a), axis_(axis), weights_(std::move(w)) {}
   int64_t param_count() const override { return weight_values(weights_); }
-  void check_call(const Call& call) const override {
-    for (const auto& r : call.roles)
-      if (!r.empty()) throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-  }
+  void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     check_call(call);
-    if (inputs.size() != 1) throw Error(call.where + ": GroupNormalization takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "GroupNormalization");
     const int x = sink.cast(inputs[0], DType::kFloat32);
     const Shape& s = sink.type(x).shape;
     if (s.size() < 2) throw Error(call.where + ": GroupNormalization expects an input of rank >= 2, got " + shape_to_string(s));

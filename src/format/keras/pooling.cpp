@@ -37,9 +37,7 @@ class PoolLayer : public TypedLayer {
   int mask_of(const Call& call) const {
     std::vector<int> masks = call.tensors_with_role("mask");
     if (masks.empty() || attrs_.window != ir::PoolWindow::kGlobal) {
-      for (const auto& r : call.roles)
-        if (!r.empty())
-          throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
+      positional_only(call);
       return -1;
     }
     if (!(attrs_.spatial == 1 && attrs_.reduce == ir::PoolReduce::kMean))

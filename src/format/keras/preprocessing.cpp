@@ -13,16 +13,6 @@
 namespace kerasrt::format {
 namespace {
 
-void positional_only(const Call& call) {
-  for (const auto& r : call.roles)
-    if (!r.empty()) throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-}
-
-void expect_one_input(const Call& call, std::span<const int> inputs, const char* cls) {
-  if (inputs.size() != 1)
-    throw Error(call.where + ": " + cls + " takes 1 input(s), got " + std::to_string(inputs.size()));
-}
-
 // `x` as a value of its own (a layer's output is never its input value).
 int own_value(NodeSink& sink, int x, int input) {
   if (x != input) return x;
@@ -43,7 +33,7 @@ class AugmentationLayer : public TypedLayer {
   }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     check_call(call);
-    expect_one_input(call, inputs, cls_.c_str());
+    expect_one_input(call, inputs, cls_);
     const Shape& s = sink.type(inputs[0]).shape;
     if (s.size() != 3 && s.size() != 4)
       throw Error(call.where + ": expects a rank-3 image or a rank-4 batch of images, got " + shape_to_string(s));

@@ -40,7 +40,7 @@ class SoftmaxLayer : public TypedLayer {
   }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     check_call(call);
-    if (inputs.size() != 1) throw Error(call.where + ": Softmax takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "Softmax");
     int x = sink.cast(inputs[0], DType::kFloat32);
     ir::SoftmaxAttrs a;
     try {

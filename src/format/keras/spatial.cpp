@@ -87,14 +87,10 @@ std::shared_ptr<const TypedLayer> pad_layer(size_t spatial, bool channels_first,
 class ResizeUpsamplingLayer : public TypedLayer {
  public:
   explicit ResizeUpsamplingLayer(ir::ResizeAttrs a) : attrs_(a) {}
-  void check_call(const Call& call) const override {
-    for (const auto& r : call.roles)
-      if (!r.empty())
-        throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
-  }
+  void check_call(const Call& call) const override { positional_only(call); }
   std::vector<int> call(NodeSink& sink, const Call& call, std::span<const int> inputs) const override {
     check_call(call);
-    if (inputs.size() != 1) throw Error(call.where + ": UpSampling2D takes 1 input(s), got " + std::to_string(inputs.size()));
+    expect_one_input(call, inputs, "UpSampling2D");
     const Shape& s = sink.type(inputs[0]).shape;
     if (s.size() != 4) throw Error(call.where + ": UpSampling2D expects an input of rank 4, got " + shape_to_string(s));
     return sink.add(ir::OpKind::kResize, attrs_, {}, {sink.cast(inputs[0], DType::kFloat32)});

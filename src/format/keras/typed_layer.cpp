@@ -40,10 +40,17 @@ int64_t SingleNodeLayer::param_count() const {
   return n;
 }
 
-void SingleNodeLayer::check_call(const Call& call) const {
+void SingleNodeLayer::check_call(const Call& call) const { positional_only(call); }
+
+void positional_only(const Call& call) {
   for (const auto& r : call.roles)
     if (!r.empty())
       throw Error(call.where + ": keyword argument '" + r + "' with a tensor is not supported by this layer");
+}
+
+void expect_one_input(const Call& call, std::span<const int> inputs, const std::string& cls) {
+  if (inputs.size() != 1)
+    throw Error(call.where + ": " + cls + " takes 1 input(s), got " + std::to_string(inputs.size()));
 }
 
 std::vector<int> SingleNodeLayer::call(NodeSink& sink, const Call& call, std::span<const int> inputs) const {

@@ -49,6 +49,11 @@ class TypedLayer {
   virtual void check_call(const Call&) const {}
 };
 
+// Refuses a call that passes a tensor as a keyword argument: what most layers take is positional.
+void positional_only(const Call& call);
+// Refuses a call with other than one input tensor; `cls` names the layer class in the message.
+void expect_one_input(const Call& call, std::span<const int> inputs, const std::string& cls);
+
 // A layer that is one node taking the call's positional tensors.
 class SingleNodeLayer : public TypedLayer {
  public:
