@@ -21,6 +21,19 @@ int64_t product(const Shape& s) {
   return n;
 }
 
+// Refuses query, key and value whose last dimension is not what their projection kernels take.
+void expect_projection_inputs(const std::string& cls, const Shape& qs, const Shape& ks, const Shape& vs, int64_t q_in,
+                              int64_t k_in, int64_t v_in) {
+  auto expect_last = [&](const Shape& s, int64_t d, const char* what) {
+    if (!dims_agree(s.back(), d))
+      throw Error(cls + ": the " + std::string(what) + " kernel takes a last dimension of " + std::to_string(d) +
+                  ", got " + std::string(what) + " " + shape_to_string(s));
+  };
+  expect_last(qs, q_in, "query");
+  expect_last(ks, k_in, "key");
+  expect_last(vs, v_in, "value");
+}
+
 // A projection kernel of shape lead + tail (a -1 in `lead` takes the stored size) re-laid as a dense
 // (product(lead), product(tail)) matrix, and with `use_bias` a bias of shape tail.
 struct Projection {
@@ -182,14 +195,7 @@ class HeadAttentionLayer : public TypedLayer {
     }
     if (grouped_ && !dims_agree(qs.back(), vs.back()))
       throw Error("GroupedQueryAttention needs query and value with the same last dimension");
-    auto expect_last = [&](const Shape& s, int64_t d, const char* what) {
-      if (!dims_agree(s.back(), d))
-        throw Error(cls_ + ": the " + std::string(what) + " kernel takes a last dimension of " + std::to_string(d) +
-                    ", got " + std::string(what) + " " + shape_to_string(s));
-    };
-    expect_last(qs, query_.in, "query");
-    expect_last(ks, key_.in, "key");
-    expect_last(vs, value_.in, "value");
+    expect_projection_inputs(cls_, qs, ks, vs, query_.in, key_.in, value_.in);
     const int64_t q_steps = qs[1];
     const bool flat = rank != 3;
 
@@ -355,14 +361,7 @@ class HeadAttentionLayer : public TypedLayer {
     if (ks.size() != rank || vs.size() != rank)
       throw Error(cls_ + ": query " + shape_to_string(qs) + ", value " + shape_to_string(vs) + " and key " +
                   shape_to_string(ks) + " must have the same rank");
-    auto expect_last = [&](const Shape& s, int64_t d, const char* what) {
-      if (!dims_agree(s.back(), d))
-        throw Error(cls_ + ": the " + std::string(what) + " kernel takes a last dimension of " + std::to_string(d) +
-                    ", got " + std::string(what) + " " + shape_to_string(s));
-    };
-    expect_last(qs, query_.in, "query");
-    expect_last(ks, key_.in, "key");
-    expect_last(vs, value_.in, "value");
+    expect_projection_inputs(cls_, qs, ks, vs, query_.in, key_.in, value_.in);
     for (size_t i = 1; i + 1 < rank; ++i)
       if (!dims_agree(vs[i], ks[i]))
         throw Error(cls_ + ": value " + shape_to_string(vs) + " and key " + shape_to_string(ks) +

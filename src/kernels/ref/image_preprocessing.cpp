@@ -223,34 +223,19 @@ void antialias_taps(int64_t in, int64_t out, int64_t o, Interpolation interp, F 
   }
 }
 
-void resize_plain(const Source& s, float* dst, const Images& di, Interpolation interp) {
+// Every output position from its separable taps (T: the precision of the taps and the sums).
+template <class T>
+void resize_with_taps(const Source& s, float* dst, const Images& di, Interpolation interp,
+                      Taps<T> (*taps)(int64_t, int64_t, int64_t, Interpolation)) {
   for (int64_t b = 0; b < di.n; ++b)
     for (int64_t ch = 0; ch < di.c; ++ch)
       for (int64_t y = 0; y < di.h; ++y) {
-        const Taps<float> ty = float_taps(s.h, di.h, y, interp);
+        const Taps<T> ty = taps(s.h, di.h, y, interp);
         for (int64_t x = 0; x < di.w; ++x) {
-          const Taps<float> tx = float_taps(s.w, di.w, x, interp);
-          float acc = 0.f;
+          const Taps<T> tx = taps(s.w, di.w, x, interp);
+          T acc = 0;
           for (int i = 0; i < ty.count; ++i) {
-            float row = 0.f;
-            for (int j = 0; j < tx.count; ++j) row += tx.weight[j] * s.at(b, ty.index[i], tx.index[j], ch);
-            acc += ty.weight[i] * row;
-          }
-          dst[di.at(b, y, x, ch)] = acc;
-        }
-      }
-}
-
-void resize_double(const Source& s, float* dst, const Images& di, Interpolation interp) {
-  for (int64_t b = 0; b < di.n; ++b)
-    for (int64_t ch = 0; ch < di.c; ++ch)
-      for (int64_t y = 0; y < di.h; ++y) {
-        const Taps<double> ty = double_taps(s.h, di.h, y, interp);
-        for (int64_t x = 0; x < di.w; ++x) {
-          const Taps<double> tx = double_taps(s.w, di.w, x, interp);
-          double acc = 0;
-          for (int i = 0; i < ty.count; ++i) {
-            double row = 0;
+            T row = 0;
             for (int j = 0; j < tx.count; ++j) row += tx.weight[j] * s.at(b, ty.index[i], tx.index[j], ch);
             acc += ty.weight[i] * row;
           }
@@ -312,8 +297,8 @@ void run_resize(const KernelCall& c) {
   }
   const Interpolation interp = interpolation_of(a);
   if (antialiased(a)) return resize_antialiased(s, reinterpret_cast<float*>(c.ctx.scratch.data()), dst, di, interp);
-  if (a.double_precision) return resize_double(s, dst, di, interp);
-  resize_plain(s, dst, di, interp);
+  if (a.double_precision) return resize_with_taps(s, dst, di, interp, double_taps);
+  resize_with_taps(s, dst, di, interp, float_taps);
 }
 
 // ---- auto_contrast --------------------------------------------------------------------------------
