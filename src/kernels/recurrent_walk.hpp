@@ -3,6 +3,7 @@
 // - after a step, a masked sample keeps every state and repeats its previous output (zeros with
 //   zero_output_for_mask);
 // - the step's output lands at its time index (mirrored with reverse_output);
+// - at the start, the states come from the initial-state inputs or are zeros;
 // - at the end, the last output and the states are written out.
 // States are `states` blocks of n = batch * width floats each; outputs are (batch, width).
 // Also here: LSTM's state update, which the LSTM and ConvLSTM kernels share.
@@ -22,6 +23,18 @@ struct RecurrentWalk {
   bool return_sequences = false, return_state = false, reverse_output = false, zero_output_for_mask = false;
   const float* mask = nullptr;  // (batch, steps), nonzero = use the step; null: no mask
   int64_t n() const { return batch * width; }
+
+  // Before the first step: the states from the call's inputs 1.. (initial_states) or zeros, and a
+  // zero previous output (what a sample masked from the start repeats).
+  void start(float* prev, float* y_prev, std::span<const ConstTensorView> in, bool initial_states) const {
+    const int64_t count = n();
+    for (int64_t k = 0; k < states; ++k) {
+      float* p = prev + k * count;
+      if (initial_states) std::copy_n(static_cast<const float*>(in[1 + k].data), count, p);
+      else std::fill(p, p + count, 0.f);
+    }
+    std::fill(y_prev, y_prev + count, 0.f);
+  }
 
   // After step t (which read input time `src`): the step's output y_t from the new hidden state h,
   // masked samples carried over from prev/y_prev, and the output written into the sequence. Then the

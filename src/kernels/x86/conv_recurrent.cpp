@@ -73,12 +73,7 @@ void run_conv_lstm(const KernelCall& c) {
   float* act_scratch = gate + 4 * n;
   const ExecContext conv_ctx{c.ctx.pool, c.ctx.scratch.subspan(static_cast<size_t>(own_floats(d)) * sizeof(float))};
 
-  for (int64_t k = 0; k < 2; ++k) {
-    float* st = prev + k * n;
-    if (a.initial_states) std::copy(static_cast<const float*>(c.in[1 + k].data), static_cast<const float*>(c.in[1 + k].data) + n, st);
-    else std::fill(st, st + n, 0.f);
-  }
-  std::fill(y_prev, y_prev + n, 0.f);
+  walk.start(prev, y_prev, c.in, a.initial_states);
 
   for (int64_t t = 0; t < d.steps; ++t) {
     const int64_t src = a.go_backwards ? d.steps - 1 - t : t;

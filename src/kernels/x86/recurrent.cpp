@@ -88,13 +88,7 @@ void run_rnn(const KernelCall& c) {
     for (int64_t r = 0; r < B * T; ++r) std::copy(bias, bias + gu, xp + r * gu);
   gemm_packed(B * T, xs, a.in, pk.kernel, xp, gu, bias != nullptr, c.ctx);
 
-  for (int64_t k = 0; k < l.states; ++k) {
-    float* p = prev + k * n;
-    const float* init = a.initial_states ? static_cast<const float*>(c.in[1 + k].data) : nullptr;
-    if (init) std::copy(init, init + n, p);
-    else std::fill(p, p + n, 0.f);
-  }
-  std::fill(y_prev, y_prev + n, 0.f);
+  walk.start(prev, y_prev, c.in, a.initial_states);
 
   for (int64_t t = 0; t < T; ++t) {
     const int64_t src = a.go_backwards ? T - 1 - t : t;
