@@ -36,6 +36,15 @@ Shape random_shape(Rng& rng, int max_rank, int64_t max_dim) {
   return s;
 }
 
+// A shape that broadcasts to `full`: some of its axes set to 1 and some leading axes dropped.
+Shape broadcast_from(Rng& rng, const Shape& full) {
+  Shape s = full;
+  for (auto& d : s)
+    if (pick(rng, 0, 3) == 0) d = 1;
+  s.erase(s.begin(), s.begin() + pick(rng, 0, static_cast<int64_t>(s.size())));
+  return s;
+}
+
 // Values of each dtype: floats in [lo, hi], sometimes exact multiples of 1/8 so that every sum of
 // products is exact and any summation order gives the same bits.
 Tensor random_values(Rng& rng, const Shape& shape, DType t, float lo = -3.f, float hi = 3.f, bool dyadic = false) {
@@ -106,15 +115,8 @@ std::vector<Case> binary_cases(Rng& rng) {
     DType t = types[pick(rng, 0, 4)];
     if (ir::binary_compute_dtype(a.fn, t, t) != t) continue;
     Shape full = i % 60 == 0 ? Shape{2, 300, 64} : random_shape(rng, 5, 6);
-    // Each input: the output shape with some axes set to 1 and some leading axes dropped.
-    auto derive = [&] {
-      Shape s = full;
-      for (auto& d : s)
-        if (pick(rng, 0, 3) == 0) d = 1;
-      s.erase(s.begin(), s.begin() + pick(rng, 0, static_cast<int64_t>(s.size())));
-      return s;
-    };
-    Shape sa = derive(), sb = derive();
+    // Each input: the output shape, broadcast.
+    Shape sa = broadcast_from(rng, full), sb = broadcast_from(rng, full);
     if (pick(rng, 0, 2) == 0) sa = full;
     out.push_back({node_of(ir::OpKind::kBinary, a), {random_values(rng, sa, t), random_values(rng, sb, t)},
                    std::string(ir::binary_fn_name(a.fn)) + " " + dtype_name(t)});
@@ -456,16 +458,9 @@ std::vector<Case> matmul_cases(Rng& rng) {
   for (int i = 0; i < 80; ++i) {
     ir::MatmulAttrs a{pick(rng, 0, 1) == 1, pick(rng, 0, 1) == 1};
     const int64_t m = pick(rng, 1, 40), k = pick(rng, 1, 70), n = pick(rng, 1, 50);
-    // Batch axes broadcast: each operand drops some leading axes and sets some to 1.
+    // Batch axes broadcast.
     Shape batch = random_shape(rng, 3, 4);
-    auto derive = [&] {
-      Shape s = batch;
-      for (auto& d : s)
-        if (pick(rng, 0, 3) == 0) d = 1;
-      s.erase(s.begin(), s.begin() + pick(rng, 0, static_cast<int64_t>(s.size())));
-      return s;
-    };
-    Shape x = derive(), y = derive();
+    Shape x = broadcast_from(rng, batch), y = broadcast_from(rng, batch);
     if (pick(rng, 0, 9) == 0) x = {k};  // a vector operand
     else if (a.transpose_a) x.insert(x.end(), {k, m});
     else x.insert(x.end(), {m, k});
