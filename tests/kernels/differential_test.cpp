@@ -45,6 +45,15 @@ Shape broadcast_from(Rng& rng, const Shape& full) {
   return s;
 }
 
+// An activation for a recurrent cell, last-axis softmax among them.
+ir::UnaryAttrs random_cell_activation(Rng& rng) {
+  const ir::UnaryFn fns[] = {ir::UnaryFn::kTanh, ir::UnaryFn::kSigmoid, ir::UnaryFn::kHardSigmoid,
+                             ir::UnaryFn::kRelu, ir::UnaryFn::kIdentity, ir::UnaryFn::kSoftmax};
+  ir::UnaryAttrs u{fns[pick(rng, 0, 5)]};
+  if (u.fn == ir::UnaryFn::kHardSigmoid) u.alpha = 0.2f, u.beta = 0.5f;
+  return u;
+}
+
 // Values of each dtype: floats in [lo, hi], sometimes exact multiples of 1/8 so that every sum of
 // products is exact and any summation order gives the same bits.
 Tensor random_values(Rng& rng, const Shape& shape, DType t, float lo = -3.f, float hi = 3.f, bool dyadic = false) {
@@ -167,12 +176,8 @@ std::vector<Case> rnn_cases(Rng& rng) {
     a.has_bias = pick(rng, 0, 3) != 0;
     a.initial_states = pick(rng, 0, 2) == 0;
     a.has_mask = pick(rng, 0, 2) == 0;
-    const ir::UnaryFn acts[] = {ir::UnaryFn::kTanh, ir::UnaryFn::kSigmoid, ir::UnaryFn::kHardSigmoid,
-                                ir::UnaryFn::kRelu, ir::UnaryFn::kIdentity, ir::UnaryFn::kSoftmax};
-    a.activation.fn = acts[pick(rng, 0, 5)];
-    a.recurrent_activation.fn = acts[pick(rng, 0, 5)];
-    if (a.activation.fn == ir::UnaryFn::kHardSigmoid) a.activation.alpha = 0.2f, a.activation.beta = 0.5f;
-    if (a.recurrent_activation.fn == ir::UnaryFn::kHardSigmoid) a.recurrent_activation.alpha = 0.2f, a.recurrent_activation.beta = 0.5f;
+    a.activation = random_cell_activation(rng);
+    a.recurrent_activation = random_cell_activation(rng);
     const int64_t g = ir::rnn_gates(a.cell) * a.units;
     const float sk = 1.f / std::sqrt(static_cast<float>(a.in)), sr = 1.f / std::sqrt(static_cast<float>(a.units));
     std::vector<ir::Weight> w{{"kernel", std::make_shared<Tensor>(random_values(rng, {a.in, g}, DType::kFloat32, -sk, sk))},
@@ -506,12 +511,8 @@ std::vector<Case> conv_lstm_cases(Rng& rng) {
     a.zero_output_for_mask = pick(rng, 0, 1) == 1;
     a.initial_states = pick(rng, 0, 2) == 0;
     a.has_mask = pick(rng, 0, 2) == 0;
-    const ir::UnaryFn acts[] = {ir::UnaryFn::kTanh, ir::UnaryFn::kSigmoid, ir::UnaryFn::kHardSigmoid,
-                                ir::UnaryFn::kRelu, ir::UnaryFn::kIdentity, ir::UnaryFn::kSoftmax};
-    a.activation.fn = acts[pick(rng, 0, 5)];
-    a.recurrent_activation.fn = acts[pick(rng, 0, 5)];
-    if (a.activation.fn == ir::UnaryFn::kHardSigmoid) a.activation.alpha = 0.2f, a.activation.beta = 0.5f;
-    if (a.recurrent_activation.fn == ir::UnaryFn::kHardSigmoid) a.recurrent_activation.alpha = 0.2f, a.recurrent_activation.beta = 0.5f;
+    a.activation = random_cell_activation(rng);
+    a.recurrent_activation = random_cell_activation(rng);
     Shape kin = kshape, krec = kshape;
     kin.insert(kin.end(), {c.in_channels, c.filters});
     krec.insert(krec.end(), {filters, c.filters});
