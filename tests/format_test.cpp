@@ -220,6 +220,25 @@ TEST(Format, Keras2FunctionalWithLegacyWeights) {
   std::filesystem::remove_all(dir);
 }
 
+// tf.keras writes a call's keyword tensors inside the node as [layer, node, tensor] lists:
+// MultiHeadAttention(query, value=..., key=...) of the corpus's mha_cross case in tf.keras form.
+TEST(Format, Keras2KeywordTensorsInANode) {
+  KERASRT_REQUIRE_CORPUS();
+  std::ifstream f(corpus_dir() / "mha_cross.config.json");
+  json config = json::parse(f);
+  json& mha = config["config"]["layers"][3];
+  ASSERT_EQ(mha["class_name"], "MultiHeadAttention");
+  mha.erase("module");
+  mha["inbound_nodes"] = json::array({json::array({json::array(
+      {"query", 0, 0, {{"value", json::array({"value", 0, 0})}, {"key", json::array({"key", 0, 0})}}})})});
+  Model m = Model::load_json(config.dump(), slurp(corpus_dir() / "mha_cross.weights.h5"), "k2_mha.json");
+  std::map<std::string, Tensor> in;
+  for (auto& [k, a] : io::read_npz((corpus_dir() / "mha_cross.inputs.npz").string())) in[k] = a.tensor;
+  auto want = io::read_npz((corpus_dir() / "mha_cross.outputs.npz").string());
+  ASSERT_EQ(want.size(), 1u);
+  EXPECT_EQ(compare(want[0].second.tensor, m.predict(in).at("multi_head_attention"), 1e-4, 1e-4), "");
+}
+
 // Keras 2.0-2.2 stored a Sequential's config as the bare list of layers.
 TEST(Format, Keras2SequentialListConfig) {
   auto dir = temp_dir("k2s");

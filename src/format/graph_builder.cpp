@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "format/keras/call_args.hpp"  // tensor_placeholder
 #include "format/keras/config.hpp"
 #include "format/keras/layer_registry.hpp"
 #include "format/keras/typed_layer.hpp"
@@ -86,7 +87,7 @@ Json replace_tensors(const Json& j, const std::string& role, ParsedCall& pc) {
         throw Error(pc.call.where + ": malformed keras_history in an inbound node");
       pc.refs.push_back(r);
       pc.call.roles.push_back(role);
-      return Json{{"__tensor__", static_cast<int>(pc.refs.size()) - 1}};
+      return tensor_placeholder(static_cast<int>(pc.refs.size()) - 1);
     }
     Json out = Json::object();
     for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = replace_tensors(it.value(), role, pc);
@@ -100,7 +101,61 @@ Json replace_tensors(const Json& j, const std::string& role, ParsedCall& pc) {
   return j;
 }
 
-ParsedCall parse_node(const Json& node, const std::string& where) {
+// A Keras 2 kwarg with its tensor references [layer, node, tensor] swapped for placeholders, as
+// tf.keras reads them back (a list of exactly a name and two integers is a reference).
+Json keras2_kwarg(const Json& j, const std::string& role, ParsedCall& pc) {
+  Ref r;
+  if (j.is_array() && j.size() == 3 && parse_ref(j, r)) {
+    pc.refs.push_back(r);
+    pc.call.roles.push_back(role);
+    return tensor_placeholder(static_cast<int>(pc.refs.size()) - 1);
+  }
+  if (j.is_array()) {
+    Json out = Json::array();
+    for (const Json& e : j) out.push_back(keras2_kwarg(e, role, pc));
+    return out;
+  }
+  if (j.is_object()) {
+    Json out = Json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = keras2_kwarg(it.value(), role, pc);
+    return out;
+  }
+  return j;
+}
+
+// One entry of a Keras 2 node: [layer, node, tensor(, kwargs)], or tf.keras's constant
+// ["_CONSTANT_VALUE", -1, value(, kwargs)] for a first argument that was no tensor.
+bool is_node_entry(const Json& e) {
+  return e.is_array() && (e.size() == 3 || e.size() == 4) && e[0].is_string() && e[1].is_number_integer() &&
+         (e.size() == 3 || e[3].is_object());
+}
+
+void keras2_kwargs(const Json& entry, ParsedCall& pc) {
+  if (entry.size() > 3 && entry[3].is_object())
+    for (auto it = entry[3].begin(); it != entry[3].end(); ++it)
+      pc.call.kwargs[it.key()] = keras2_kwarg(it.value(), it.key(), pc);
+}
+
+// tf.keras op layers (TFOpLambda, SlicingOpLambda) store their first argument's structure: one
+// entry, or nested lists of entries; every entry repeats the call's kwargs.
+Json op_layer_argument(const Json& j, const std::string& where, ParsedCall& pc, size_t depth) {
+  if (depth > 32) throw Error(where + ": the inbound node nests too deeply");
+  if (is_node_entry(j)) {
+    keras2_kwargs(j, pc);
+    if (j[0] == "_CONSTANT_VALUE") return j[2];
+    Ref r;
+    if (!parse_ref(j, r)) throw Error(where + ": malformed inbound node " + j.dump().substr(0, 200));
+    pc.refs.push_back(r);
+    pc.call.roles.emplace_back();
+    return tensor_placeholder(static_cast<int>(pc.refs.size()) - 1);
+  }
+  if (!j.is_array()) throw Error(where + ": malformed inbound node " + j.dump().substr(0, 200));
+  Json out = Json::array();
+  for (const Json& e : j) out.push_back(op_layer_argument(e, where, pc, depth + 1));
+  return out;
+}
+
+ParsedCall parse_node(const Json& node, const std::string& where, bool op_layer) {
   ParsedCall pc;
   pc.call.where = where;
   if (node.is_object()) {  // Keras 3: {"args": [...], "kwargs": {...}}
@@ -110,6 +165,11 @@ ParsedCall parse_node(const Json& node, const std::string& where) {
       for (auto it = kw.begin(); it != kw.end(); ++it) pc.call.kwargs[it.key()] = replace_tensors(it.value(), it.key(), pc);
     return pc;
   }
+  if (node.is_array() && op_layer) {
+    Json first = op_layer_argument(node, where, pc, 0);
+    pc.call.args = Json::array({std::move(first)});
+    return pc;
+  }
   if (node.is_array()) {  // Keras 2: [[name, node, tensor, kwargs], ...]
     Json list = Json::array();
     for (const Json& e : node) {
@@ -117,9 +177,8 @@ ParsedCall parse_node(const Json& node, const std::string& where) {
       if (!parse_ref(e, r)) throw Error(where + ": malformed inbound node " + e.dump().substr(0, 200));
       pc.refs.push_back(r);
       pc.call.roles.emplace_back();
-      list.push_back(Json{{"__tensor__", static_cast<int>(pc.refs.size()) - 1}});
-      if (e.size() > 3 && e[3].is_object())
-        for (auto it = e[3].begin(); it != e[3].end(); ++it) pc.call.kwargs[it.key()] = it.value();
+      list.push_back(tensor_placeholder(static_cast<int>(pc.refs.size()) - 1));
+      keras2_kwargs(e, pc);
     }
     pc.call.args = Json::array();
     pc.call.args.push_back(list.size() == 1 ? list[0] : list);
@@ -317,7 +376,7 @@ class Builder {
       pc.call.where = file_ + ", layer '" + scope.qualified(name) + "' (" + cls + ")";
       for (size_t k = 0; k < cur.size(); ++k) {
         pc.call.roles.emplace_back();
-        pc.call.args.push_back(Json{{"__tensor__", static_cast<int>(pc.call.roles.size()) - 1}});
+        pc.call.args.push_back(tensor_placeholder(static_cast<int>(pc.call.roles.size()) - 1));
       }
       cur = call_layer(e, cls, name, scope, path, pc.call, cur, 0);
     }
@@ -384,7 +443,7 @@ class Builder {
         if (!nodes.is_array() || r.node < 0 || r.node >= static_cast<int>(nodes.size()))
           throw Error(where + ": the graph refers to call " + std::to_string(r.node) + ", which the config lacks");
         if (!in_progress.insert({r.layer, r.node}).second) throw Error(where + ": the graph has a cycle");
-        p.pc = parse_node(nodes[static_cast<size_t>(r.node)], where);
+        p.pc = parse_node(nodes[static_cast<size_t>(r.node)], where, p.cls == "TFOpLambda" || p.cls == "SlicingOpLambda");
         for (Ref& a : p.pc.refs) normalize(a, false);
         stack.push_back(std::move(p));
       };

@@ -36,8 +36,6 @@ std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const s
   if (class_name == "Lambda")
     throw Error(spec.where + ": a Lambda layer holds Python code (marshalled bytecode), which kerasrt never "
                 "runs; rewrite it as built-in layers or register a C++ layer under a custom class");
-  if (class_name == "TFOpLambda" || class_name == "SlicingOpLambda")
-    throw Error(spec.where + ": this layer calls a TensorFlow function by name, which kerasrt does not run");
 
   LayerKey key = layer_key(layer_json);
   LayerFactory factory;

@@ -217,7 +217,7 @@ TypedParser typed_parser(const std::string& key) {
   auto it = parsers.find(key);
   if (it == parsers.end()) {
     for (TypedParser (*ops)(const std::string&) : {elementwise_op_parser, concat_op_parser, softmax_op_parser, reduce_op_parser,
-                                                         linalg_op_parser})
+                                                         linalg_op_parser, tf_op_layer_parser})
       if (TypedParser p = ops(key)) return p;
     return nullptr;
   }

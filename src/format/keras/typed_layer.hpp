@@ -117,6 +117,8 @@ TypedParser concat_op_parser(const std::string& key);
 std::shared_ptr<const TypedLayer> parse_softmax(const LayerSpec& spec);  // softmax.cpp
 TypedParser softmax_op_parser(const std::string& key);
 TypedParser reduce_op_parser(const std::string& key);  // reduce.cpp
+// TFOpLambda, SlicingOpLambda and TensorFlowOpLayer: tf.keras's saved TensorFlow calls (tf_op_layers.cpp)
+TypedParser tf_op_layer_parser(const std::string& key);
 std::shared_ptr<const TypedLayer> parse_rescaling(const LayerSpec& spec);  // core.cpp
 std::shared_ptr<const TypedLayer> parse_zero_padding(const LayerSpec& spec);  // spatial.cpp: 1D/2D/3D
 std::shared_ptr<const TypedLayer> parse_cropping(const LayerSpec& spec);
