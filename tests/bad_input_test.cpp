@@ -13,6 +13,7 @@
 #include "harness.hpp"
 #include "io/npy.hpp"
 #include "io/zip.hpp"
+#include "zip_edit.hpp"
 
 namespace kerasrt::testing {
 namespace {
@@ -137,25 +138,6 @@ TEST_F(BadInput, CorruptedBytesNeverCrash) {
 }
 
 // ---- archives rewritten with libzip --------------------------------------------------------------
-
-// Replaces (or with empty `content` and `remove`, deletes) one entry of a copy of the archive.
-std::string rewrite_entry(const std::string& from, const std::string& to, const std::string& entry,
-                          const std::string& content, bool remove = false) {
-  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
-  int err = 0;
-  zip_t* z = zip_open(to.c_str(), 0, &err);
-  if (!z) return "cannot open";
-  zip_int64_t idx = zip_name_locate(z, entry.c_str(), 0);
-  if (remove) {
-    if (idx < 0 || zip_delete(z, static_cast<zip_uint64_t>(idx)) != 0) return "cannot delete";
-  } else {
-    void* copy = std::malloc(content.size() + 1);
-    std::memcpy(copy, content.data(), content.size());
-    zip_source_t* src = zip_source_buffer(z, copy, content.size(), 1);
-    if (zip_file_add(z, entry.c_str(), src, ZIP_FL_OVERWRITE) < 0) return "cannot add";
-  }
-  return zip_close(z) == 0 ? "" : "cannot write";
-}
 
 TEST_F(BadInput, ArchiveWithoutConfigJson) {
   std::string p = scratch("noconfig.keras");

@@ -96,6 +96,10 @@ struct LayerSpec {
   const Json& config;           // the layer's own "config" object, Keras 3 key names
   Weights& weights;
   std::string where;            // "file, layer 'name' (Class)" for error messages
+  // The Keras release that saved the file and its backend, as the file records them ("" when it
+  // does not): behaviours that changed between releases follow the release that saved the file.
+  std::string keras_version = "";
+  std::string keras_backend = "";
 
   // Builds a wrapped layer (TimeDistributed, Bidirectional, RNN cells) from its
   // {"class_name", "config"} object, taking its weights from the same stream.

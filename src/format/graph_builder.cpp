@@ -230,7 +230,9 @@ struct Scope {
 
 class Builder {
  public:
-  Builder(const WeightSource& ws, std::string file) : weights_(ws), file_(std::move(file)) {}
+  Builder(const WeightSource& ws, std::string file, SavedBy saved_by)
+      : weights_(ws), file_(std::move(file)), saved_by_(std::move(saved_by)),
+        semantics_(keras_semantics(saved_by_.keras_version, saved_by_.backend)) {}
 
   ir::Graph build(const Json& model_json) {
     std::string cls = string_field(model_json, "class_name");
@@ -444,6 +446,8 @@ class Builder {
           throw Error(where + ": the graph refers to call " + std::to_string(r.node) + ", which the config lacks");
         if (!in_progress.insert({r.layer, r.node}).second) throw Error(where + ": the graph has a cycle");
         p.pc = parse_node(nodes[static_cast<size_t>(r.node)], where, p.cls == "TFOpLambda" || p.cls == "SlicingOpLambda");
+        // At inference (predict passes training=False) Keras 3.0-3.15 overrode what a node recorded.
+        if (semantics_.training_from_outer_call) p.pc.call.kwargs.erase("training");
         for (Ref& a : p.pc.refs) normalize(a, false);
         stack.push_back(std::move(p));
       };
@@ -559,11 +563,11 @@ class Builder {
     try {
       LayerKey lookup = layer_key(entry);
       TypedParser parser = user_registered(lookup) ? nullptr : typed_parser(lookup.key);
-      if (parser) layer.typed = parser(layer_spec(entry, w, file_));
+      if (parser) layer.typed = parser(layer_spec(entry, w, file_, saved_by_));
       if (layer.typed) {
         layer.params = layer.typed->param_count();
       } else {
-        std::shared_ptr<Op> op = make_layer(entry, w, file_);
+        std::shared_ptr<Op> op = make_layer(entry, w, file_, saved_by_);
         layer.params = op->param_count();
         layer.op = std::move(op);
       }
@@ -628,6 +632,8 @@ class Builder {
 
   const WeightSource& weights_;
   std::string file_;
+  SavedBy saved_by_;
+  KerasSemantics semantics_;
   bool keras3_ = false;
   ir::Graph graph_;
   std::map<std::string, ParsedLayer> parsed_;
@@ -637,9 +643,10 @@ class Builder {
 
 }  // namespace
 
-ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file) {
+ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file,
+                      const SavedBy& saved_by) {
   Json current = keras3_dialect(model_json, file);
-  return Builder(weights, file).build(current);
+  return Builder(weights, file, saved_by).build(current);
 }
 
 }  // namespace kerasrt::format

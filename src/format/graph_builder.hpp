@@ -1,13 +1,16 @@
 // Turns a Keras model config (Keras 2 or Keras 3 dialect) and its weights into the neutral graph.
 #pragma once
 
+#include "format/keras/keras_version.hpp"
 #include "format/weight_source.hpp"
 #include "ir/graph.hpp"
 
 namespace kerasrt::format {
 
 // `model_json` is the whole model object ({"class_name": "Functional"|"Model"|"Sequential",
-// "config": ...}); `file` names the source in errors.
-ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file);
+// "config": ...}); `file` names the source in errors; `saved_by` is what the file records of the
+// Keras release that wrote it.
+ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file,
+                      const SavedBy& saved_by = {});
 
 }  // namespace kerasrt::format

@@ -56,9 +56,17 @@ std::unique_ptr<WeightSource> weights_from_h5(const io::H5File& f) {
   throw Error(f.name() + ": no Keras weights found (neither Keras 3 'layers/...' groups nor a 'layer_names' attribute)");
 }
 
-ir::Graph build_with_config(const Json& j, const WeightSource& ws, const std::string& name) {
+// The keras_version and backend attributes of an HDF5 file's root ("" where absent).
+SavedBy saved_by_h5(const io::H5Group& root) {
+  SavedBy s;
+  if (auto v = root.attr_string("keras_version")) s.keras_version = *v;
+  if (auto b = root.attr_string("backend")) s.backend = *b;
+  return s;
+}
+
+ir::Graph build_with_config(const Json& j, const WeightSource& ws, const std::string& name, const SavedBy& saved_by) {
   try {
-    return build_graph(model_object(j, name), ws, name);
+    return build_graph(model_object(j, name), ws, name, saved_by);
   } catch (const Json::exception& e) {
     throw Error(name + ": malformed model config (" + std::string(e.what()) + ")");
   }
@@ -96,7 +104,7 @@ ir::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
   std::unique_ptr<WeightSource> ws =
       root.has_group("model_weights") ? legacy_weights(root.group("model_weights"), name)
                                       : no_weights(name, "the file has no model_weights group");
-  return build_with_config(j, *ws, name);
+  return build_with_config(j, *ws, name, saved_by_h5(root));
 }
 
 ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
@@ -106,28 +114,43 @@ ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name)
   if (!zip.has("config.json")) throw Error(name + ": not a Keras 3 archive (no config.json inside)");
   auto cfg = zip.read("config.json", kMaxConfigBytes);
   Json j = parse_json(std::string_view(reinterpret_cast<const char*>(cfg.data()), cfg.size()), name + ":config.json");
+  SavedBy saved_by;
+  if (zip.has("metadata.json")) {
+    auto meta = zip.read("metadata.json", kMaxConfigBytes);
+    Json m = parse_json(std::string_view(reinterpret_cast<const char*>(meta.data()), meta.size()), name + ":metadata.json");
+    if (m.is_object() && m.contains("keras_version") && m["keras_version"].is_string())
+      saved_by.keras_version = m["keras_version"].get<std::string>();
+  }
   if (zip.has("model.weights.h5")) {
     auto w = zip.read("model.weights.h5", kMaxModelBytes);
     io::H5File h5 = io::H5File::open_memory(w, name + ":model.weights.h5");
     auto ws = keras3_weights(h5.root(), h5.name());
-    return build_with_config(j, *ws, name);
+    return build_with_config(j, *ws, name, saved_by);
   }
   if (zip.has("model.weights.json") || zip.has("model.weights.npz"))
     throw Error(name + ": sharded or npz weights inside the archive are not supported");
   auto ws = no_weights(name, "the archive holds no model.weights.h5");
-  return build_with_config(j, *ws, name);
+  return build_with_config(j, *ws, name, saved_by);
 }
 
 ir::Graph config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
                          const std::string& weights_name) {
   Json j = parse_json(json, name);
+  // Keras 2's to_json() records the release; Keras 3's does not, nor do its weights files.
+  SavedBy saved_by;
+  auto text = [&](const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  saved_by.keras_version = text("keras_version");
+  saved_by.backend = text("backend");
   if (weights.empty()) {
     auto ws = no_weights(name, "no weights file was given");
-    return build_with_config(j, *ws, name);
+    return build_with_config(j, *ws, name, saved_by);
   }
   io::H5File h5 = io::H5File::open_memory(weights, weights_name);
+  if (saved_by.keras_version.empty()) saved_by = saved_by_h5(h5.root());
   auto ws = weights_from_h5(h5);
-  return build_with_config(j, *ws, name);
+  return build_with_config(j, *ws, name, saved_by);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ enum class UnaryFn : uint8_t {
 
 // alpha/beta by function: leaky_relu slope; elu/celu alpha; shrink threshold; squareplus b;
 // threshold's threshold (alpha) and default value (beta); hard_sigmoid y = clip(alpha*x + beta, 0, 1);
-// round's decimals (alpha, a whole number); relu_general's negative_slope (alpha), max_value (beta,
+// round's decimals (alpha, a whole number); sparsemax's threshold rule (alpha 0: (cumsum_k - 1) / k;
+// alpha 1: Keras 3 before 3.16, the sum of the support's cumulative sums); relu_general's negative_slope (alpha), max_value (beta,
 // infinity for none) and threshold (gamma):
 //   y = min(max(x > gamma ? x : 0, 0), beta) - alpha * max(gamma - x, 0)
 struct UnaryAttrs {

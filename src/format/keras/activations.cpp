@@ -4,10 +4,12 @@
 
 #include "format/keras/typed_layer.hpp"
 #include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/keras_version.hpp"
 
 namespace kerasrt::format {
 
-ir::Activation parse_activation(const Json& j, const std::string& where) {
+ir::Activation parse_activation(const Json& j, const LayerSpec& spec) {
+  const std::string& where = spec.where;
   std::string name;
   if (j.is_null()) return {};
   if (j.is_string()) {
@@ -34,8 +36,10 @@ ir::Activation parse_activation(const Json& j, const std::string& where) {
   auto it = fns.find(name);
   if (it == fns.end()) throw Error(where + ": unsupported activation " + (name.empty() ? j.dump() : "'" + name + "'"));
   ir::Activation a{it->second, 0.f, 0.f};
-  switch (a.fn) {  // defaults of the keras.activations functions (Keras 3)
-    case F::kHardSigmoid: a.alpha = 1.f / 6.f, a.beta = 0.5f; break;  // relu6(x + 3) / 6
+  const KerasSemantics semantics = keras_semantics(spec);
+  switch (a.fn) {  // defaults of the keras.activations functions
+    case F::kHardSigmoid: a.alpha = semantics.hard_sigmoid_slope, a.beta = 0.5f; break;
+    case F::kSparsemax: a.alpha = semantics.sparsemax_summed_threshold ? 1.f : 0.f; break;
     case F::kLeakyRelu: a.alpha = 0.2f; break;
     case F::kElu: case F::kCelu: a.alpha = 1.f; break;
     case F::kSoftShrink: case F::kHardShrink: a.alpha = 0.5f; break;
@@ -47,7 +51,7 @@ ir::Activation parse_activation(const Json& j, const std::string& where) {
 
 std::shared_ptr<const TypedLayer> parse_activation_layer(const LayerSpec& spec) {
   Config c(spec);
-  ir::Activation a = c.has("activation") ? parse_activation(c.raw("activation"), spec.where) : ir::Activation{};
+  ir::Activation a = c.has("activation") ? parse_activation(c.raw("activation"), spec) : ir::Activation{};
   if (a.fn == ir::UnaryFn::kGlu) spec.fail("activation 'glu' is not supported as a layer yet");
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kUnary, a);
 }

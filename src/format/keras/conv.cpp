@@ -49,7 +49,7 @@ ir::ConvAttrs read_window(const Config& c, int rank, bool allow_causal, const Sh
   else if (padding == "same") a.padding = ir::ConvPadding::kSame;
   else if (padding == "causal" && allow_causal) a.padding = ir::ConvPadding::kCausal;
   else c.fail("unsupported padding '" + padding + "'");
-  a.activation = c.has("activation") ? parse_activation(c.raw("activation"), c.spec().where) : ir::Activation{};
+  a.activation = c.has("activation") ? parse_activation(c.raw("activation"), c.spec()) : ir::Activation{};
   if (a.activation.fn == ir::UnaryFn::kGlu) c.fail("activation 'glu' is not supported on a convolution");
   a.has_bias = c.flag("use_bias", true);
   return a;

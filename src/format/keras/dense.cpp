@@ -23,7 +23,7 @@ std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec) {
   ir::DenseAttrs a;
   a.units = c.integer("units", c.integer("output_dim", -1));  // Keras 1 called it output_dim
   if (a.units <= 0) c.fail("'units' must be positive");
-  a.activation = c.has("activation") ? parse_activation(c.raw("activation"), spec.where) : ir::Activation{};
+  a.activation = c.has("activation") ? parse_activation(c.raw("activation"), spec) : ir::Activation{};
   if (a.activation.fn == ir::UnaryFn::kGlu) c.fail("activation 'glu' is not supported on Dense");
   const Weights::Entry* k = spec.weights.peek();
   if (!k || k->shape.size() != 2) c.fail("missing or malformed kernel weight");

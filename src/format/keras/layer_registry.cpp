@@ -30,8 +30,9 @@ std::string str_or_empty(const Json& j, const char* key) {
 
 }  // namespace
 
-std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file) {
-  LayerSpec spec = layer_spec(layer_json, weights, file);
+std::shared_ptr<Op> make_layer(const Json& layer_json, Weights& weights, const std::string& file,
+                               const SavedBy& saved_by) {
+  LayerSpec spec = layer_spec(layer_json, weights, file, saved_by);
   const std::string& class_name = spec.class_name;
   if (class_name == "Lambda")
     throw Error(spec.where + ": a Lambda layer holds Python code (marshalled bytecode), which kerasrt never "
@@ -73,14 +74,14 @@ bool user_registered(const LayerKey& key) {
   return table().count(key.key) > 0 || (!key.registered.empty() && table().count(key.registered) > 0);
 }
 
-LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file) {
+LayerSpec layer_spec(const Json& layer_json, Weights& weights, const std::string& file, const SavedBy& saved_by) {
   std::string class_name = str_or_empty(layer_json, "class_name");
   static const Json kEmpty = Json::object();
   const Json& config = layer_json.contains("config") && layer_json["config"].is_object() ? layer_json["config"] : kEmpty;
   std::string name = str_or_empty(config, "name");
   if (name.empty()) name = str_or_empty(layer_json, "name");
   return LayerSpec{class_name, str_or_empty(layer_json, "registered_name"), name, config, weights,
-                   file + ", layer '" + name + "' (" + class_name + ")"};
+                   file + ", layer '" + name + "' (" + class_name + ")", saved_by.keras_version, saved_by.backend};
 }
 
 }  // namespace format
@@ -90,9 +91,9 @@ std::shared_ptr<Op> LayerSpec::make_sublayer(const Json& layer_json) const {
   format::LayerKey key = format::layer_key(layer_json);
   format::TypedParser parser = format::user_registered(key) ? nullptr : format::typed_parser(key.key);
   if (parser)
-    if (auto typed = parser(format::layer_spec(layer_json, weights, where)))
+    if (auto typed = parser(format::layer_spec(layer_json, weights, where, format::saved_by(*this))))
       return std::make_shared<format::TypedLayerOp>(std::move(typed), Call{});
-  return format::make_layer(layer_json, weights, where);
+  return format::make_layer(layer_json, weights, where, format::saved_by(*this));
 }
 
 void register_layer(const std::string& class_or_registered_name, LayerFactory factory) {

@@ -320,7 +320,7 @@ class EinsumDenseLayer : public TypedLayer {
     } else {
       c.fail("'output_shape' should be an integer or a list, got " + os.dump());
     }
-    activation_ = c.has("activation") ? parse_activation(c.raw("activation"), spec.where) : ir::Activation{};
+    activation_ = c.has("activation") ? parse_activation(c.raw("activation"), spec) : ir::Activation{};
     if (activation_.fn == ir::UnaryFn::kGlu) c.fail("activation 'glu' is not supported on EinsumDense");
 
     const Weights::Entry* k = spec.weights.peek();
@@ -466,7 +466,7 @@ class TernaryDenseLayer : public TypedLayer {
       if (t < 0) c.fail("'threshold' must be non-negative");
       threshold = static_cast<float>(t);
     }
-    activation_ = c.has("activation") ? parse_activation(c.raw("activation"), spec.where) : ir::Activation{};
+    activation_ = c.has("activation") ? parse_activation(c.raw("activation"), spec) : ir::Activation{};
     if (activation_.fn == ir::UnaryFn::kGlu) c.fail("activation 'glu' is not supported on TernaryDense");
     const bool use_bias = c.flag("use_bias", true);
     const std::string mode = quantization_mode(spec.config);

@@ -334,9 +334,9 @@ std::shared_ptr<const TypedLayer> parse_pipeline(const LayerSpec& spec) {
     Stage s;
     LayerKey key = layer_key(l);
     TypedParser parser = user_registered(key) ? nullptr : typed_parser(key.key);
-    if (parser) s.typed = parser(layer_spec(l, spec.weights, spec.where));
+    if (parser) s.typed = parser(layer_spec(l, spec.weights, spec.where, saved_by(spec)));
     if (!s.typed) {
-      s.op = make_layer(l, spec.weights, spec.where);
+      s.op = make_layer(l, spec.weights, spec.where, saved_by(spec));
       s.cls = key.key;
     }
     stages.push_back(std::move(s));

@@ -8,6 +8,7 @@
 // chain computes the same when each node sees the mask (what a masked step feeds the next cell is
 // never used). Backwards chains hand sequences on in input order (reversed walking order) so every node reads
 // the mask at the same position.
+#include "format/keras/keras_version.hpp"
 #include "format/keras/recurrent.hpp"
 
 #include "format/keras/config.hpp"  // Config: typed reads of a layer config
@@ -23,7 +24,7 @@ namespace {
 ir::Activation cell_activation(const Config& c, const char* key, const char* legacy_key, const char* fallback) {
   const Json& j = c.spec().config;
   const char* k = j.contains(key) ? key : (legacy_key && j.contains(legacy_key) ? legacy_key : nullptr);
-  ir::Activation a = parse_activation(k ? j[k] : Json(fallback), c.spec().where);
+  ir::Activation a = parse_activation(k ? j[k] : Json(fallback), c.spec());
   if (a.fn == ir::UnaryFn::kGlu) c.fail("activation 'glu' is not supported in a recurrent cell");
   return a;
 }
@@ -42,7 +43,8 @@ RnnLayer::Cell parse_cell(const LayerSpec& spec, ir::RnnCell kind, bool cudnn) {
     a.activation = cell_activation(c, "activation", nullptr, "tanh");
     a.recurrent_activation = a.cell == ir::RnnCell::kSimple
                                  ? ir::Activation{}
-                                 : cell_activation(c, "recurrent_activation", "inner_activation", "sigmoid");
+                                 : cell_activation(c, "recurrent_activation", "inner_activation",
+                                                   keras_semantics(spec).recurrent_activation_default);
   }
   const Weights::Entry* k = spec.weights.peek();
   if (!k || k->shape.size() != 2) c.fail("missing or malformed kernel weight");
@@ -101,7 +103,8 @@ RnnLayer::Cell parse_conv_lstm_cell(const LayerSpec& spec, int rank) {
   else c.fail("unsupported padding '" + padding + "'");
   conv.channels_first = c.channels_first();
   a.activation = cell_activation(c, "activation", nullptr, "tanh");
-  a.recurrent_activation = cell_activation(c, "recurrent_activation", nullptr, "sigmoid");
+  a.recurrent_activation =
+      cell_activation(c, "recurrent_activation", nullptr, keras_semantics(spec).recurrent_activation_default);
   const Weights::Entry* k = spec.weights.peek();
   if (!k || k->shape.size() != static_cast<size_t>(rank + 2)) c.fail("missing or malformed kernel weight");
   conv.in_channels = k->shape[rank];

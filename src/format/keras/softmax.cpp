@@ -1,8 +1,10 @@
 // The Softmax layer (any axes) and the keras.ops Softmax/LogSoftmax nodes as softmax nodes;
-// Sparsemax (last axis only) as the unary sparsemax. Integer inputs become float32 first.
+// Sparsemax as the unary sparsemax (over the last axis; another axis is transposed there and back).
+// Integer inputs become float32 first.
 #include <algorithm>
 #include <optional>
 
+#include "format/keras/keras_version.hpp"
 #include "format/keras/call_args.hpp"
 #include "format/keras/typed_layer.hpp"
 #include "format/keras/config.hpp"  // Config: typed reads of a layer config
@@ -58,7 +60,8 @@ class SoftmaxLayer : public TypedLayer {
 // keras.ops.softmax / log_softmax / sparsemax (x, axis).
 class SoftmaxNode : public TypedLayer {
  public:
-  SoftmaxNode(std::optional<int64_t> axis, bool log, bool sparse) : axis_(axis), log_(log), sparse_(sparse) {}
+  SoftmaxNode(std::optional<int64_t> axis, bool log, bool sparse, bool summed_threshold)
+      : axis_(axis), log_(log), sparse_(sparse), summed_threshold_(summed_threshold) {}
   void check_call(const Call& call) const override {
     CallArgs args(call);
     args.tensor(0, "x");
@@ -72,9 +75,17 @@ class SoftmaxNode : public TypedLayer {
     if (sparse_) {
       if (!axis_) args.fail("sparsemax needs an axis");
       const int64_t r = static_cast<int64_t>(rank);
-      if (*axis_ < -r || *axis_ >= r || (*axis_ < 0 ? *axis_ + r : *axis_) != r - 1)
-        args.fail("sparsemax is supported over the last axis only");
-      return sink.add(ir::OpKind::kUnary, ir::UnaryAttrs{ir::UnaryFn::kSparsemax, 0.f, 0.f}, {}, {x});
+      if (*axis_ < -r || *axis_ >= r) args.fail("axis " + std::to_string(*axis_) + " is out of range for rank " + std::to_string(rank));
+      const int axis = static_cast<int>(*axis_ < 0 ? *axis_ + r : *axis_);
+      const ir::UnaryAttrs u{ir::UnaryFn::kSparsemax, summed_threshold_ ? 1.f : 0.f, 0.f};
+      if (axis == r - 1) return sink.add(ir::OpKind::kUnary, u, {}, {x});
+      // The unary sparsemax runs over the last axis: swap `axis` there and back.
+      std::vector<int> perm(rank);
+      for (size_t i = 0; i < rank; ++i) perm[i] = static_cast<int>(i);
+      std::swap(perm[axis], perm[rank - 1]);
+      int t = sink.add(ir::OpKind::kTranspose, ir::TransposeAttrs{perm}, {}, {x}).at(0);
+      int s = sink.add(ir::OpKind::kUnary, u, {}, {t}).at(0);
+      return sink.add(ir::OpKind::kTranspose, ir::TransposeAttrs{perm}, {}, {s});
     }
     ir::SoftmaxAttrs a;
     try {
@@ -87,7 +98,7 @@ class SoftmaxNode : public TypedLayer {
 
  private:
   std::optional<int64_t> axis_;
-  bool log_, sparse_;
+  bool log_, sparse_, summed_threshold_;
 };
 
 std::shared_ptr<const TypedLayer> parse_softmax_node(const LayerSpec& spec) {
@@ -96,7 +107,8 @@ std::shared_ptr<const TypedLayer> parse_softmax_node(const LayerSpec& spec) {
     c.fail("'axis' should be a single integer or None, got " + c.raw("axis").dump());
   std::optional<int64_t> axis = c.has("axis") ? std::optional<int64_t>(c.integer("axis")) : std::nullopt;
   if (!c.has("axis") && !spec.config.contains("axis")) axis = -1;  // the op's default; an explicit None: every axis
-  return std::make_shared<SoftmaxNode>(axis, spec.class_name == "LogSoftmax", spec.class_name == "Sparsemax");
+  return std::make_shared<SoftmaxNode>(axis, spec.class_name == "LogSoftmax", spec.class_name == "Sparsemax",
+                                       keras_semantics(spec).sparsemax_summed_threshold);
 }
 
 }  // namespace

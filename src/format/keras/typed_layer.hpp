@@ -144,7 +144,8 @@ std::shared_ptr<const TypedLayer> parse_mel_spectrogram(const LayerSpec& spec);
 // keras.ops Reshape, ExpandDims, Squeeze, Transpose, Swapaxes, Moveaxis, GetItem (op_nodes_shape.cpp)
 std::shared_ptr<const TypedLayer> parse_shape_op(const LayerSpec& spec);
 
-// keras.activations by name or serialized object, as an ir activation; errors name the layer.
-ir::Activation parse_activation(const Json& j, const std::string& where);
+// keras.activations by name or serialized object, as an ir activation with the semantics of the
+// release that saved the file (keras_version.hpp); errors name the layer.
+ir::Activation parse_activation(const Json& j, const LayerSpec& spec);
 
 }  // namespace kerasrt::format

@@ -20,7 +20,7 @@ TypedParser sublayer_parser(const Json& layer_json) {
 
 std::shared_ptr<const TypedLayer> parse_sublayer(const LayerSpec& outer, const Json& layer_json) {
   TypedParser p = sublayer_parser(layer_json);
-  return p ? p(layer_spec(layer_json, outer.weights, outer.where)) : nullptr;
+  return p ? p(layer_spec(layer_json, outer.weights, outer.where, saved_by(outer))) : nullptr;
 }
 
 // A wrapped layer that runs as a kerasrt::Op: one custom node over float32 inputs.
@@ -47,7 +47,7 @@ std::shared_ptr<const TypedLayer> any_sublayer(const LayerSpec& outer, const Jso
   const std::string cls = layer_json.contains("class_name") && layer_json["class_name"].is_string()
                               ? layer_json["class_name"].get<std::string>()
                               : std::string();
-  return std::make_shared<OpLayer>(make_layer(layer_json, outer.weights, outer.where), cls);
+  return std::make_shared<OpLayer>(make_layer(layer_json, outer.weights, outer.where, saved_by(outer)), cls);
 }
 
 // A call of one positional tensor, for the wrapped layer.

@@ -43,16 +43,19 @@ void last_axis(const ir::UnaryAttrs& u, const float* x, float* y, int64_t rows, 
         float* q = y + r * len;
         std::copy(p, p + len, sorted);
         std::sort(sorted, sorted + len, std::greater<float>());
-        float cum = 0, tau_sum = 0;
+        // Support: sorted[i] > (cumsum_i - 1) / (i + 1). tau = (cumsum_k - 1) / k, or with alpha 1
+        // (Keras 3 before 3.16) the sum of every cumulative sum in the support in place of cumsum_k.
+        float cum = 0, tau_sum = 0, summed = 0;
         int64_t k = 0;
         for (int64_t i = 0; i < len; ++i) {
           cum += sorted[i];
           if (1.f + static_cast<float>(i + 1) * sorted[i] > cum) {
             k = i + 1;
             tau_sum = cum;
+            summed += cum;
           }
         }
-        float tau = (tau_sum - 1.f) / static_cast<float>(k);
+        float tau = ((u.alpha != 0.f ? summed : tau_sum) - 1.f) / static_cast<float>(k);
         for (int64_t i = 0; i < len; ++i) q[i] = std::max(p[i] - tau, 0.f);
         break;
       }
