@@ -193,3 +193,72 @@ TEST(KerasVersions, SparsemaxByHand) {
 
 }  // namespace
 }  // namespace kerasrt::testing
+
+namespace kerasrt::testing {
+namespace {
+
+// A Keras 3 functional config: one AveragePooling layer ("same" padding) on a (1, dims..., 1) input.
+json avg_pool_model(const std::string& cls, json dims, json pool, json strides, const std::string& version,
+                    const std::string& backend) {
+  json shape = {nullptr};
+  for (auto& d : dims) shape.push_back(d);
+  shape.push_back(1);
+  json kt = {{"class_name", "__keras_tensor__"},
+             {"config", {{"shape", shape}, {"dtype", "float32"}, {"keras_history", {"x", 0, 0}}}}};
+  json m = {{"class_name", "Functional"},
+            {"keras_version", version},
+            {"config",
+             {{"name", "pool"},
+              {"layers",
+               {{{"module", "keras.layers"},
+                 {"class_name", "InputLayer"},
+                 {"name", "x"},
+                 {"config", {{"batch_shape", shape}, {"dtype", "float32"}, {"name", "x"}}},
+                 {"inbound_nodes", json::array()}},
+                {{"module", "keras.layers"},
+                 {"class_name", cls},
+                 {"name", "p"},
+                 {"config", {{"name", "p"}, {"pool_size", pool}, {"strides", strides}, {"padding", "same"},
+                             {"data_format", "channels_last"}}},
+                 {"inbound_nodes", {{{"args", {kt}}, {"kwargs", json::object()}}}}}}},
+              {"input_layers", {{"x", 0, 0}}},
+              {"output_layers", {{"p", 0, 0}}}}}};
+  if (!backend.empty()) m["backend"] = backend;
+  return m;
+}
+
+Tensor pool(const json& model, const Tensor& x) {
+  return Model::load_json(model.dump(), {}, "pool.json").predict(std::vector<Tensor>{x}).at(0);
+}
+
+// Keras 3.0-3.15 on torch: uneven "same" padding replicates the edges and averages whole windows.
+TEST(KerasVersions, AveragePoolingSamePaddingBefore316) {
+  // 1-D, length 4, pool 3, stride 2: padding 1, all at the end. Windows [1 2 3] and [3 4 (4)]:
+  // 2 and 11/3 before 3.16 (torch), 2 and 3.5 (the cells inside the input) otherwise.
+  Tensor x1({1, 4, 1}, {1, 2, 3, 4});
+  json m1 = avg_pool_model("AveragePooling1D", {4}, {3}, {2}, "3.15.1", "");
+  EXPECT_EQ(compare(Tensor({1, 2, 1}, {2.f, 11.f / 3}), pool(m1, x1), 1e-6, 1e-6), "");
+  m1["keras_version"] = "3.16.0";
+  EXPECT_EQ(compare(Tensor({1, 2, 1}, {2.f, 3.5f}), pool(m1, x1), 1e-6, 1e-6), "");
+  m1["keras_version"] = "3.15.1";
+  m1["backend"] = "tensorflow";  // only torch replicated
+  EXPECT_EQ(compare(Tensor({1, 2, 1}, {2.f, 3.5f}), pool(m1, x1), 1e-6, 1e-6), "");
+  // 2-D 3x4, pool 3x3, strides (1, 2): rows pad 1 + 1 (even), columns 0 + 1 (uneven), so every axis
+  // replicates. Output (0, 1) covers rows {0, 0, 1} and columns {2, 3, 3}:
+  // (3 + 4 + 4) * 2 + (7 + 8 + 8) = 45 over 9 cells = 5.
+  Tensor x2({1, 3, 4, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  Tensor legacy = pool(avg_pool_model("AveragePooling2D", {3, 4}, {3, 3}, {1, 2}, "3.15.0", "torch"), x2);
+  ASSERT_EQ(legacy.shape, (Shape{1, 3, 2, 1}));
+  EXPECT_NEAR(legacy.floats()[1], 5.f, 1e-5);
+  // The same cell from the cells inside the input: rows {0, 1} x columns {2, 3} = (3+4+7+8)/4 = 5.5.
+  Tensor now = pool(avg_pool_model("AveragePooling2D", {3, 4}, {3, 3}, {1, 2}, "3.16.0", "torch"), x2);
+  EXPECT_NEAR(now.floats()[1], 5.5f, 1e-5);
+  // Even padding everywhere (3x3 pool, stride 1 on 3x3): the same either way.
+  Tensor x3({1, 3, 3, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  EXPECT_EQ(compare(pool(avg_pool_model("AveragePooling2D", {3, 3}, {3, 3}, {1, 1}, "3.16.0", ""), x3),
+                    pool(avg_pool_model("AveragePooling2D", {3, 3}, {3, 3}, {1, 1}, "3.15.1", ""), x3), 0, 0),
+            "");
+}
+
+}  // namespace
+}  // namespace kerasrt::testing

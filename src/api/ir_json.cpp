@@ -77,6 +77,7 @@ Json attrs_json(const ir::PoolAttrs& a) {
     j["size"] = size;
     j["strides"] = strides;
     j["padding"] = a.same_padding ? "same" : "valid";
+    if (a.same_replicates_edges) j["same_replicates_edges"] = true;
   }
   if (a.window == ir::PoolWindow::kAdaptive) j["output_size"] = size;
   if (a.window == ir::PoolWindow::kGlobal) j["keepdims"] = a.keepdims;

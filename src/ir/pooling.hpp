@@ -31,7 +31,29 @@ struct PoolAttrs {
   std::array<int64_t, 3> strides{1, 1, 1};  // sliding only
   bool same_padding = false;                // sliding only
   bool keepdims = true;                     // global only
+  // Sliding mean with "same" padding as Keras 3.0-3.15 computed it on the torch backend: when the
+  // padding is uneven along some axis, every axis is padded by repeating its edge cells and each
+  // window's mean counts all its cells (see same_replicates_edges()).
+  bool same_replicates_edges = false;
 };
+
+// The total "same" padding along spatial axis `a` for input length `len` (TensorFlow's rule; the
+// front gets half, rounded down).
+inline int64_t same_padding_total(const PoolAttrs& p, int a, int64_t len) {
+  const int64_t out = (len + p.strides[a] - 1) / p.strides[a];
+  const int64_t total = (out - 1) * p.strides[a] + p.size[a] - len;
+  return total > 0 ? total : 0;
+}
+
+// Whether this pool, on spatial lengths `lens`, averages over edge-replicated windows: the legacy
+// flag is set and the padding is uneven along some axis.
+inline bool pool_replicates_edges(const PoolAttrs& p, std::span<const int64_t> lens) {
+  if (!p.same_replicates_edges || !p.same_padding || p.window != PoolWindow::kSliding || p.reduce != PoolReduce::kMean)
+    return false;
+  for (int a = 0; a < p.spatial; ++a)
+    if (same_padding_total(p, a, lens[static_cast<size_t>(a)]) % 2 != 0) return true;
+  return false;
+}
 
 const char* pool_reduce_name(PoolReduce r);
 const char* pool_window_name(PoolWindow w);
@@ -45,12 +67,7 @@ inline std::pair<int64_t, int64_t> pool_window(const PoolAttrs& p, int a, int64_
   switch (p.window) {
     case PoolWindow::kSliding: {
       const int64_t k = p.size[a], s = p.strides[a];
-      int64_t front = 0;
-      if (p.same_padding) {
-        const int64_t out = (len + s - 1) / s;
-        const int64_t total = (out - 1) * s + k - len;
-        front = total > 0 ? total / 2 : 0;
-      }
+      const int64_t front = p.same_padding ? same_padding_total(p, a, len) / 2 : 0;
       const int64_t begin = o * s - front;
       return {begin < 0 ? 0 : begin, begin + k < len ? begin + k : len};
     }

@@ -2,6 +2,7 @@
 // pool node each.
 #include "format/keras/typed_layer.hpp"
 #include "format/keras/config.hpp"  // Config: typed reads of a layer config
+#include "format/keras/keras_version.hpp"
 
 namespace kerasrt::format {
 namespace {
@@ -89,6 +90,8 @@ std::shared_ptr<const TypedLayer> parse_pooling(const LayerSpec& spec) {
   const std::string padding = c.str("padding", c.str("border_mode", "valid"));
   if (padding != "valid" && padding != "same") c.fail("unsupported padding '" + padding + "' (expected valid or same)");
   a.same_padding = padding == "same";
+  a.same_replicates_edges = a.same_padding && a.reduce == ir::PoolReduce::kMean &&
+                            keras_semantics(spec).avg_pool_same_replicates_edges;
   return std::make_shared<PoolLayer>(a, cls);
 }
 

@@ -13,7 +13,9 @@ namespace {
 constexpr int64_t kBlock = 64;  // channels per accumulator block (on the stack)
 
 bool pool_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType>) {
-  return !node.as<ir::PoolAttrs>().channels_first && in.size() == 1;
+  const auto& p = node.as<ir::PoolAttrs>();
+  // Keras 3.0-3.15's edge-replicated "same" means are left to the reference kernel.
+  return !p.channels_first && in.size() == 1 && !p.same_replicates_edges;
 }
 
 void run_pool(const KernelCall& c) {
