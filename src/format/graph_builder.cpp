@@ -6,6 +6,7 @@
 
 #include "format/keras/call_args.hpp"  // tensor_placeholder
 #include "format/keras/config.hpp"
+#include "format/keras/implicit_masks.hpp"
 #include "format/keras/layer_registry.hpp"
 #include "format/keras/typed_layer.hpp"
 #include "format/keras1_compat.hpp"
@@ -220,6 +221,7 @@ struct Scope {
   std::vector<std::string> names;  // enclosing model layer names (empty at the top)
   std::string archive_path;        // Keras 3 weights path of the enclosing model ("" at the top)
   int call = 0;                    // which call of the enclosing model this is (0 at the top)
+  bool implicit_masks = false;     // masks ride with tensors (Keras 2 configs, Sequential models)
 
   std::string qualified(const std::string& layer) const {
     std::string s;
@@ -355,8 +357,11 @@ class Builder {
 
   std::vector<int> build_model(const std::string& cls, const Json& cfg, const Scope& scope,
                                const std::vector<int>& inputs, std::vector<Ref>* out_refs) {
-    if (cls == "Sequential") return build_sequential(cfg, scope, inputs);
-    return build_functional(cfg, scope, inputs, out_refs);
+    // Keras 3 functional configs pass masks explicitly; elsewhere they follow the tensors.
+    Scope s = scope;
+    s.implicit_masks = cls == "Sequential" || !keras3_;
+    if (cls == "Sequential") return build_sequential(cfg, s, inputs);
+    return build_functional(cfg, s, inputs, out_refs);
   }
 
   std::vector<int> build_sequential(const Json& cfg, const Scope& scope, const std::vector<int>& inputs) {
@@ -518,11 +523,23 @@ class Builder {
     } else {
       const ParsedLayer& layer = parsed_layer(entry, cls, name, scope, archive_path);
       GraphSink sink(graph_, call.where, scope.qualified(name));
+      Call masked_call = call;
+      std::vector<int> inputs = args;
+      std::vector<int> in_masks;
+      if (scope.implicit_masks) {
+        for (int v : args) in_masks.push_back(mask_of_.count(v) ? mask_of_[v] : -1);
+        attach_implicit_masks(cls, field(entry, "config"), in_masks, masked_call, inputs);
+      }
       if (layer.typed) {
-        outs = layer.typed->call(sink, call, args);
+        outs = layer.typed->call(sink, masked_call, inputs);
       } else {
-        std::shared_ptr<const Op> bound = layer.op->bind(call);
-        outs = sink.add(ir::OpKind::kCustom, ir::CustomAttrs{bound, cls}, {}, args);
+        std::shared_ptr<const Op> bound = layer.op->bind(masked_call);
+        outs = sink.add(ir::OpKind::kCustom, ir::CustomAttrs{bound, cls}, {}, inputs);
+      }
+      if (scope.implicit_masks) {
+        std::vector<int> out_masks = implicit_output_masks(sink, cls, field(entry, "config"), args, in_masks, outs);
+        for (size_t i = 0; i < outs.size(); ++i)
+          if (out_masks[i] >= 0) mask_of_[outs[i]] = out_masks[i];
       }
       if (top && call_index == 0) add_row(name, cls, outs, layer.params);
     }
@@ -638,6 +655,7 @@ class Builder {
   ir::Graph graph_;
   std::map<std::string, ParsedLayer> parsed_;
   std::map<std::string, size_t> output_count_;
+  std::map<int, int> mask_of_;  // a value's implicit mask value (Scope::implicit_masks)
   int64_t created_params_ = 0;
 };
 
