@@ -641,3 +641,59 @@ TEST(Format, HdfFileNamedKerasIsRead) {
 
 }  // namespace
 }  // namespace kerasrt::testing
+
+namespace kerasrt::testing {
+namespace {
+
+// An architecture alone (config.json without its weights file), like model_from_json(...).summary():
+// every corpus case whose weighted layers kerasrt can size from the config gives the same layers and
+// parameter counts as with its weights, and refuses to run.
+TEST(Format, ArchitectureAloneHasTheSummaryOfTheModel) {
+  KERASRT_REQUIRE_CORPUS();
+  std::ifstream mf(corpus_dir() / "manifest.json");
+  json manifest = json::parse(mf);
+  int sized = 0, weighted = 0;
+  for (const json& c : manifest["cases"]) {
+    const std::string name = c["name"];
+    const std::string status = c.value("status", "");
+    if ((status != "ok" && status != "partial") || c.value("expect_unsupported", false)) continue;
+    if (!std::filesystem::exists(corpus_dir() / (name + ".config.json"))) continue;
+    std::ifstream cf(corpus_dir() / (name + ".config.json"));
+    const std::string config((std::istreambuf_iterator<char>(cf)), std::istreambuf_iterator<char>());
+    Model full = Model::load_json(config, slurp(corpus_dir() / (name + ".weights.h5")), name + ".json");
+    int64_t params = 0;
+    for (const auto& l : full.layers()) params += l.params;
+    if (params == 0) continue;
+    ++weighted;
+    std::optional<Model> alone;
+    try {
+      alone.emplace(Model::load_json(config, {}, name + ".json"));
+    } catch (const Error& e) {
+      // A class it cannot size says which layer lacks weights.
+      EXPECT_NE(std::string(e.what()).find("weight"), std::string::npos) << name << ": " << e.what();
+      continue;
+    }
+    ++sized;
+    auto a = alone->layers(), f = full.layers();
+    ASSERT_EQ(a.size(), f.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].name, f[i].name) << name;
+      EXPECT_EQ(a[i].params, f[i].params) << name << ", layer " << a[i].name;
+      EXPECT_EQ(a[i].output_shapes, f[i].output_shapes) << name << ", layer " << a[i].name;
+    }
+    EXPECT_NE(alone->summary().find("Weights: not loaded"), std::string::npos) << name;
+    std::vector<Tensor> zeros;
+    for (const auto& in : alone->inputs()) {
+      Shape s = in.shape;
+      for (auto& d : s) d = d < 0 ? 1 : d;
+      zeros.emplace_back(s, in.dtype);
+    }
+    EXPECT_THROW(alone->predict(zeros), Error) << name;
+  }
+  // Most weighted cases are dense, conv, normalization and recurrent models.
+  EXPECT_GT(sized, weighted / 2) << sized << " of " << weighted;
+  std::cout << "architecture alone: " << sized << " of " << weighted << " weighted corpus cases summarised\n";
+}
+
+}  // namespace
+}  // namespace kerasrt::testing

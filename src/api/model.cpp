@@ -104,6 +104,13 @@ std::vector<Tensor> run_graph(const ModelImpl& m, const std::vector<const Tensor
   return out;
 }
 
+// A model loaded from its architecture alone has a summary but nothing to compute with.
+void check_has_weights(const ir::Graph& g) {
+  if (!g.missing_weights.empty())
+    throw Error("model '" + g.name + "' was loaded without its weights (" + g.missing_weights +
+                "); it can be summarised but not run");
+}
+
 // Keras converts each input to the dtype its Input declares.
 const Tensor* as_declared(const TensorInfo& info, const Tensor& t, std::vector<Tensor>& converted) {
   check_shape(info, t.shape);
@@ -147,6 +154,7 @@ std::vector<std::string> Model::layer_names() const {
 std::map<std::string, Tensor> Model::predict(const std::map<std::string, Tensor>& inputs,
                                              const std::vector<std::string>& layers) const {
   const ir::Graph& g = impl_->graph;
+  check_has_weights(g);
   std::vector<const Tensor*> ordered;
   std::vector<Tensor> converted;
   converted.reserve(g.inputs.size());
@@ -173,6 +181,7 @@ std::map<std::string, Tensor> Model::predict(const std::map<std::string, Tensor>
 
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
   const ir::Graph& g = impl_->graph;
+  check_has_weights(g);
   if (inputs.size() != g.inputs.size())
     throw Error("the model takes " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
   std::vector<const Tensor*> ordered;
@@ -184,6 +193,7 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& inputs) const {
 
 Session Model::session(const std::vector<Shape>& input_shapes, const std::vector<std::string>& layers) const {
   const ir::Graph& g = impl_->graph;
+  check_has_weights(g);
   if (input_shapes.size() != g.inputs.size())
     throw Error("the model takes " + std::to_string(g.inputs.size()) + " inputs, got " +
                 std::to_string(input_shapes.size()) + " shapes");
@@ -296,6 +306,8 @@ std::string Model::summary() const {
     total += r.params;
   }
   os << rule << "\nTotal params: " << total << "\n";
+  if (!impl_->graph.missing_weights.empty())
+    os << "Weights: not loaded (" << impl_->graph.missing_weights << "); the counts come from the config\n";
   return os.str();
 }
 

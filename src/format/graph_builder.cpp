@@ -6,6 +6,7 @@
 
 #include "format/keras/call_args.hpp"  // tensor_placeholder
 #include "format/keras/config.hpp"
+#include "format/keras/architecture_weights.hpp"
 #include "format/keras/implicit_masks.hpp"
 #include "format/keras/layer_registry.hpp"
 #include "format/keras/typed_layer.hpp"
@@ -521,7 +522,9 @@ class Builder {
       outs = build_model(cls, field(entry, "config"), inner, args, nullptr);
       if (top && call_index == 0) add_row(name, cls, outs, created_params_ - params_before);
     } else {
-      const ParsedLayer& layer = parsed_layer(entry, cls, name, scope, archive_path);
+      std::vector<ir::TensorType> in_types;
+      for (int v : args) in_types.push_back(graph_.values[v].type);
+      const ParsedLayer& layer = parsed_layer(entry, cls, name, scope, archive_path, in_types);
       GraphSink sink(graph_, call.where, scope.qualified(name));
       Call masked_call = call;
       std::vector<int> inputs = args;
@@ -565,7 +568,8 @@ class Builder {
   };
 
   const ParsedLayer& parsed_layer(const Json& entry, const std::string& cls, const std::string& name,
-                                  const Scope& scope, const std::string& archive_path) {
+                                  const Scope& scope, const std::string& archive_path,
+                                  std::span<const ir::TensorType> in_types) {
     std::string key = scope.qualified(name);
     if (auto it = parsed_.find(key); it != parsed_.end()) return it->second;
     LayerLocation loc{scope.names, archive_path, cls};
@@ -574,6 +578,12 @@ class Builder {
     std::vector<Weights::Entry> stored;
     if (!is_op_node(entry)) stored = weights_.weights_for(loc);
     if (!stored.empty()) adapt_legacy_weights(entry, stored, weights_.writer(), where);
+    // No weights at all (an architecture alone): zeros of the stored shapes, for the summary only.
+    if (stored.empty() && !is_op_node(entry) && weights_.architecture_only())
+      if (auto zeros = architecture_weights(entry, in_types, where); zeros && !zeros->empty()) {
+        stored = std::move(*zeros);
+        graph_.missing_weights = file_ + ": " + weights_.absence();
+      }
     bool had_weights = !stored.empty();
     Weights w(std::move(stored), where);
     ParsedLayer layer;

@@ -144,7 +144,7 @@ ir::Graph config_json(const std::string& json, std::span<const uint8_t> weights,
   saved_by.keras_version = text("keras_version");
   saved_by.backend = text("backend");
   if (weights.empty()) {
-    auto ws = no_weights(name, "no weights file was given");
+    auto ws = no_weights(name, "no weights file was given", true);
     return build_with_config(j, *ws, name, saved_by);
   }
   io::H5File h5 = io::H5File::open_memory(weights, weights_name);

@@ -281,13 +281,16 @@ class LegacyWeights : public WeightSource {
 
 class NoWeights : public WeightSource {
  public:
-  NoWeights(std::string file, std::string why) : file_(std::move(file)), why_(std::move(why)) {}
+  NoWeights(std::string file, std::string why, bool architecture_only)
+      : file_(std::move(file)), why_(std::move(why)), architecture_only_(architecture_only) {}
   std::vector<Weights::Entry> weights_for(const LayerLocation&) const override { return {}; }
   const std::string& file() const override { return file_; }
   std::string absence() const override { return why_; }
+  bool architecture_only() const override { return architecture_only_; }
 
  private:
   std::string file_, why_;
+  bool architecture_only_;
 };
 
 }  // namespace
@@ -298,8 +301,8 @@ std::unique_ptr<WeightSource> keras3_weights(io::H5Group root, std::string file)
 std::unique_ptr<WeightSource> legacy_weights(io::H5Group g, std::string file) {
   return std::make_unique<LegacyWeights>(std::move(g), std::move(file));
 }
-std::unique_ptr<WeightSource> no_weights(std::string file, std::string why) {
-  return std::make_unique<NoWeights>(std::move(file), std::move(why));
+std::unique_ptr<WeightSource> no_weights(std::string file, std::string why, bool architecture_only) {
+  return std::make_unique<NoWeights>(std::move(file), std::move(why), architecture_only);
 }
 
 }  // namespace kerasrt::format

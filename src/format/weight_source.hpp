@@ -35,6 +35,8 @@ class WeightSource {
   virtual const std::string& file() const = 0;
   // Why there are no weights at all ("no weights file was given"), for a source without any.
   virtual std::string absence() const { return ""; }
+  // A bare architecture: zero weights of the stored shapes may stand in, for a summary only.
+  virtual bool architecture_only() const { return false; }
   // The model's top-level layers in config order, and which of them are InputLayers: Keras 2 loads
   // save_weights files by position, so a file whose layer names differ can still fit.
   virtual void set_model_layers(const std::vector<std::string>& names, const std::vector<bool>& is_input) const {
@@ -52,7 +54,9 @@ std::unique_ptr<WeightSource> keras3_weights(io::H5Group root, std::string file)
 std::unique_ptr<WeightSource> legacy_weights(io::H5Group layers_group, std::string file);
 
 // No weights at all (a model with no trainable state); `why` says why there are none.
-std::unique_ptr<WeightSource> no_weights(std::string file, std::string why);
+// `architecture_only`: the file is a bare architecture (a JSON config given without weights), which
+// may be built with zero weights for its summary (architecture_weights.hpp).
+std::unique_ptr<WeightSource> no_weights(std::string file, std::string why, bool architecture_only = false);
 
 // HDF5 splits attributes over 64 KiB into `name0`, `name1`, ...; this joins them back.
 std::vector<std::string> chunked_attr_strings(const io::H5Group& g, const std::string& name);

@@ -62,6 +62,9 @@ struct Graph {
   std::vector<int> output_values;
   std::vector<std::pair<std::string, int>> named_values;  // every name predict() accepts for a layer output
   std::vector<LayerRow> rows;
+  // Non-empty when the graph was built from an architecture alone (zero weights, for its structure
+  // and parameter count): why there are no weights. Such a graph refuses to run.
+  std::string missing_weights;
 
   int add_value(TensorType type, int producer) {
     values.push_back({std::move(type), producer});
