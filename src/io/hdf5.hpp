@@ -1,9 +1,9 @@
 // Read-only HDF5: groups, string attributes and numeric datasets.
 //
-// The HDF5 C library (1.10) trusts a file's metadata: a flipped byte can make it read out of
-// bounds, loop or allocate without limit. So a file is read once, whole, in a child process that
-// streams a snapshot of the tree back; a crash, hang or runaway allocation there becomes an Error
-// naming the file. Everything below works on that snapshot and never calls into HDF5.
+// A file is read once, whole, by kerasrt's own bounds-checked reader (hdf5_reader.cpp) into a
+// snapshot of its tree (hdf5_snapshot.hpp); everything below works on that snapshot. The HDF5 C
+// library (1.10) is not used: it trusts a file's metadata, and fuzzing found it reading out of
+// bounds, looping and allocating without limit on hostile files.
 #pragma once
 
 #include <cstdint>

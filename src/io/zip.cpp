@@ -91,25 +91,22 @@ std::vector<uint8_t> ZipReader::read(const std::string& entry, uint64_t max_byte
     throw Error(what + " claims an implausible compression ratio (corrupt archive)");
   zip_file_t* f = zip_fopen(state_->archive, entry.c_str(), 0);
   if (!f) throw Error(what + " cannot be opened: " + zip_strerror(state_->archive));
-  // Grow the buffer as data arrives rather than trusting the declared size up front.
-  std::vector<uint8_t> out;
-  out.reserve(static_cast<size_t>(std::min<uint64_t>(st.size, uint64_t{64} << 20)));
+  // The declared size is bounded above (a stored entry lies within the archive, a compressed one
+  // within the ratio checked), so the buffer is allocated once; reading one byte more than declared
+  // notices an entry longer than its directory says.
+  std::vector<uint8_t> out(static_cast<size_t>(st.size) + 1);
   std::string err;
-  constexpr size_t kChunk = size_t{1} << 20;
-  while (true) {
-    size_t old = out.size();
-    uint64_t left = st.size - old;
-    size_t want = static_cast<size_t>(std::min<uint64_t>(left + 1, kChunk));  // +1 notices overlong data
-    out.resize(old + want);
-    zip_int64_t got = zip_fread(f, out.data() + old, want);
+  uint64_t have = 0;
+  while (have < out.size()) {
+    zip_int64_t got = zip_fread(f, out.data() + have, out.size() - have);
     if (got < 0) {
       err = zip_file_strerror(f);
-      out.resize(old);
       break;
     }
-    out.resize(old + static_cast<size_t>(got));
-    if (got == 0 || out.size() > st.size) break;
+    if (got == 0) break;
+    have += static_cast<uint64_t>(got);
   }
+  out.resize(static_cast<size_t>(have));
   zip_fclose(f);
   if (!err.empty() || out.size() != st.size)
     throw Error(what + " is truncated or corrupt" + (err.empty() ? "" : ": " + err));
