@@ -261,7 +261,7 @@ TEST(Format, LegacyWeightsFitByPositionWhenNamesDiffer) {
   auto& layers = renamed["config"]["layers"];
   layers[1]["name"] = layers[1]["config"]["name"] = "dense_7";
   layers[2]["name"] = layers[2]["config"]["name"] = "dense_8";
-  layers[2]["inbound_nodes"] = {k2_node({{"dense_7", 0, 0}})};
+  layers[2]["inbound_nodes"] = json::array({k2_node({{"dense_7", 0, 0}})});
   renamed["config"]["output_layers"] = {{"dense_8", 0, 0}};
   Model m = Model::load_json(renamed.dump(), legacy_two_dense_weights(dir), "renamed.json");
   expect_near(predict_one(m, kX), two_dense_ref());
@@ -269,7 +269,7 @@ TEST(Format, LegacyWeightsFitByPositionWhenNamesDiffer) {
   json swapped = keras2_two_dense_functional();
   swapped["config"]["layers"][1]["name"] = swapped["config"]["layers"][1]["config"]["name"] = "second";
   swapped["config"]["layers"][2]["name"] = swapped["config"]["layers"][2]["config"]["name"] = "first";
-  swapped["config"]["layers"][2]["inbound_nodes"] = {k2_node({{"second", 0, 0}})};
+  swapped["config"]["layers"][2]["inbound_nodes"] = json::array({k2_node({{"second", 0, 0}})});
   swapped["config"]["output_layers"] = {{"first", 0, 0}};
   EXPECT_THROW(Model::load_json(swapped.dump(), legacy_two_dense_weights(dir), "swapped.json"), Error);
   std::filesystem::remove_all(dir);
@@ -510,7 +510,7 @@ TEST(Format, Keras2NestedModelNodeIndices) {
                 {"inbound_nodes", {k2_node({{"x", 0, 0}})}}};
   json outer = keras2_two_dense_functional();
   outer["config"]["layers"][1] = inner;
-  outer["config"]["layers"][2]["inbound_nodes"] = {k2_node({{"inner", 1, 0}})};
+  outer["config"]["layers"][2]["inbound_nodes"] = json::array({k2_node({{"inner", 1, 0}})});
   Model m = Model::load_json(outer.dump(), slurp(path), "nested2.json");
   expect_near(predict_one(m, kX), two_dense_ref());
   std::filesystem::remove_all(dir);

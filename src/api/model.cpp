@@ -167,9 +167,9 @@ std::map<std::string, Tensor> Model::predict(const std::map<std::string, Tensor>
     }
     ordered.push_back(as_declared(info, it->second, converted));
   }
-  for (const auto& [name, t] : inputs)
-    if (std::none_of(g.inputs.begin(), g.inputs.end(), [&](const TensorInfo& i) { return i.name == name; }))
-      throw Error("the model has no input named '" + name + "'");
+  for (const auto& given : inputs)  // (a structured binding cannot be captured before C++20 in clang 14)
+    if (std::none_of(g.inputs.begin(), g.inputs.end(), [&](const TensorInfo& i) { return i.name == given.first; }))
+      throw Error("the model has no input named '" + given.first + "'");
   std::vector<int> wanted = g.output_values;
   for (const std::string& name : layers) wanted.push_back(find_named(g, name));
   std::vector<Tensor> got = run_graph(*impl_, ordered, wanted);

@@ -108,7 +108,9 @@ class Keras3Weights : public WeightSource {
   std::string child_layer(const std::string& container, const std::string& leaf) const {
     std::string exact = join(container, "layers/" + leaf);
     if (root_.has_group(exact)) return exact;
-    auto [base, ordinal] = split_ordinal(leaf);
+    const auto split = split_ordinal(leaf);  // not a structured binding: the lambda below reads it
+    const auto& base = split.first;
+    const auto& ordinal = split.second;
     std::vector<std::pair<int, std::string>> candidates;
     auto consider = [&](const std::string& name, const std::string& path) {
       auto [b, n] = split_ordinal(name);

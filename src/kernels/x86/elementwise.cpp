@@ -33,21 +33,42 @@ template <ir::UnaryFn F>
   else return unary_value(u, x);
 }
 
-// One loop per function and per instruction set (the CPU picks the widest at load).
+// One loop per function and per instruction set, compiled for each (simd_level() picks). Explicit
+// target attributes rather than target_clones: clang does not clone templates.
 template <ir::UnaryFn F>
-__attribute__((target_clones("avx512f", "avx2", "default"))) void unary_loop(const float* x, float* y, int64_t n,
-                                                                             const ir::UnaryAttrs& params) {
+[[gnu::always_inline]] inline void unary_loop_body(const float* x, float* y, int64_t n, const ir::UnaryAttrs& params) {
   const ir::UnaryAttrs u{F, params.alpha, params.beta, params.gamma};
   for (int64_t i = 0; i < n; ++i) y[i] = unary_fast<F>(x[i], u);
 }
+template <ir::UnaryFn F>
+void unary_loop_portable(const float* x, float* y, int64_t n, const ir::UnaryAttrs& p) {
+  unary_loop_body<F>(x, y, n, p);
+}
+#if defined(__x86_64__)
+template <ir::UnaryFn F>
+__attribute__((target("avx2"))) void unary_loop_avx2(const float* x, float* y, int64_t n, const ir::UnaryAttrs& p) {
+  unary_loop_body<F>(x, y, n, p);
+}
+template <ir::UnaryFn F>
+__attribute__((target("avx512f"))) void unary_loop_avx512(const float* x, float* y, int64_t n, const ir::UnaryAttrs& p) {
+  unary_loop_body<F>(x, y, n, p);
+}
+#endif
 
 using UnaryLoop = void (*)(const float*, float*, int64_t, const ir::UnaryAttrs&);
 
-template <size_t... I>
+// The loops of every function at one SIMD level (0 portable, 1 AVX2, 2 AVX-512).
+template <int Level, size_t... I>
 constexpr std::array<UnaryLoop, sizeof...(I)> unary_table(std::index_sequence<I...>) {
-  return {&unary_loop<static_cast<ir::UnaryFn>(I)>...};
+#if defined(__x86_64__)
+  if constexpr (Level == 2) return {&unary_loop_avx512<static_cast<ir::UnaryFn>(I)>...};
+  if constexpr (Level == 1) return {&unary_loop_avx2<static_cast<ir::UnaryFn>(I)>...};
+#endif
+  return {&unary_loop_portable<static_cast<ir::UnaryFn>(I)>...};
 }
-constexpr auto kUnaryLoops = unary_table(std::make_index_sequence<static_cast<size_t>(ir::UnaryFn::kCount)>());
+using FnIndices = std::make_index_sequence<static_cast<size_t>(ir::UnaryFn::kCount)>;
+constexpr std::array<std::array<UnaryLoop, static_cast<size_t>(ir::UnaryFn::kCount)>, 3> kUnaryLoops = {
+    unary_table<0>(FnIndices{}), unary_table<1>(FnIndices{}), unary_table<2>(FnIndices{})};
 
 #if defined(__x86_64__)
 // The exp family with AVX-512 intrinsics (vector_math.hpp), 16 floats at a time, the tail masked.
@@ -98,7 +119,9 @@ UnaryLoop unary_loop_for(ir::UnaryFn fn) {
     }
   }
 #endif
-  return kUnaryLoops[static_cast<size_t>(fn)];
+  const SimdLevel level = simd_level();
+  const size_t table = level == SimdLevel::avx512 ? 2 : level == SimdLevel::avx2 ? 1 : 0;
+  return kUnaryLoops[table][static_cast<size_t>(fn)];
 }
 
 bool unary_supports(const ir::Node& node, std::span<const TensorType> in, std::span<const TensorType> out) {

@@ -43,9 +43,9 @@ constexpr int kLanes = 8;
 
 double lane_total(const double (&s)[kLanes]) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
 
-// sum of (x[j] - shift)^2, or of x[j] when `square` is false.
+// sum of (x[j] - shift)^2, or of x[j] - shift when `square` is false.
 template <bool square>
-__attribute__((target_clones("avx512f", "avx2", "default"))) double row_sum(const float* x, int64_t n, double shift) {
+[[gnu::always_inline]] inline double row_sum_body(const float* x, int64_t n, double shift) {
   double s[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
@@ -58,6 +58,13 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) double row_sum(cons
     s[l] += square ? v * v : v;
   }
   return lane_total(s);
+}
+// One clone per instruction set (clang clones only plain functions, not templates).
+__attribute__((target_clones("avx512f", "avx2", "default"))) double row_sum(const float* x, int64_t n, double shift) {
+  return row_sum_body<false>(x, n, shift);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) double row_sum_sq(const float* x, int64_t n, double shift) {
+  return row_sum_body<true>(x, n, shift);
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void scale_row(const float* x, float* y, int64_t n,
@@ -75,20 +82,20 @@ void normalize_row(const ir::NormalizeAttrs& a, const float* x, float* y, int64_
                    const float* beta) {
   switch (a.mode) {
     case ir::NormalizeMode::kLayer: {
-      const double mean = row_sum<false>(x, n, 0.0) / static_cast<double>(n);
-      const double sq = row_sum<true>(x, n, mean);
+      const double mean = row_sum(x, n, 0.0) / static_cast<double>(n);
+      const double sq = row_sum_sq(x, n, mean);
       const double inv = 1.0 / std::sqrt(sq / static_cast<double>(n) + a.epsilon);
       scale_row(x, y, n, a.center ? mean : 0.0, inv, gamma, beta);
       break;
     }
     case ir::NormalizeMode::kRms: {
-      const double sq = row_sum<true>(x, n, 0.0);
+      const double sq = row_sum_sq(x, n, 0.0);
       const double inv = 1.0 / std::sqrt(sq / static_cast<double>(n) + a.epsilon);
       scale_row(x, y, n, 0.0, inv, gamma, nullptr);
       break;
     }
     case ir::NormalizeMode::kUnit: {
-      const double sq = row_sum<true>(x, n, 0.0);
+      const double sq = row_sum_sq(x, n, 0.0);
       const double inv = 1.0 / std::sqrt(std::max(sq, a.epsilon * a.epsilon));
       scale_row(x, y, n, 0.0, inv, nullptr, nullptr);
       break;
