@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kerasrt needs to build and test; does nothing when all are present.
 set -euo pipefail
-packages=(build-essential cmake ninja-build pkg-config libhdf5-dev libzip-dev nlohmann-json3-dev libcli11-dev
+packages=(build-essential cmake ninja-build pkg-config clang zlib1g-dev libhdf5-dev libzip-dev nlohmann-json3-dev libcli11-dev
           libgtest-dev python3-numpy python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do

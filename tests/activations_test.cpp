@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "harness.hpp"
+#include "kernels/simd_level.hpp"
 
 namespace kerasrt::testing {
 namespace {
@@ -48,6 +49,38 @@ TEST(Activations, PReLUSharedAxesBroadcast) {
   EXPECT_EQ(out.to_floats(), (std::vector<float>{-1, -4, 4, -2, -3, 3}));
   EXPECT_THROW(op->output_shapes(std::vector<Shape>{{1, 3, 3}}), Error);
   EXPECT_THROW(op->output_shapes(std::vector<Shape>{{1, 2, 3, 2}}), Error);
+}
+
+}  // namespace
+}  // namespace kerasrt::testing
+
+namespace kerasrt::testing {
+namespace {
+
+// NaN passes through every activation as Keras computes it (torch backend), at every SIMD level
+// the CPU has: the clamps inside the fast exp/sigmoid/tanh must not turn it into a number. (torch's
+// softshrink is the exception: NaN gives 0 there, and so here.)
+TEST(Activations, NaNPassesThrough) {
+  using namespace kernels;
+  const char* names[] = {"relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "elu", "selu", "softplus", "softsign",
+                         "silu", "hard_silu", "gelu", "exponential", "leaky_relu", "mish", "celu", "log_sigmoid",
+                         "tanh_shrink", "hard_shrink", "hard_tanh", "sparse_plus", "sparse_sigmoid",
+                         "squareplus"};
+  const SimdLevel before = simd_level();
+  for (SimdLevel level : {SimdLevel::portable, SimdLevel::avx2, SimdLevel::avx512}) {
+    if (!simd_level_supported(level)) continue;
+    set_simd_level(level);
+    for (const char* name : names) {
+      auto op = make_op({{"class_name", "Activation"}, {"config", {{"activation", name}}}});
+      // 37 values: the vector loops and their tails both see a NaN.
+      std::vector<float> x(37, 0.5f);
+      x[3] = x[36] = NAN;
+      const std::vector<float> y = run_op(*op, {Tensor({1, 37}, x)})[0].to_floats();
+      EXPECT_TRUE(std::isnan(y[3]) && std::isnan(y[36])) << name << " at " << simd_level_name(level);
+      EXPECT_FALSE(std::isnan(y[0])) << name;
+    }
+  }
+  set_simd_level(before);
 }
 
 }  // namespace

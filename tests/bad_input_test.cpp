@@ -426,3 +426,50 @@ TEST_F(BadInput, CliPrintsOneLineAndExits2) {
 
 }  // namespace
 }  // namespace kerasrt::testing
+
+namespace kerasrt::testing {
+namespace {
+
+std::string load_error(const nlohmann::json& model) {
+  try {
+    Model::load_json(model.dump(), {}, "small.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+nlohmann::json two_layer_functional(const std::string& first, const std::string& second, nlohmann::json shape) {
+  using nlohmann::json;
+  auto node = [](const std::string& from) {
+    return json::array({json::array({json::array({from, 0, 0, json::object()})})});
+  };
+  return {{"class_name", "Functional"},
+          {"config",
+           {{"name", "m"},
+            {"layers",
+             {{{"class_name", "InputLayer"}, {"name", "x"}, {"config", {{"batch_input_shape", shape}, {"name", "x"}}},
+               {"inbound_nodes", json::array()}},
+              {{"class_name", "Activation"}, {"name", first}, {"config", {{"name", first}, {"activation", "relu"}, {"trainable", true}}},
+               {"inbound_nodes", node("x")}},
+              {{"class_name", "Activation"}, {"name", second}, {"config", {{"name", second}, {"activation", "tanh"}, {"trainable", true}}},
+               {"inbound_nodes", node(first)}}}},
+            {"input_layers", {{"x", 0, 0}}},
+            {"output_layers", {{second, 0, 0}}}}}};
+}
+
+// Two layers of one name are reported as such (not as a cycle); a negative input dimension names its
+// layer; names with control characters print without them.
+TEST(BadConfig, NamesAndDimensionsFromTheConfig) {
+  EXPECT_NE(load_error(two_layer_functional("a", "a", {nullptr, 3})).find("two layers of model 'm' are named 'a'"),
+            std::string::npos);
+  EXPECT_NE(load_error(two_layer_functional("a", "b", {nullptr, -3})).find("layer 'x': the input shape has a negative"),
+            std::string::npos);
+  Model m = Model::load_json(two_layer_functional("evil\x1b[2J", "b", {nullptr, 3}).dump(), {}, "esc.json");
+  const std::string summary = m.summary();
+  EXPECT_EQ(summary.find('\x1b'), std::string::npos);
+  EXPECT_NE(summary.find("evil?[2J"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kerasrt::testing

@@ -9,6 +9,7 @@
 
 #include "api/model_impl.hpp"
 #include "format/load.hpp"
+#include "io/text.hpp"
 
 namespace kerasrt {
 namespace detail {
@@ -284,6 +285,11 @@ std::vector<LayerSummary> Model::layers() const {
 std::string Model::summary() const {
   std::ostringstream os;
   auto rows = layers();
+  // Names come from the file: control characters (terminal escapes) are shown as '?'.
+  for (auto& r : rows) {
+    r.name = io::printable(r.name);
+    r.class_name = io::printable(r.class_name);
+  }
   size_t w1 = 24, w2 = 26;
   for (const auto& r : rows) {
     w1 = std::max(w1, r.name.size() + r.class_name.size() + 4);
@@ -296,7 +302,7 @@ std::string Model::summary() const {
     return s;
   };
   std::string rule(w1 + w2 + 12, '-');
-  os << "Model: \"" << name() << "\"\n" << rule << "\n"
+  os << "Model: \"" << io::printable(name()) << "\"\n" << rule << "\n"
      << pad("Layer (type)", w1) << pad("Output Shape", w2) << "Param #\n" << rule << "\n";
   int64_t total = 0;
   for (const auto& r : rows) {

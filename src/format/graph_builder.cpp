@@ -189,20 +189,26 @@ ParsedCall parse_node(const Json& node, const std::string& where, bool op_layer)
   throw Error(where + ": malformed inbound node");
 }
 
-// The batch shape an input-like layer declares, in any dialect.
-std::optional<Shape> declared_batch_shape(const Json& layer_config) {
+// The batch shape an input-like layer declares, in any dialect (None: -1). A negative number is
+// no dimension at all: refused, naming `where`.
+std::optional<Shape> declared_batch_shape(const Json& layer_config, const std::string& where) {
+  auto dim = [&](const Json& d) -> int64_t {
+    if (!d.is_number_integer()) return -1;
+    if (d.get<int64_t>() < 0) throw Error(where + ": the input shape has a negative dimension " + d.dump());
+    return d.get<int64_t>();
+  };
   for (const char* key : {"batch_shape", "batch_input_shape"}) {
     const Json& s = field(layer_config, key);
     if (s.is_array()) {
       Shape shape;
-      for (const Json& d : s) shape.push_back(d.is_number_integer() ? d.get<int64_t>() : -1);
+      for (const Json& d : s) shape.push_back(dim(d));
       return shape;
     }
   }
   const Json& s = field(layer_config, "input_shape");
   if (s.is_array()) {
     Shape shape{-1};
-    for (const Json& d : s) shape.push_back(d.is_number_integer() ? d.get<int64_t>() : -1);
+    for (const Json& d : s) shape.push_back(dim(d));
     return shape;
   }
   return std::nullopt;
@@ -292,11 +298,12 @@ class Builder {
       if (layers.empty()) throw Error(file_ + ": the Sequential model has no layers");
       const Json& first = layers[0];
       const Json& fc = field(first, "config");
-      std::optional<Shape> shape = declared_batch_shape(fc);
-      if (!shape) shape = declared_batch_shape(field(first, "build_config"));
+      const std::string where = file_ + ", layer '" + entry_name(first) + "'";
+      std::optional<Shape> shape = declared_batch_shape(fc, where);
+      if (!shape) shape = declared_batch_shape(field(first, "build_config"), where);
       if (!shape) {
         const Json& b = field(cfg, "build_input_shape");
-        if (b.is_array()) shape = declared_batch_shape(Json{{"batch_shape", b}});
+        if (b.is_array()) shape = declared_batch_shape(Json{{"batch_shape", b}}, file_ + " (build_input_shape)");
       }
       if (!shape)
         throw Error(file_ + ": the Sequential model declares no input shape (no InputLayer, batch_shape or build_config)");
@@ -308,7 +315,7 @@ class Builder {
       const Json* entry = find_layer(layers, r.layer);
       if (!entry) throw Error(file_ + ": input layer '" + r.layer + "' is not in the model's layers");
       const Json& ic = field(*entry, "config");
-      std::optional<Shape> shape = declared_batch_shape(ic);
+      std::optional<Shape> shape = declared_batch_shape(ic, file_ + ", layer '" + r.layer + "'");
       if (!shape) throw Error(file_ + ", layer '" + r.layer + "': the input layer declares no shape");
       ids.push_back(add_input(r.layer, *shape, declared_dtype(ic, file_ + ", layer '" + r.layer + "'")));
     }
@@ -370,6 +377,11 @@ class Builder {
     auto paths = archive_names(layers, true);
     if (inputs.size() != 1)
       throw Error(file_ + ": a Sequential model takes one input, got " + std::to_string(inputs.size()));
+    std::set<std::string> names;
+    for (const Json& e : layers)
+      if (!entry_name(e).empty() && !names.insert(entry_name(e)).second)
+        throw Error(file_ + ": two layers of the Sequential model are named '" + entry_name(e) +
+                    "' (layer names must be unique)");
     std::vector<int> cur = inputs;
     for (size_t i = 0; i < layers.size(); ++i) {
       const Json& e = layers[i];
@@ -399,7 +411,10 @@ class Builder {
     if (!layers.is_array()) throw Error(file_ + ": the model config has no 'layers' list");
     auto paths = archive_names(layers, false);
     std::map<std::string, const Json*> by_name;
-    for (const Json& e : layers) by_name[entry_name(e)] = &e;
+    for (const Json& e : layers)
+      if (!by_name.emplace(entry_name(e), &e).second)
+        throw Error(file_ + ": two layers of model '" + string_field(cfg, "name") + "' are named '" + entry_name(e) +
+                    "' (layer names must be unique)");
 
     std::vector<Ref> in_refs = parse_ref_list(field(cfg, "input_layers"), file_);
     if (in_refs.size() != inputs.size())

@@ -47,8 +47,8 @@ inline float round_decimals(float x, float decimals) {
     case F::kCelu: return std::max(x, 0.f) + std::min(0.f, a * std::expm1(x / a));
     case F::kLogSigmoid: return -softplus(-x);
     case F::kTanhShrink: return x - std::tanh(x);
-    case F::kSoftShrink: return x > a ? x - a : x < -a ? x + a : 0.f;
-    case F::kHardShrink: return std::fabs(x) > a ? x : 0.f;
+    case F::kSoftShrink: return x > a ? x - a : x < -a ? x + a : 0.f;  // NaN gives 0, as torch's softshrink
+    case F::kHardShrink: return x >= -a && x <= a ? 0.f : x;  // NaN passes, as torch's hardshrink
     case F::kHardTanh: return std::min(std::max(x, -1.f), 1.f);
     case F::kSparsePlus: return x <= -1.f ? 0.f : x >= 1.f ? x : (x + 1.f) * (x + 1.f) / 4.f;
     case F::kSparseSigmoid: return x <= -1.f ? 0.f : x >= 1.f ? 1.f : 0.5f * (x + 1.f);

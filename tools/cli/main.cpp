@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "bench.hpp"
+#include "io/text.hpp"  // printable: names from files shown without control characters
 #include "io/npy.hpp"  // the CLI's .npz/.npy reader and writer
 
 namespace {
@@ -59,10 +60,10 @@ int cmd_info(const std::string& model_path, const std::string& weights, bool ir)
   std::cout << model.summary();
   std::cout << "Inputs:\n";
   for (const auto& i : model.inputs())
-    std::cout << "  " << i.name << " " << kerasrt::shape_to_string(i.shape) << " " << kerasrt::dtype_name(i.dtype) << "\n";
+    std::cout << "  " << kerasrt::io::printable(i.name) << " " << kerasrt::shape_to_string(i.shape) << " " << kerasrt::dtype_name(i.dtype) << "\n";
   std::cout << "Outputs:\n";
   for (const auto& o : model.outputs())
-    std::cout << "  " << o.name << " " << kerasrt::shape_to_string(o.shape) << " " << kerasrt::dtype_name(o.dtype) << "\n";
+    std::cout << "  " << kerasrt::io::printable(o.name) << " " << kerasrt::shape_to_string(o.shape) << " " << kerasrt::dtype_name(o.dtype) << "\n";
   try {
     auto session = model.session(unit_shapes(model));
     std::printf("Arena at batch 1: %.2f MB\n", static_cast<double>(session.arena_bytes()) / 1e6);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The sanitizer stage: builds everything with clang under AddressSanitizer and UndefinedBehaviorSanitizer
+# (with the libFuzzer targets of fuzz/), runs the unit tests under them, then each fuzz target for
+# FUZZ_SECONDS (default 30) on seeds taken from ../shared. A longer run: FUZZ_SECONDS=3600.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+SHARED=${KERASRT_SHARED:-../shared}
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DKERASRT_FUZZ=ON >/dev/null
+cmake --build build-asan -j2
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest -j2 --output-on-failure)
+
+# Seeds: small files of each kind from the shared corpus (never copied into the repository).
+seeds=build-asan/seeds
+rm -rf "$seeds" && mkdir -p "$seeds"/{hdf5,keras,json,npz}
+small() { find "$@" -maxdepth 1 -size -200k 2>/dev/null | sort | head -400; }
+for f in $(small "$SHARED"/keras-corpus/*.weights.h5 "$SHARED"/keras-corpus/*[^s].h5); do cp "$f" "$seeds/hdf5/"; done
+for f in $(small "$SHARED"/keras-corpus/*.keras); do cp "$f" "$seeds/keras/"; done
+for f in $(small "$SHARED"/keras-corpus/*.config.json); do cp "$f" "$seeds/json/"; done
+for f in $(small "$SHARED"/keras-corpus/*.inputs.npz); do cp "$f" "$seeds/npz/"; done
+export KERASRT_FUZZ_WEIGHTS="$SHARED/keras-corpus/dense_act_elu.weights.h5"
+run() {  # target, seeds, dictionary
+  echo "fuzz: $1 for ${FUZZ_SECONDS}s"
+  mkdir -p "build-asan/fuzz-work/$1"
+  "build-asan/fuzz/$1" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1500 -timeout=10 -print_final_stats=1 \
+    -dict="fuzz/$3" "build-asan/fuzz-work/$1" "$seeds/$2" 2>&1 | grep -E "stat::number_of_executed_units|ERROR|SUMMARY|crash-|timeout-|oom-" || true
+  if ls "build-asan/fuzz-work/$1"/../crash-* "build-asan/fuzz-work/$1"/../oom-* "build-asan/fuzz-work/$1"/../timeout-* >/dev/null 2>&1 ||
+     ls crash-* oom-* timeout-* leak-* >/dev/null 2>&1; then
+    echo "fuzz: $1 found a failing input"; exit 1
+  fi
+}
+run fuzz_hdf5 hdf5 hdf5.dict
+run fuzz_npz npz npz.dict
+run fuzz_config_json json keras.dict
+run fuzz_keras_archive keras keras.dict
+run fuzz_predict keras keras.dict
