@@ -144,5 +144,42 @@ TEST(Corpus, IsPresent) {
   EXPECT_GT(corpus_forms().size(), 100u);
 }
 
+// Every form of every case the manifest lists is a test of this run (tests are listed when ctest
+// runs, so a corpus that appears after the build is not silently left out).
+TEST(Corpus, EveryManifestCaseIsATest) {
+  KERASRT_REQUIRE_CORPUS();
+  std::ifstream f(corpus_dir() / "manifest.json");
+  const json m = json::parse(f);
+  size_t forms = 0;
+  for (const json& c : m["cases"]) {
+    const std::string status = c.value("status", "");
+    if (status != "ok" && status != "partial") continue;
+    for (const json& fi : c["files"]) {
+      const std::string file = fi["file"], name = c["name"];
+      forms += file == name + ".keras" || file == name + ".h5" || file == name + ".config.json";
+    }
+  }
+  size_t registered = 0;
+  const ::testing::UnitTest& unit = *::testing::UnitTest::GetInstance();
+  for (int i = 0; i < unit.total_test_suite_count(); ++i) {
+    const ::testing::TestSuite& suite = *unit.GetTestSuite(i);
+    if (std::string(suite.name()) != "Corpus/Conformance") continue;
+    for (int k = 0; k < suite.total_test_count(); ++k)
+      registered += std::string(suite.GetTestInfo(k)->name()).rfind("MatchesKeras/", 0) == 0;
+  }
+  EXPECT_GT(forms, 600u);
+  EXPECT_EQ(registered, forms) << "conformance tests registered vs forms in the manifest";
+  // And ctest's own list (made by gtest_discover_tests) holds them all: a list made before the
+  // corpus appeared would run none of them and still pass.
+  const auto listing = std::filesystem::path(KERASRT_BINARY_DIR) / "kerasrt_tests[1]_tests.cmake";
+  if (std::filesystem::exists(listing)) {
+    std::ifstream lf(listing);
+    size_t listed = 0;
+    for (std::string line; std::getline(lf, line);)
+      listed += line.rfind("add_test([=[Corpus/Conformance.MatchesKeras/", 0) == 0;
+    EXPECT_EQ(listed, forms) << listing << " is stale: delete it (scripts/test.sh does) and run ctest again";
+  }
+}
+
 }  // namespace
 }  // namespace kerasrt::testing
