@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sanitizer stage: builds everything with clang under AddressSanitizer and UndefinedBehaviorSanitizer
 # (with the libFuzzer targets of fuzz/), runs the unit tests under them, then each fuzz target for
-# FUZZ_SECONDS (default 30) on seeds taken from ../shared. A longer run: FUZZ_SECONDS=3600.
+# FUZZ_SECONDS (default 30) on seeds taken from ../shared, and the concurrency tests under
+# ThreadSanitizer. A longer fuzzing run: FUZZ_SECONDS=3600 scripts/sanitize.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -37,3 +38,9 @@ run fuzz_npz npz npz.dict
 run fuzz_config_json json keras.dict
 run fuzz_keras_archive keras keras.dict
 run fuzz_predict keras keras.dict
+
+# Loads and predicts from many threads at once under ThreadSanitizer.
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
+cmake --build build-tsan -j2 --target kerasrt_tests
+TSAN_OPTIONS=halt_on_error=1 build-tsan/kerasrt_tests --gtest_filter='Concurrency.*'
