@@ -473,3 +473,77 @@ TEST(BadConfig, NamesAndDimensionsFromTheConfig) {
 
 }  // namespace
 }  // namespace kerasrt::testing
+
+namespace kerasrt::testing {
+namespace {
+
+// A zip of one deflated entry of `n` zero bytes (compresses about 1000:1).
+std::vector<uint8_t> zip_of_zeros(const std::string& entry, size_t n, const std::filesystem::path& where) {
+  int err = 0;
+  zip_t* z = zip_open(where.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+  void* zeros = std::calloc(n, 1);
+  zip_source_t* src = zip_source_buffer(z, zeros, n, 1);
+  const zip_int64_t idx = zip_file_add(z, entry.c_str(), src, ZIP_FL_OVERWRITE);
+  zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_DEFLATE, 9);
+  zip_close(z);
+  std::ifstream f(where, std::ios::binary);
+  std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  std::filesystem::remove(where);
+  return bytes;
+}
+
+// Small files that would expand to huge memory are refused by the limits before they allocate.
+TEST(Limits, CompressionBombsAreRefused) {
+  const auto tmp = std::filesystem::temp_directory_path() / ("kerasrt_bomb_" + std::to_string(::getpid()) + ".zip");
+  std::vector<uint8_t> keras = zip_of_zeros("model.weights.h5", size_t{64} << 20, tmp);
+  ASSERT_LT(keras.size(), size_t{1} << 20);
+  try {
+    Model::load_keras(keras, "bomb.keras");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    // The archive has no config.json either; what matters is that nothing expanded.
+    EXPECT_NE(std::string(e.what()).find("bomb.keras"), std::string::npos) << e.what();
+  }
+  std::vector<uint8_t> npz = zip_of_zeros("x.npy", size_t{64} << 20, tmp);
+  try {
+    io::read_npz(npz, "bomb.npz");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("compression ratio above the limit"), std::string::npos) << e.what();
+  }
+  io::ZipReader zip = io::ZipReader::from_memory(npz, "bomb.npz", io::ZipLimits{uint64_t{16} << 30, 2000, 1 << 20});
+  EXPECT_EQ(zip.read("x.npy", uint64_t{1} << 30).size(), size_t{64} << 20);  // allowed when the limit is raised
+  EXPECT_THROW(io::ZipReader::from_memory(npz, "b.npz", io::ZipLimits{uint64_t{32} << 20, 2000, 1 << 20})
+                   .read("x.npy", uint64_t{1} << 30),
+               Error);  // over the archive total
+}
+
+// A tiny config whose ZeroPadding2D makes a 6 GB tensor: refused when planned, naming the layer.
+TEST(Limits, HugeIntermediateTensorsAreRefused) {
+  using nlohmann::json;
+  json model = {{"class_name", "Sequential"},
+                {"config",
+                 {{"name", "pad"},
+                  {"layers",
+                   {{{"class_name", "ZeroPadding2D"},
+                     {"config", {{"name", "zp"}, {"padding", {20000, 20000}}, {"batch_input_shape", {nullptr, 8, 8, 1}}}}},
+                    {{"class_name", "Activation"}, {"config", {{"name", "act"}, {"activation", "relu"}}}}}}}}};
+  Model m = Model::load_json(model.dump(), {}, "pad.json");
+  try {
+    m.predict(std::vector<Tensor>{Tensor({1, 8, 8, 1})});
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("layer 'zp'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("max_tensor_bytes"), std::string::npos) << msg;
+  }
+  // The intermediate (padded) tensor lives in the plan's arena: its limit holds too.
+  LoadOptions small;
+  small.limits.max_plan_bytes = 1024;
+  model["config"]["layers"][0]["config"]["padding"] = json::array({2, 2});
+  Model modest = Model::load_json(model.dump(), {}, "pad.json", small);
+  EXPECT_THROW(modest.predict(std::vector<Tensor>{Tensor({64, 8, 8, 1})}), Error);  // 64*12*12*4 bytes > 1 KiB
+}
+
+}  // namespace
+}  // namespace kerasrt::testing

@@ -136,9 +136,20 @@ struct ModelImpl;
 struct SessionImpl;
 }  // namespace detail
 
+// What a model file may make kerasrt allocate: each is checked before the memory is taken, and
+// exceeding one is an Error naming the file or layer and the limit (the CLI sets them with --max-*).
+struct LoadLimits {
+  uint64_t max_entry_bytes = uint64_t{8} << 30;    // one archive entry (config, weights, .npz array), decompressed
+  uint64_t max_archive_bytes = uint64_t{16} << 30;  // all entries read from one archive together
+  double max_compression_ratio = 100;                // decompressed / compressed, for entries over 1 MiB
+  uint64_t max_tensor_bytes = uint64_t{512} << 20;  // one intermediate tensor of a plan
+  uint64_t max_plan_bytes = uint64_t{2} << 30;      // all intermediate memory of a plan (its arena)
+};
+
 struct LoadOptions {
   int threads = 0;          // intra-op threads of each call; 0 = the machine's physical cores
   bool reference_kernels = false;  // run the plain reference kernels only (also: KERASRT_KERNELS=ref)
+  LoadLimits limits;
 };
 
 // A model bound to one set of input shapes: its plan and arena are made once, and run() writes

@@ -18,7 +18,8 @@ ModelImpl::ModelImpl(ir::Graph g, const LoadOptions& options)
     : graph(std::move(g)),
       choice(kernels::kernel_choice_from_env(options.reference_kernels ? kernels::KernelChoice::kReference
                                                                       : kernels::KernelChoice::kFastest)),
-      threads(options.threads > 0 ? options.threads : kernels::ThreadPool::physical_cores()) {
+      threads(options.threads > 0 ? options.threads : kernels::ThreadPool::physical_cores()),
+      limits(options.limits) {
   if (options.reference_kernels) choice = kernels::KernelChoice::kReference;
 }
 
@@ -30,6 +31,23 @@ std::shared_ptr<const plan::Plan> ModelImpl::plan_for(const std::vector<Shape>& 
     if (auto it = plans.find(key); it != plans.end()) return it->second;
   }
   auto made = std::make_shared<const plan::Plan>(plan::make_plan(graph, input_shapes, wanted, choice, prepared));
+  // Sizes come from the model file (and the caller's shapes): checked before any arena is allocated.
+  auto mb = [](uint64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20) + " MiB"; };
+  for (size_t v = 0; v < made->types.size(); ++v) {
+    const ir::TensorType& t = made->types[v];
+    if (t.shape.empty() && graph.values[v].producer < 0) continue;
+    uint64_t bytes = dtype_size(t.dtype);
+    for (int64_t d : t.shape) bytes *= static_cast<uint64_t>(std::max<int64_t>(d, 0));  // make_plan bounded each shape
+    if (bytes > limits.max_tensor_bytes) {
+      const int producer = graph.values[v].producer;
+      throw Error((producer >= 0 ? "layer '" + graph.nodes[static_cast<size_t>(producer)].layer + "'" : std::string("an input")) +
+                  ": a tensor of shape " + shape_to_string(t.shape) + " needs " + mb(bytes) +
+                  ", more than the limit of " + mb(limits.max_tensor_bytes) + " per tensor (LoadLimits::max_tensor_bytes, --max-tensor-mb)");
+    }
+  }
+  if (made->arena_bytes > limits.max_plan_bytes)
+    throw Error("model '" + graph.name + "' needs " + mb(made->arena_bytes) + " of intermediate memory at these shapes, more than the limit of " +
+                mb(limits.max_plan_bytes) + " (LoadLimits::max_plan_bytes, --max-plan-mb)");
   std::lock_guard lock(mutex);
   if (plans.size() > 64) plans.clear();  // bound the cache for callers that vary shapes a lot
   return plans.emplace(std::move(key), std::move(made)).first->second;
@@ -128,17 +146,17 @@ const Tensor* as_declared(const TensorInfo& info, const Tensor& t, std::vector<T
 }  // namespace
 
 Model Model::load(const std::string& path, const std::string& weights_path, const LoadOptions& options) {
-  return Model(make_impl(format::load_path(path, weights_path), options));
+  return Model(make_impl(format::load_path(path, weights_path, options.limits), options));
 }
 Model Model::load_keras(std::span<const uint8_t> archive, const std::string& name, const LoadOptions& options) {
-  return Model(make_impl(format::load_keras_archive(archive, name), options));
+  return Model(make_impl(format::load_keras_archive(archive, name, options.limits), options));
 }
 Model Model::load_h5(std::span<const uint8_t> file, const std::string& name, const LoadOptions& options) {
-  return Model(make_impl(format::load_legacy_h5(file, name), options));
+  return Model(make_impl(format::load_legacy_h5(file, name, options.limits), options));
 }
 Model Model::load_json(const std::string& json, std::span<const uint8_t> weights_h5, const std::string& name,
                        const LoadOptions& options) {
-  return Model(make_impl(format::load_config_json(json, weights_h5, name, name + " (weights)"), options));
+  return Model(make_impl(format::load_config_json(json, weights_h5, name, name + " (weights)", options.limits), options));
 }
 
 const std::string& Model::name() const { return impl_->graph.name; }

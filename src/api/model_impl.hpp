@@ -23,6 +23,7 @@ struct ModelImpl {
   ir::Graph graph;
   kernels::KernelChoice choice;
   int threads;
+  LoadLimits limits;
   mutable plan::PreparedCache prepared;
   mutable std::mutex mutex;
   mutable std::map<std::pair<std::vector<Shape>, std::vector<int>>, std::shared_ptr<const plan::Plan>> plans;

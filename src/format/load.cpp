@@ -86,10 +86,10 @@ ir::Graph guarded(const std::string& name, F&& load) {
   }
 }
 
-ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name);
+ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits);
 
-ir::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
-  if (looks_like_zip(bytes) && !io::H5File::looks_like_hdf5(bytes)) return keras_archive(bytes, name);
+ir::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
+  if (looks_like_zip(bytes) && !io::H5File::looks_like_hdf5(bytes)) return keras_archive(bytes, name, limits);
   io::H5File h5 = io::H5File::open_memory(bytes, name);
   io::H5Group root = h5.root();
   std::vector<std::string> cfg = chunked_attr_strings(root, "model_config");
@@ -107,12 +107,13 @@ ir::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
   return build_with_config(j, *ws, name, saved_by_h5(root));
 }
 
-ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
+ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
   // Some files named .keras are legacy HDF5 models.
-  if (io::H5File::looks_like_hdf5(bytes)) return legacy_h5(bytes, name);
-  io::ZipReader zip = io::ZipReader::from_memory(bytes, name);
+  if (io::H5File::looks_like_hdf5(bytes)) return legacy_h5(bytes, name, limits);
+  io::ZipReader zip = io::ZipReader::from_memory(
+      bytes, name, io::ZipLimits{limits.max_archive_bytes, limits.max_compression_ratio, uint64_t{1} << 20});
   if (!zip.has("config.json")) throw Error(name + ": not a Keras 3 archive (no config.json inside)");
-  auto cfg = zip.read("config.json", kMaxConfigBytes);
+  auto cfg = zip.read("config.json", std::min(kMaxConfigBytes, limits.max_entry_bytes));
   Json j = parse_json(std::string_view(reinterpret_cast<const char*>(cfg.data()), cfg.size()), name + ":config.json");
   SavedBy saved_by;
   if (zip.has("metadata.json")) {
@@ -122,7 +123,7 @@ ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name)
       saved_by.keras_version = m["keras_version"].get<std::string>();
   }
   if (zip.has("model.weights.h5")) {
-    auto w = zip.read("model.weights.h5", kMaxModelBytes);
+    auto w = zip.read("model.weights.h5", std::min(kMaxModelBytes, limits.max_entry_bytes));
     io::H5File h5 = io::H5File::open_memory(w, name + ":model.weights.h5");
     auto ws = keras3_weights(h5.root(), h5.name());
     return build_with_config(j, *ws, name, saved_by);
@@ -155,20 +156,20 @@ ir::Graph config_json(const std::string& json, std::span<const uint8_t> weights,
 
 }  // namespace
 
-ir::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name) {
-  return guarded(name, [&] { return keras_archive(bytes, name); });
+ir::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
+  return guarded(name, [&] { return keras_archive(bytes, name, limits); });
 }
 
-ir::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name) {
-  return guarded(name, [&] { return legacy_h5(bytes, name); });
+ir::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
+  return guarded(name, [&] { return legacy_h5(bytes, name, limits); });
 }
 
 ir::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
-                              const std::string& weights_name) {
+                           const std::string& weights_name, const LoadLimits&) {
   return guarded(name, [&] { return config_json(json, weights, name, weights_name); });
 }
 
-ir::Graph load_path(const std::string& path, const std::string& weights_path) {
+ir::Graph load_path(const std::string& path, const std::string& weights_path, const LoadLimits& limits) {
   return guarded(path, [&] {
     auto bytes = io::read_file(path, kMaxModelBytes);
     auto ends_with = [&](const char* ext) {
@@ -191,8 +192,8 @@ ir::Graph load_path(const std::string& path, const std::string& weights_path) {
     if (!weights_path.empty())
       throw Error(path + ": a " + std::string(zip ? ".keras archive" : "full-model .h5") +
                   " carries its own weights; drop --weights");
-    if (zip) return keras_archive(bytes, path);
-    if (h5) return legacy_h5(bytes, path);
+    if (zip) return keras_archive(bytes, path, limits);
+    if (h5) return legacy_h5(bytes, path, limits);
     throw Error(path + ": not a Keras model file (expected a .keras zip, an HDF5 .h5 or a .json config)");
   });
 }

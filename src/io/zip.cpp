@@ -16,6 +16,8 @@ constexpr uint64_t kMaxArchiveBytes = uint64_t{16} << 30;
 struct ZipReader::State {
   std::vector<uint8_t> bytes;  // backing store when opened from memory
   zip_t* archive = nullptr;
+  ZipLimits limits;
+  mutable uint64_t total_read = 0;
   ~State() {
     if (archive) zip_discard(archive);
   }
@@ -25,15 +27,16 @@ ZipReader::~ZipReader() = default;
 ZipReader::ZipReader(ZipReader&&) noexcept = default;
 ZipReader& ZipReader::operator=(ZipReader&&) noexcept = default;
 
-ZipReader ZipReader::from_memory(std::span<const uint8_t> bytes, const std::string& name) {
-  return from_bytes(std::vector<uint8_t>(bytes.begin(), bytes.end()), name);
+ZipReader ZipReader::from_memory(std::span<const uint8_t> bytes, const std::string& name, const ZipLimits& limits) {
+  return from_bytes(std::vector<uint8_t>(bytes.begin(), bytes.end()), name, limits);
 }
 
-ZipReader ZipReader::from_bytes(std::vector<uint8_t> bytes, const std::string& name) {
+ZipReader ZipReader::from_bytes(std::vector<uint8_t> bytes, const std::string& name, const ZipLimits& limits) {
   ZipReader z;
   z.name_ = name;
   z.state_ = std::make_unique<State>();
   z.state_->bytes = std::move(bytes);
+  z.state_->limits = limits;
   // libzip takes an empty buffer for an empty archive; a real one has at least its end record.
   if (z.state_->bytes.empty()) throw Error(name + ": the file is empty, not a zip archive");
   zip_error_t err;
@@ -55,8 +58,8 @@ ZipReader ZipReader::from_bytes(std::vector<uint8_t> bytes, const std::string& n
   return z;
 }
 
-ZipReader ZipReader::from_file(const std::string& path) {
-  return from_bytes(read_file(path, kMaxArchiveBytes), path);
+ZipReader ZipReader::from_file(const std::string& path, const ZipLimits& limits) {
+  return from_bytes(read_file(path, kMaxArchiveBytes), path, limits);
 }
 
 std::vector<std::string> ZipReader::entries() const {
@@ -81,7 +84,9 @@ std::vector<uint8_t> ZipReader::read(const std::string& entry, uint64_t max_byte
     throw Error(name_ + ": the archive has no entry '" + entry + "'");
   if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE))
     throw Error(what + " has no recorded size (corrupt archive)");
-  if (st.size > max_bytes) throw Error(what + " is too large (" + std::to_string(st.size) + " bytes)");
+  if (st.size > max_bytes)
+    throw Error(what + " is too large (" + std::to_string(st.size) + " bytes; the limit is " + std::to_string(max_bytes) +
+                ", LoadLimits::max_entry_bytes, --max-entry-mb)");
   // The directory can lie: the compressed bytes must fit in the archive, and expand plausibly.
   uint64_t archive = state_->bytes.size();
   if (st.comp_size > archive) throw Error(what + " claims more bytes than the archive holds (truncated or corrupt)");
@@ -89,6 +94,15 @@ std::vector<uint8_t> ZipReader::read(const std::string& entry, uint64_t max_byte
   if (stored && st.size != st.comp_size) throw Error(what + " has inconsistent sizes (corrupt archive)");
   if (!stored && st.size / 1100 > st.comp_size + 1024)
     throw Error(what + " claims an implausible compression ratio (corrupt archive)");
+  const ZipLimits& lim = state_->limits;
+  if (!stored && st.size > lim.ratio_floor && static_cast<double>(st.size) > lim.max_ratio * static_cast<double>(st.comp_size))
+    throw Error(what + " would expand " + std::to_string(st.comp_size) + " bytes to " + std::to_string(st.size) +
+                ", a compression ratio above the limit of " + std::to_string(static_cast<int>(lim.max_ratio)) +
+                " (LoadLimits::max_compression_ratio, --max-ratio)");
+  if (st.size > lim.max_total_bytes - std::min(lim.max_total_bytes, state_->total_read))
+    throw Error(what + ": the archive's entries would take more than the limit of " +
+                std::to_string(lim.max_total_bytes >> 20) + " MiB (LoadLimits::max_archive_bytes, --max-archive-mb)");
+  state_->total_read += st.size;
   zip_file_t* f = zip_fopen(state_->archive, entry.c_str(), 0);
   if (!f) throw Error(what + " cannot be opened: " + zip_strerror(state_->archive));
   // The declared size is bounded above (a stored entry lies within the archive, a compressed one

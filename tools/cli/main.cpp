@@ -46,8 +46,8 @@ std::vector<kerasrt::Shape> unit_shapes(const kerasrt::Model& model) {
   return shapes;
 }
 
-int cmd_info(const std::string& model_path, const std::string& weights, bool ir) {
-  auto model = kerasrt::Model::load(model_path, weights);
+int cmd_info(const std::string& model_path, const std::string& weights, bool ir, const kerasrt::LoadOptions& options) {
+  auto model = kerasrt::Model::load(model_path, weights, options);
   if (ir) {
     std::vector<kerasrt::Shape> shapes = unit_shapes(model);
     try {
@@ -119,6 +119,30 @@ int cmd_example(const std::string& dir) {
   return 0;
 }
 
+// --max-* flags: what a model file may make kerasrt allocate (kerasrt::LoadLimits), in MiB.
+struct LimitFlags {
+  uint64_t entry_mb, archive_mb, tensor_mb, plan_mb;
+  double ratio;
+  explicit LimitFlags(const kerasrt::LoadLimits& d = {})
+      : entry_mb(d.max_entry_bytes >> 20), archive_mb(d.max_archive_bytes >> 20), tensor_mb(d.max_tensor_bytes >> 20),
+        plan_mb(d.max_plan_bytes >> 20), ratio(d.max_compression_ratio) {}
+  void add_to(CLI::App* app) {
+    const auto mib = CLI::Range(uint64_t{1}, uint64_t{1} << 40);
+    app->add_option("--max-entry-mb", entry_mb, "largest archive entry, decompressed (MiB)")->capture_default_str()->check(mib);
+    app->add_option("--max-archive-mb", archive_mb, "all archive entries together (MiB)")->capture_default_str()->check(mib);
+    app->add_option("--max-ratio", ratio, "largest compression ratio of an archive entry")->capture_default_str()->check(CLI::Range(1.0, 1e6));
+    app->add_option("--max-tensor-mb", tensor_mb, "largest intermediate tensor (MiB)")->capture_default_str()->check(mib);
+    app->add_option("--max-plan-mb", plan_mb, "all intermediate memory of one run (MiB)")->capture_default_str()->check(mib);
+  }
+  void apply(kerasrt::LoadLimits& l) const {
+    l.max_entry_bytes = entry_mb << 20;
+    l.max_archive_bytes = archive_mb << 20;
+    l.max_tensor_bytes = tensor_mb << 20;
+    l.max_plan_bytes = plan_mb << 20;
+    l.max_compression_ratio = ratio;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,6 +156,8 @@ int main(int argc, char** argv) {
   info->add_option("--weights", weights, "weights file for a .json model");
   bool ir = false;
   info->add_flag("--ir", ir, "print the typed ir as JSON instead of the summary");
+  LimitFlags info_limits, run_limits, bench_limits;
+  info_limits.add_to(info);
 
   auto* run = app.add_subcommand("run", "run the model on inputs from an .npz (or .npy)");
   run->add_option("MODEL", model_path, "model file")->required();
@@ -142,6 +168,7 @@ int main(int argc, char** argv) {
   kerasrt::LoadOptions options;
   run->add_option("--threads", options.threads, "intra-op threads (default: physical cores)")->check(CLI::Range(1, 256));
   run->add_flag("--reference-kernels", options.reference_kernels, "run the plain reference kernels only");
+  run_limits.add_to(run);
 
   kerasrt::cli::BenchOptions bench_options;
   auto* bench = app.add_subcommand("bench", "time loading and running a model (batch, threads, runs)");
@@ -160,6 +187,7 @@ int main(int argc, char** argv) {
   bench->add_flag("--profile", bench_options.profile, "then time each step: the slowest layers and time per op kind");
   bench->add_option("--profile-top", bench_options.profile_top, "slowest steps --profile lists (default 15)")
       ->check(CLI::Range(0, 1000000));
+  bench_limits.add_to(bench);
 
   auto* example = app.add_subcommand("example", "run the bundled digits example");
   example->add_option("--dir", dir, "folder holding digits_cnn.keras and its .npz files");
@@ -169,8 +197,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  kerasrt::LoadOptions info_options;
+  info_limits.apply(info_options.limits);
+  run_limits.apply(options.limits);
+  bench_limits.apply(bench_options.load.limits);
   try {
-    if (*info) return cmd_info(model_path, weights, ir);
+    if (*info) return cmd_info(model_path, weights, ir, info_options);
     if (*run) return cmd_run(model_path, weights, input, output, layers, options);
     if (*bench) return kerasrt::cli::cmd_bench(bench_options);
     if (*example) return cmd_example(dir);
