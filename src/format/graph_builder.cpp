@@ -82,47 +82,27 @@ struct ParsedCall {
 };
 
 Json replace_tensors(const Json& j, const std::string& role, ParsedCall& pc) {
-  if (j.is_object()) {
-    if (string_field(j, "class_name") == "__keras_tensor__") {
-      Ref r;
-      if (!parse_ref(field(field(j, "config"), "keras_history"), r))
-        throw Error(pc.call.where + ": malformed keras_history in an inbound node");
-      pc.refs.push_back(r);
-      pc.call.roles.push_back(role);
-      return tensor_placeholder(static_cast<int>(pc.refs.size()) - 1);
-    }
-    Json out = Json::object();
-    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = replace_tensors(it.value(), role, pc);
-    return out;
-  }
-  if (j.is_array()) {
-    Json out = Json::array();
-    for (const Json& e : j) out.push_back(replace_tensors(e, role, pc));
-    return out;
-  }
-  return j;
+  return replace_parts(j, [&](const Json& part) -> std::optional<Json> {
+    if (!part.is_object() || string_field(part, "class_name") != "__keras_tensor__") return std::nullopt;
+    Ref r;
+    if (!parse_ref(field(field(part, "config"), "keras_history"), r))
+      throw Error(pc.call.where + ": malformed keras_history in an inbound node");
+    pc.refs.push_back(r);
+    pc.call.roles.push_back(role);
+    return tensor_placeholder(static_cast<int>(pc.refs.size()) - 1);
+  });
 }
 
 // A Keras 2 kwarg with its tensor references [layer, node, tensor] swapped for placeholders, as
 // tf.keras reads them back (a list of exactly a name and two integers is a reference).
 Json keras2_kwarg(const Json& j, const std::string& role, ParsedCall& pc) {
-  Ref r;
-  if (j.is_array() && j.size() == 3 && parse_ref(j, r)) {
+  return replace_parts(j, [&](const Json& part) -> std::optional<Json> {
+    Ref r;
+    if (!part.is_array() || part.size() != 3 || !parse_ref(part, r)) return std::nullopt;
     pc.refs.push_back(r);
     pc.call.roles.push_back(role);
     return tensor_placeholder(static_cast<int>(pc.refs.size()) - 1);
-  }
-  if (j.is_array()) {
-    Json out = Json::array();
-    for (const Json& e : j) out.push_back(keras2_kwarg(e, role, pc));
-    return out;
-  }
-  if (j.is_object()) {
-    Json out = Json::object();
-    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = keras2_kwarg(it.value(), role, pc);
-    return out;
-  }
-  return j;
+  });
 }
 
 // One entry of a Keras 2 node: [layer, node, tensor(, kwargs)], or tf.keras's constant

@@ -19,6 +19,24 @@ Json tensor_placeholder(int index);
 std::optional<int> placeholder_index(const Json& arg);
 // Appends the indices of the placeholders inside `arg` (nested lists and dicts too), in order.
 void collect_tensors(const Json& arg, std::vector<int>& out);
+
+// `j` with each part that `swap` replaces (swap returns nullopt to keep a part and look inside it:
+// list elements and dict values, depth first, in order).
+template <class Swap>
+Json replace_parts(const Json& j, Swap&& swap) {
+  if (std::optional<Json> r = swap(j)) return *r;
+  if (j.is_array()) {
+    Json out = Json::array();
+    for (const Json& e : j) out.push_back(replace_parts(e, swap));
+    return out;
+  }
+  if (j.is_object()) {
+    Json out = Json::object();
+    for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = replace_parts(it.value(), swap);
+    return out;
+  }
+  return j;
+}
 // Whether the call asks for training behaviour with training=True (keyword, or the second positional
 // argument as in Keras's call(inputs, training)).
 bool call_wants_training(const Call& call);

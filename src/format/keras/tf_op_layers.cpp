@@ -70,22 +70,12 @@ class OpEmitter {
  private:
   // `args` with each placeholder renumbered into `inputs` (one entry per occurrence).
   Json local(const Json& j, Call& call, std::vector<int>& inputs) {
-    if (placeholder_index(j)) {
-      inputs.push_back(value(j, "an argument"));
+    return replace_parts(j, [&](const Json& part) -> std::optional<Json> {
+      if (!placeholder_index(part)) return std::nullopt;
+      inputs.push_back(value(part, "an argument"));
       call.roles.emplace_back();
       return tensor_placeholder(static_cast<int>(inputs.size()) - 1);
-    }
-    if (j.is_array()) {
-      Json out = Json::array();
-      for (const Json& e : j) out.push_back(local(e, call, inputs));
-      return out;
-    }
-    if (j.is_object()) {
-      Json out = Json::object();
-      for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = local(it.value(), call, inputs);
-      return out;
-    }
-    return j;
+    });
   }
 
   NodeSink& sink_;
