@@ -547,3 +547,30 @@ TEST(Limits, HugeIntermediateTensorsAreRefused) {
 
 }  // namespace
 }  // namespace kerasrt::testing
+
+namespace kerasrt::testing {
+namespace {
+
+nlohmann::json one_layer_sequential(nlohmann::json layer, nlohmann::json batch_shape) {
+  layer["config"]["batch_input_shape"] = batch_shape;
+  return {{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", {layer}}}}};
+}
+
+// Shape arithmetic on sizes from the file cannot overflow (UBSan runs this in scripts/sanitize.sh),
+// and zero-sized dimensions are computed, not dereferenced.
+TEST(BadConfig, OverflowingAndEmptyShapes) {
+  using nlohmann::json;
+  json reshape = {{"class_name", "Reshape"}, {"config", {{"name", "r"}, {"target_shape", {int64_t{1} << 40, int64_t{1} << 40}}}}};
+  EXPECT_THROW(Model::load_json(one_layer_sequential(reshape, {nullptr, 4}).dump(), {}, "r.json"), Error);
+  json big_in = {{"class_name", "Reshape"}, {"config", {{"name", "r"}, {"target_shape", {-1}}}}};
+  EXPECT_THROW(Model::load_json(one_layer_sequential(big_in, {nullptr, int64_t{1} << 40, int64_t{1} << 40}).dump(), {}, "r.json"),
+               Error);
+  json pad = {{"class_name", "ZeroPadding2D"}, {"config", {{"name", "p"}, {"padding", {1, 1}}}}};
+  Model m = Model::load_json(one_layer_sequential(pad, {nullptr, 0, 3, 2}).dump(), {}, "p.json");
+  Tensor y = m.predict(std::vector<Tensor>{Tensor({1, 0, 3, 2})}).at(0);
+  EXPECT_EQ(y.shape, (Shape{1, 2, 5, 2}));
+  for (float v : y.to_floats()) EXPECT_EQ(v, 0.f);
+}
+
+}  // namespace
+}  // namespace kerasrt::testing

@@ -8,6 +8,13 @@
 
 namespace kerasrt::ir {
 
+// a * b for sizes from a model file: an Error instead of signed overflow.
+inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throw Error(std::string(what) + " is too large");
+  return r;
+}
+
 std::vector<TensorType> infer_unary(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_binary(const Node& node, std::span<const TensorType> in);
 std::vector<TensorType> infer_cast(const Node& node, std::span<const TensorType> in);

@@ -8,7 +8,7 @@ namespace kerasrt::ir {
 namespace {
 
 std::vector<TensorType> infer_time_fold(TimeFold fold, std::span<const TensorType> in) {
-  auto times = [](int64_t a, int64_t b) { return a < 0 || b < 0 ? int64_t{-1} : a * b; };
+  auto times = [](int64_t a, int64_t b) { return a < 0 || b < 0 ? int64_t{-1} : checked_mul(a, b, "batch x time"); };
   const Shape& x = in[0].shape;
   if (fold == TimeFold::kFold) {
     expect_inputs(in, 1);
@@ -57,7 +57,7 @@ std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorTy
   if (!a.full) out.push_back(x.empty() ? -1 : x[0]);
   int64_t known = 1, total = 1;
   int unknown_at = -1;
-  for (size_t i = kept; i < x.size(); ++i) total = (total < 0 || x[i] < 0) ? -1 : total * x[i];
+  for (size_t i = kept; i < x.size(); ++i) total = (total < 0 || x[i] < 0) ? -1 : checked_mul(total, x[i], "the input to Reshape");
   for (size_t i = 0; i < a.target.size(); ++i) {
     if (a.target[i] == -1) {
       if (unknown_at >= 0) throw Error("Reshape target has more than one -1");
@@ -65,7 +65,7 @@ std::vector<TensorType> infer_reshape(const Node& node, std::span<const TensorTy
     } else if (a.target[i] < 0) {
       throw Error("Reshape target " + shape_to_string(a.target) + " has a negative size");
     } else {
-      known *= a.target[i];
+      known = checked_mul(known, a.target[i], "the Reshape target");
     }
     out.push_back(a.target[i]);
   }
