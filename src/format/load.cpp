@@ -107,11 +107,19 @@ ir::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name, con
   return build_with_config(j, *ws, name, saved_by_h5(root));
 }
 
+ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const LoadLimits& limits);
+
+io::ZipLimits zip_limits(const LoadLimits& limits) {
+  return {limits.max_archive_bytes, limits.max_compression_ratio, uint64_t{1} << 20};
+}
+
 ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
   // Some files named .keras are legacy HDF5 models.
   if (io::H5File::looks_like_hdf5(bytes)) return legacy_h5(bytes, name, limits);
-  io::ZipReader zip = io::ZipReader::from_memory(
-      bytes, name, io::ZipLimits{limits.max_archive_bytes, limits.max_compression_ratio, uint64_t{1} << 20});
+  return keras_zip(io::ZipReader::from_memory(bytes, name, zip_limits(limits)), name, limits);
+}
+
+ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const LoadLimits& limits) {
   if (!zip.has("config.json")) throw Error(name + ": not a Keras 3 archive (no config.json inside)");
   auto cfg = zip.read("config.json", std::min(kMaxConfigBytes, limits.max_entry_bytes));
   Json j = parse_json(std::string_view(reinterpret_cast<const char*>(cfg.data()), cfg.size()), name + ":config.json");
@@ -192,7 +200,7 @@ ir::Graph load_path(const std::string& path, const std::string& weights_path, co
     if (!weights_path.empty())
       throw Error(path + ": a " + std::string(zip ? ".keras archive" : "full-model .h5") +
                   " carries its own weights; drop --weights");
-    if (zip) return keras_archive(bytes, path, limits);
+    if (zip && !h5) return keras_zip(io::ZipReader::from_owned(std::move(bytes), path, zip_limits(limits)), path, limits);
     if (h5) return legacy_h5(bytes, path, limits);
     throw Error(path + ": not a Keras model file (expected a .keras zip, an HDF5 .h5 or a .json config)");
   });

@@ -58,6 +58,10 @@ ZipReader ZipReader::from_bytes(std::vector<uint8_t> bytes, const std::string& n
   return z;
 }
 
+ZipReader ZipReader::from_owned(std::vector<uint8_t> bytes, const std::string& name, const ZipLimits& limits) {
+  return from_bytes(std::move(bytes), name, limits);
+}
+
 ZipReader ZipReader::from_file(const std::string& path, const ZipLimits& limits) {
   return from_bytes(read_file(path, kMaxArchiveBytes), path, limits);
 }

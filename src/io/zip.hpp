@@ -21,6 +21,8 @@ class ZipReader {
   // `bytes` is copied; `name` is used in error messages.
   static ZipReader from_memory(std::span<const uint8_t> bytes, const std::string& name, const ZipLimits& limits = {});
   static ZipReader from_file(const std::string& path, const ZipLimits& limits = {});
+  // Takes the bytes over (no copy).
+  static ZipReader from_owned(std::vector<uint8_t> bytes, const std::string& name, const ZipLimits& limits = {});
   ~ZipReader();
   ZipReader(ZipReader&&) noexcept;
   ZipReader& operator=(ZipReader&&) noexcept;
