@@ -526,7 +526,7 @@ class Builder {
       std::vector<int> in_masks;
       if (scope.implicit_masks) {
         for (int v : args) in_masks.push_back(mask_of_.count(v) ? mask_of_[v] : -1);
-        attach_implicit_masks(cls, field(entry, "config"), in_masks, masked_call, inputs);
+        attach_implicit_masks(cls, in_masks, masked_call, inputs);
       }
       if (layer.typed) {
         outs = layer.typed->call(sink, masked_call, inputs);

@@ -52,9 +52,7 @@ int scalar(NodeSink& sink, DType dtype, float value) {
 
 }  // namespace
 
-void attach_implicit_masks(const std::string& cls, const Json& config, std::span<const int> input_masks, Call& call,
-                           std::vector<int>& inputs) {
-  (void)config;
+void attach_implicit_masks(const std::string& cls, std::span<const int> input_masks, Call& call, std::vector<int>& inputs) {
   auto mask_of = [&](size_t i) { return i < input_masks.size() ? input_masks[i] : -1; };
   auto passed = [&](const char* key) { return call.kwargs.contains(key) && !call.kwargs[key].is_null(); };
   auto add = [&](int value, const char* role) {

@@ -16,8 +16,7 @@ namespace kerasrt::format {
 // `mask=` for RNNs, Bidirectional and GlobalAveragePooling1D, `mask=[query, value]` for
 // Attention/AdditiveAttention, `query_mask`/`value_mask` for MultiHeadAttention. `input_masks` holds
 // the mask value of each input (-1: none). A mask the call already passes explicitly wins.
-void attach_implicit_masks(const std::string& cls, const Json& config, std::span<const int> input_masks, Call& call,
-                           std::vector<int>& inputs);
+void attach_implicit_masks(const std::string& cls, std::span<const int> input_masks, Call& call, std::vector<int>& inputs);
 
 // The masks of a call's `outputs` (-1: none): made (Masking, Embedding with mask_zero), passed on
 // (layers that support masking), merged (the merge layers, Concatenate) or dropped.
