@@ -84,7 +84,10 @@ __attribute__((target("avx512f"))) float row_max16(const float* row, int64_t S) 
   __m512 mx = _mm512_set1_ps(-INFINITY);
   int64_t s = 0;
   for (; s + 16 <= S; s += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(row + s));
-  if (s < S) mx = _mm512_mask_max_ps(mx, static_cast<__mmask16>((1u << (S - s)) - 1), mx, _mm512_loadu_ps(row + s));
+  if (s < S) {  // the tail through a masked load: the row may end at a page boundary
+    const __mmask16 m = static_cast<__mmask16>((1u << (S - s)) - 1);
+    mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, row + s));
+  }
   return _mm512_reduce_max_ps(mx);
 }
 #endif

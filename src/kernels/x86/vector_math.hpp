@@ -21,7 +21,9 @@ namespace kerasrt::kernels::x86 {
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693145751953125f, kLn2Lo = 1.42860682030941723212e-6f;  // ln2 = hi + lo
   constexpr float kRound = 12582912.f;                                                 // 1.5 * 2^23
-  const float xc = x < -104.f ? -104.f : (x > 89.f ? 89.f : x);
+  // Clamped so that NaN too becomes a number here (its float-to-int conversion below would be
+  // undefined); NaN is given back at the end.
+  const float xc = x >= -104.f ? (x <= 89.f ? x : 89.f) : -104.f;
   const float n = (xc * kLog2e + kRound) - kRound;  // nearest integer, in [-150, 129]
   const float r = (xc - n * kLn2Hi) - n * kLn2Lo;
   float p = 1.f / 5040.f;
