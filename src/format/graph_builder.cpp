@@ -520,6 +520,10 @@ class Builder {
       std::vector<ir::TensorType> in_types;
       for (int v : args) in_types.push_back(graph_.values[v].type);
       const ParsedLayer& layer = parsed_layer(entry, cls, name, scope, archive_path, in_types);
+      // Every layer takes a tensor; a call without one (a corrupt node) must not reach the parsers,
+      // which read their first input. keras.ops nodes check their own arguments.
+      if (args.empty() && !is_op_node(entry) && cls != "TFOpLambda")
+        throw Error(call.where + ": the layer is called without any input tensor");
       GraphSink sink(graph_, call.where, scope.qualified(name));
       Call masked_call = call;
       std::vector<int> inputs = args;

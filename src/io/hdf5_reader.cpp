@@ -23,6 +23,10 @@ namespace {
 
 using namespace h5limits;
 
+// Deflate can reach ~1030:1 on zeros; weights do not come near 100:1 (LoadLimits keeps the same
+// bound on archives), so more is taken as a file built to exhaust memory.
+constexpr uint64_t kMaxInflateRatio = 100;
+
 constexpr uint64_t kUndefined = ~uint64_t{0};
 
 // A structural problem with the file: ends the object (or the file) being read.
@@ -524,7 +528,7 @@ class Walker {
     const bool pad = version == 1;
     auto padded = [&](uint64_t n) { return pad ? (n + 7) / 8 * 8 : n; };
     Attr a;
-    if (name_size == 0 || name_size > kMaxNameBytes + 1) corrupt("an attribute name size");
+    if (name_size == 0) corrupt("an attribute name size");
     const char* name = reinterpret_cast<const char*>(c.bytes(padded(name_size)));
     a.name.assign(name, strnlen(name, name_size));
     if (a.name.empty()) corrupt("an empty attribute name");
@@ -826,19 +830,28 @@ class DataReader {
     const Datatype& t = d.type;
     if (t.size == 0 || t.size > 64) return "has a bad element size";
     const uint64_t want = static_cast<uint64_t>(n) * t.size;
-    out.assign(static_cast<size_t>(n), 0.f);
-    if (n == 0) return "";
+    if (n == 0) {
+      out.clear();
+      return "";
+    }
     const Layout& l = d.layout;
+    // The stored bytes must hold the array before a buffer is allocated for it.
     try {
       if (l.cls == 0) {
         if (want > 65536) return "is implausibly large for a compact dataset";
         if (l.size < want) return "cannot be read (truncated or corrupt)";
+        out.assign(static_cast<size_t>(n), 0.f);
         return convert(t, f_.image().ptr(l.compact_at, want), static_cast<uint64_t>(n), out.data()) ? "" : "cannot be read (truncated or corrupt)";
       }
       if (l.cls == 1) {
-        if (l.address == kUndefined) return want <= 65536 ? "" : "has no stored data";  // never written: fill value 0
+        if (l.address == kUndefined) {  // never written: the fill value, 0
+          if (want > 65536) return "has no stored data";
+          out.assign(static_cast<size_t>(n), 0.f);
+          return "";
+        }
         if (l.size < want) return "is truncated";
         if (l.address > f_.image().size() || want > f_.image().size() - l.address) return "cannot be read (truncated or corrupt)";
+        out.assign(static_cast<size_t>(n), 0.f);
         return convert(t, f_.image().ptr(l.address, want), static_cast<uint64_t>(n), out.data()) ? "" : "cannot be read (truncated or corrupt)";
       }
       return chunked(d, n, out);
@@ -925,11 +938,22 @@ class DataReader {
     uint64_t stored = 0;
     for (const Chunk& ch : chunks) stored += ch.size;
     const uint64_t want = static_cast<uint64_t>(n) * t.size;
-    if (!l.filters.empty() && want / 1100 > stored) return "is implausibly large for its compressed size";
+    if (chunks.empty()) {
+      if (want > 65536) return "has no stored data";
+    } else if (l.filters.empty() ? stored < want / 2 : want / kMaxInflateRatio > stored) {
+      // Unfiltered chunks hold at least the array (edge chunks are stored whole); deflated ones
+      // expand by at most the limit.
+      return "is implausibly large for its stored size";
+    }
+    out.assign(static_cast<size_t>(n), 0.f);
     std::vector<uint8_t> raw;
-    std::vector<float> values(static_cast<size_t>(chunk_elems));
+    std::vector<float> values;
     for (const Chunk& ch : chunks) {
       if (ch.address > f_.image().size() || ch.size > f_.image().size() - ch.address) corrupt("a chunk past the end");
+      // What a chunk unpacks to must plausibly come from its stored bytes before it is allocated.
+      if (l.filters.empty() ? ch.size < chunk_bytes : ch.size * kMaxInflateRatio < chunk_bytes)
+        return "is implausibly large for its stored size";
+      if (values.empty()) values.resize(static_cast<size_t>(chunk_elems));
       raw.assign(f_.image().ptr(ch.address, ch.size), f_.image().ptr(ch.address, ch.size) + ch.size);
       for (size_t k = l.filters.size(); k-- > 0;) {
         if (ch.mask & (1u << k)) continue;  // this filter was skipped for this chunk
