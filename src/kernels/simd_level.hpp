@@ -2,6 +2,22 @@
 // else portable C++), and settable so tests and benchmarks can run every path this CPU has.
 #pragma once
 
+// A function compiled once per instruction set, the widest the CPU has chosen at load (an ifunc).
+// Not under ThreadSanitizer: ifunc resolvers run before its runtime is set up and crash.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KERASRT_NO_CLONES 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define KERASRT_NO_CLONES 1
+#endif
+#if defined(KERASRT_NO_CLONES) || !defined(__x86_64__)
+#define KERASRT_CLONES(...)
+#else
+#define KERASRT_CLONES(...) __attribute__((target_clones(__VA_ARGS__)))
+#endif
+
 namespace kerasrt::kernels {
 
 enum class SimdLevel { portable, avx2, avx512 };

@@ -38,7 +38,7 @@ size_t attention_scratch(const ir::Node& node, std::span<const TensorType> in, s
 
 // row = exp(row - mx) / sum, masked entries (-inf) giving exactly 0: vectorised (vexp, sums in
 // eight double lanes) for the instruction set the CPU has.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void exp_normalize_row(float* row, int64_t S,
+KERASRT_CLONES("avx512f", "avx2", "default") void exp_normalize_row(float* row, int64_t S,
                                                                                     float mx) {
   for (int64_t s = 0; s < S; ++s) row[s] = vexp(row[s] - mx);
   constexpr int kLanes = 8;  // independent partial sums, so the additions need not wait on each other

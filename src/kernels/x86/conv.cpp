@@ -138,7 +138,7 @@ void list_taps(const DepthwiseArgs& d, const RowIndex& ix, RowTaps& t) {
 // One output position, channel multiplier 1: y[c] = bias[c] + sum over taps of x[c] * w[c], each
 // block of channels summed in registers over all taps before it is stored once.
 // Portable form (also the AVX2 build): products rounded before their sums, as in the reference.
-__attribute__((target_clones("avx2", "default"))) void depthwise_position(const float* xb, const float* kernel,
+KERASRT_CLONES("avx2", "default") void depthwise_position(const float* xb, const float* kernel,
                                                                            const float* bias, const RowTaps& t,
                                                                            float* y, int64_t channels) {
   constexpr int64_t kBlock = 64;

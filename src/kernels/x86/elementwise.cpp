@@ -269,7 +269,7 @@ void apply_unary(const ir::UnaryAttrs& u, const float* x, float* y, int64_t n, i
 
 namespace {
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void scale_shift_rows(float* y, int64_t rows,
+KERASRT_CLONES("avx512f", "avx2", "default") void scale_shift_rows(float* y, int64_t rows,
                                                                                    int64_t channels,
                                                                                    const float* scale,
                                                                                    const float* shift) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/simd_level.hpp"  // KERASRT_CLONES
 #include "kernels/x86/x86.hpp"
 
 namespace kerasrt::kernels::x86 {
@@ -60,14 +61,14 @@ template <bool square>
   return lane_total(s);
 }
 // One clone per instruction set (clang clones only plain functions, not templates).
-__attribute__((target_clones("avx512f", "avx2", "default"))) double row_sum(const float* x, int64_t n, double shift) {
+KERASRT_CLONES("avx512f", "avx2", "default") double row_sum(const float* x, int64_t n, double shift) {
   return row_sum_body<false>(x, n, shift);
 }
-__attribute__((target_clones("avx512f", "avx2", "default"))) double row_sum_sq(const float* x, int64_t n, double shift) {
+KERASRT_CLONES("avx512f", "avx2", "default") double row_sum_sq(const float* x, int64_t n, double shift) {
   return row_sum_body<true>(x, n, shift);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void scale_row(const float* x, float* y, int64_t n,
+KERASRT_CLONES("avx512f", "avx2", "default") void scale_row(const float* x, float* y, int64_t n,
                                                                             double center, double inv,
                                                                             const float* gamma, const float* beta) {
   for (int64_t j = 0; j < n; ++j) {
