@@ -629,7 +629,7 @@ class Walker {
           n.type = parse_datatype(c);
           have_type = true;
         } else if (m.type == 0x08) {
-          n.layout = parse_layout(c, m);
+          n.layout = parse_layout(c);
         } else if (m.type == 0x0B) {
           filters = parse_filters(c);
         }
@@ -654,7 +654,7 @@ class Walker {
       }
   }
 
-  Layout parse_layout(Cursor& c, const Message&) {
+  Layout parse_layout(Cursor& c) {
     Layout l;
     const uint8_t version = c.u8();
     if (version == 1 || version == 2) {
