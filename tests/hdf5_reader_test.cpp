@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "harness.hpp"
+#include "io/hdf5.hpp"
 #include "io/hdf5_snapshot.hpp"
 #include "io/zip.hpp"
 #include "support/libhdf5_snapshot.hpp"
@@ -182,6 +183,68 @@ TEST(Hdf5Reader, MatchesLibhdf5OnWrittenFeatures) {
     EXPECT_FLOAT_EQ(a.data[5], static_cast<float>(std::sin(5.0) * 1000.0 + 0.1));
     EXPECT_EQ(f.root().attr_string("keras_version"), "3.15.1");
   }
+}
+
+// Every dataset of two opens of one file, compared: shapes and values.
+void expect_same_tree(const io::H5Group& a, const io::H5Group& b, const std::string& where, int& datasets) {
+  ASSERT_EQ(a.children(), b.children()) << where;
+  for (const auto& c : a.children()) {
+    if (a.has_group(c)) {
+      expect_same_tree(a.group(c), b.group(c), where + "/" + c, datasets);
+    } else if (a.has_dataset(c)) {
+      bool readable = true;
+      io::H5Array x;
+      try {
+        x = a.read(c);
+      } catch (const Error&) {
+        readable = false;
+        EXPECT_THROW(b.read(c), Error) << where << "/" << c;
+      }
+      if (!readable) continue;
+      io::H5Array y = b.read(c);
+      EXPECT_EQ(x.shape, y.shape) << where << "/" << c;
+      EXPECT_TRUE(x.data == y.data) << where << "/" << c;  // bit-identical (no NaN in these files)
+      ++datasets;
+    }
+  }
+}
+
+// Loading reads float32 datasets in place from the file's bytes (and a .keras archive's stored
+// weights entry in place from the archive): the values must be those the copying path gives.
+TEST(Hdf5Reader, InPlaceValuesEqualCopiedValues) {
+  KERASRT_REQUIRE_CORPUS();
+  const std::filesystem::path shared = corpus_dir() / "..";
+  int files = 0, datasets = 0, smaller = 0;
+  for (const char* dir : {"keras-corpus", "keras-wild", "bench"}) {
+    if (!std::filesystem::exists(shared / dir)) continue;
+    for (const auto& e : std::filesystem::directory_iterator(shared / dir)) {
+      const std::string p = e.path().string();
+      auto bytes = std::make_shared<std::vector<uint8_t>>(slurp(e.path()));
+      io::SharedBytes image{bytes, *bytes};
+      if (!io::H5File::looks_like_hdf5(*bytes)) {
+        if (p.size() < 6 || p.substr(p.size() - 6) != ".keras") continue;
+        io::ZipReader zip = io::ZipReader::from_memory(*bytes, p);
+        if (!zip.has("model.weights.h5")) continue;
+        image = zip.read_shared("model.weights.h5", uint64_t{1} << 32);
+      }
+      std::vector<uint8_t> copied(image.bytes.begin(), image.bytes.end());
+      io::H5File in_place, copy;
+      try {
+        copy = io::H5File::open_memory(copied, p);
+      } catch (const Error&) {
+        EXPECT_THROW(io::H5File::open_shared(image, p), Error) << p;
+        continue;
+      }
+      in_place = io::H5File::open_shared(image, p);
+      expect_same_tree(copy.root(), in_place.root(), p, datasets);
+      if (io::hdf5_snapshot(image.bytes, false).size() * 2 < io::hdf5_snapshot(image.bytes).size()) ++smaller;
+      ++files;
+    }
+  }
+  EXPECT_GT(files, 700);
+  EXPECT_GT(datasets, 4000);
+  EXPECT_GT(smaller, 100);  // the values really stay in the image for weight-sized files
+  std::cout << "HDF5 files read in place and by copy: " << files << ", datasets " << datasets << "\n";
 }
 
 // Truncated or bit-flipped images never crash the reader: each gives a snapshot or 'X'.

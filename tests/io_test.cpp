@@ -3,6 +3,8 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include <algorithm>
+
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -217,6 +219,54 @@ TEST(Zip, EntriesSizesAndErrors) {
       EXPECT_NE(std::string(e.what()).find("cut.zip"), std::string::npos) << e.what();
     }
   }
+  std::filesystem::remove_all(dir);
+}
+
+// A stored entry is read in place (a view into the archive, CRC-32 checked); a deflated one is
+// inflated; both equal what read() copies out.
+TEST(Zip, StoredEntriesAreReadInPlace) {
+  auto dir = temp_dir("zipview");
+  std::string path = (dir / "a.zip").string();
+  std::vector<uint8_t> big(300000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<uint8_t>(i * 7 + i / 251);
+  io::write_zip(path, {{"first.txt", {'h', 'i'}}, {"weights.h5", big}, {"empty", {}}});
+  const std::vector<uint8_t> bytes = slurp(path);
+  auto zip = io::ZipReader::from_memory(bytes, "a.zip");
+  for (const char* name : {"first.txt", "weights.h5", "empty"}) {
+    io::SharedBytes view = zip.read_shared(name, 1 << 20);
+    EXPECT_EQ(std::vector<uint8_t>(view.bytes.begin(), view.bytes.end()), zip.read(name, 1 << 20)) << name;
+  }
+  io::SharedBytes view = zip.read_shared("weights.h5", 1 << 20);
+  ASSERT_EQ(view.bytes.size(), big.size());
+  EXPECT_TRUE(std::equal(big.begin(), big.end(), view.bytes.begin()));
+  EXPECT_THROW(zip.read_shared("weights.h5", 1000), Error);  // the caller's limit holds here too
+
+  // A changed byte in the stored data is caught by the CRC, naming the archive and the entry.
+  const auto at = std::search(bytes.begin(), bytes.end(), big.begin(), big.begin() + 64) - bytes.begin();
+  ASSERT_LT(static_cast<size_t>(at), bytes.size());
+  std::vector<uint8_t> flipped = bytes;
+  flipped[static_cast<size_t>(at) + 1000] ^= 0x10;
+  auto bad = io::ZipReader::from_memory(flipped, "flipped.zip");
+  try {
+    bad.read_shared("weights.h5", 1 << 20);
+    ADD_FAILURE() << "a corrupt stored entry was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("flipped.zip: entry 'weights.h5'"), std::string::npos) << e.what();
+  }
+
+  // Deflated entries (as numpy's savez_compressed or a re-zipped .keras has them) are inflated.
+  std::string deflated = (dir / "d.zip").string();
+  {
+    int code = 0;
+    zip_t* z = zip_open(deflated.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+    ASSERT_NE(z, nullptr);
+    zip_source_t* src = zip_source_buffer(z, big.data(), big.size(), 0);
+    ASSERT_GE(zip_file_add(z, "weights.h5", src, 0), 0);
+    ASSERT_EQ(zip_close(z), 0);
+  }
+  auto dz = io::ZipReader::from_file(deflated);
+  io::SharedBytes inflated = dz.read_shared("weights.h5", 1 << 20);
+  EXPECT_EQ(std::vector<uint8_t>(inflated.bytes.begin(), inflated.bytes.end()), big);
   std::filesystem::remove_all(dir);
 }
 

@@ -63,6 +63,34 @@ struct ConstTensorView {
 };
 
 // A dense, row-major array that owns its values.
+namespace detail {
+// Where tensor values live: the heap, or, for tensors made while a model loads, that model's
+// TensorArena (src/api/tensor_arena.hpp): a few blocks of huge pages instead of thousands of fresh
+// 4 KiB pages, whose faults cost more than the rest of a load on common virtual machines.
+class TensorArena;
+std::shared_ptr<TensorArena> current_tensor_arena();  // the calling thread's, or null
+void* tensor_storage_allocate(TensorArena* arena, size_t n, size_t size);  // n elements of `size` bytes
+void tensor_storage_free(TensorArena* arena, void* p) noexcept;
+
+template <class T>
+struct TensorStorageAllocator {
+  using value_type = T;
+  using propagate_on_container_move_assignment = std::true_type;
+  using propagate_on_container_swap = std::true_type;
+  std::shared_ptr<TensorArena> arena = current_tensor_arena();
+
+  TensorStorageAllocator() = default;
+  template <class U>
+  TensorStorageAllocator(const TensorStorageAllocator<U>& o) noexcept : arena(o.arena) {}
+  T* allocate(size_t n) { return static_cast<T*>(tensor_storage_allocate(arena.get(), n, sizeof(T))); }
+  void deallocate(T* p, size_t) noexcept { tensor_storage_free(arena.get(), p); }
+  // A copy lives where tensors made now live, not where its source does.
+  TensorStorageAllocator select_on_container_copy_construction() const { return {}; }
+  template <class U>
+  bool operator==(const TensorStorageAllocator<U>& o) const { return arena == o.arena; }
+};
+}  // namespace detail
+
 class Tensor {
  public:
   Shape shape;
@@ -106,7 +134,8 @@ class Tensor {
 
  private:
   void check(DType asked) const;
-  std::vector<uint64_t> storage_;  // 8-byte words: aligned for every element type
+  using Storage = std::vector<uint64_t, detail::TensorStorageAllocator<uint64_t>>;
+  Storage storage_;  // 8-byte words: aligned for every element type
 };
 
 struct TensorInfo {

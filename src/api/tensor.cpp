@@ -71,10 +71,10 @@ size_t words_for(const Shape& shape, DType t) {
 }
 
 template <class T>
-void store(std::vector<uint64_t>& storage, const Shape& shape, const std::vector<T>& values) {
+void store(void* storage, const Shape& shape, const std::vector<T>& values) {
   if (static_cast<int64_t>(values.size()) != element_count(shape))
     throw Error("tensor of shape " + shape_to_string(shape) + " given " + std::to_string(values.size()) + " values");
-  if (!values.empty()) std::memcpy(storage.data(), values.data(), values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(storage, values.data(), values.size() * sizeof(T));
 }
 
 template <class From, class To>
@@ -115,26 +115,26 @@ void convert_from(const void* src, void* dst, int64_t n, DType to) {
 
 Tensor::Tensor(Shape s, DType t) : shape(std::move(s)), dtype(t), storage_(words_for(shape, t), 0) {}
 
-Tensor::Tensor(Shape s, std::vector<float> values) : Tensor(std::move(s), DType::kFloat32) { store(storage_, shape, values); }
+Tensor::Tensor(Shape s, std::vector<float> values) : Tensor(std::move(s), DType::kFloat32) { store(raw(), shape, values); }
 Tensor Tensor::int32(Shape s, std::vector<int32_t> values) {
   Tensor t(std::move(s), DType::kInt32);
-  store(t.storage_, t.shape, values);
+  store(t.raw(), t.shape, values);
   return t;
 }
 Tensor Tensor::int64(Shape s, std::vector<int64_t> values) {
   Tensor t(std::move(s), DType::kInt64);
-  store(t.storage_, t.shape, values);
+  store(t.raw(), t.shape, values);
   return t;
 }
 Tensor Tensor::uint8(Shape s, std::vector<uint8_t> values) {
   Tensor t(std::move(s), DType::kUInt8);
-  store(t.storage_, t.shape, values);
+  store(t.raw(), t.shape, values);
   return t;
 }
 Tensor Tensor::boolean(Shape s, std::vector<uint8_t> values) {
   for (uint8_t& v : values) v = v != 0;
   Tensor t(std::move(s), DType::kBool);
-  store(t.storage_, t.shape, values);
+  store(t.raw(), t.shape, values);
   return t;
 }
 

@@ -1,5 +1,6 @@
 #include "format/load.hpp"
 
+#include "api/tensor_arena.hpp"
 #include "format/graph_builder.hpp"
 #include "io/hdf5.hpp"
 #include "io/npy.hpp"
@@ -72,10 +73,12 @@ ir::Graph build_with_config(const Json& j, const WeightSource& ws, const std::st
   }
 }
 
-// Every failure leaves as one printable line, whatever threw it.
+// Every failure leaves as one printable line, whatever threw it. The tensors made meanwhile (the
+// weights) go into one arena of the model's own.
 template <typename F>
 ir::Graph guarded(const std::string& name, F&& load) {
   try {
+    detail::ScopedTensorArena arena;
     return load();
   } catch (const Error& e) {
     throw Error(io::printable(e.what()));
@@ -88,9 +91,10 @@ ir::Graph guarded(const std::string& name, F&& load) {
 
 ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits);
 
-ir::Graph legacy_h5(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
-  if (looks_like_zip(bytes) && !io::H5File::looks_like_hdf5(bytes)) return keras_archive(bytes, name, limits);
-  io::H5File h5 = io::H5File::open_memory(bytes, name);
+// `bytes.owner`, when set, keeps the bytes for reading weights in place.
+ir::Graph legacy_h5(io::SharedBytes bytes, const std::string& name, const LoadLimits& limits) {
+  if (looks_like_zip(bytes.bytes) && !io::H5File::looks_like_hdf5(bytes.bytes)) return keras_archive(bytes.bytes, name, limits);
+  io::H5File h5 = io::H5File::open_shared(std::move(bytes), name);
   io::H5Group root = h5.root();
   std::vector<std::string> cfg = chunked_attr_strings(root, "model_config");
   if (cfg.empty()) {
@@ -115,7 +119,7 @@ io::ZipLimits zip_limits(const LoadLimits& limits) {
 
 ir::Graph keras_archive(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
   // Some files named .keras are legacy HDF5 models.
-  if (io::H5File::looks_like_hdf5(bytes)) return legacy_h5(bytes, name, limits);
+  if (io::H5File::looks_like_hdf5(bytes)) return legacy_h5({nullptr, bytes}, name, limits);
   return keras_zip(io::ZipReader::from_memory(bytes, name, zip_limits(limits)), name, limits);
 }
 
@@ -131,8 +135,8 @@ ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const Loa
       saved_by.keras_version = m["keras_version"].get<std::string>();
   }
   if (zip.has("model.weights.h5")) {
-    auto w = zip.read("model.weights.h5", std::min(kMaxModelBytes, limits.max_entry_bytes));
-    io::H5File h5 = io::H5File::open_memory(w, name + ":model.weights.h5");
+    auto w = zip.read_shared("model.weights.h5", std::min(kMaxModelBytes, limits.max_entry_bytes));
+    io::H5File h5 = io::H5File::open_shared(std::move(w), name + ":model.weights.h5");
     auto ws = keras3_weights(h5.root(), h5.name());
     return build_with_config(j, *ws, name, saved_by);
   }
@@ -142,7 +146,7 @@ ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const Loa
   return build_with_config(j, *ws, name, saved_by);
 }
 
-ir::Graph config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
+ir::Graph config_json(const std::string& json, io::SharedBytes weights, const std::string& name,
                          const std::string& weights_name) {
   Json j = parse_json(json, name);
   // Keras 2's to_json() records the release; Keras 3's does not, nor do its weights files.
@@ -152,11 +156,11 @@ ir::Graph config_json(const std::string& json, std::span<const uint8_t> weights,
   };
   saved_by.keras_version = text("keras_version");
   saved_by.backend = text("backend");
-  if (weights.empty()) {
+  if (weights.bytes.empty()) {
     auto ws = no_weights(name, "no weights file was given", true);
     return build_with_config(j, *ws, name, saved_by);
   }
-  io::H5File h5 = io::H5File::open_memory(weights, weights_name);
+  io::H5File h5 = io::H5File::open_shared(std::move(weights), weights_name);
   if (saved_by.keras_version.empty()) saved_by = saved_by_h5(h5.root());
   auto ws = weights_from_h5(h5);
   return build_with_config(j, *ws, name, saved_by);
@@ -169,17 +173,18 @@ ir::Graph load_keras_archive(std::span<const uint8_t> bytes, const std::string& 
 }
 
 ir::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name, const LoadLimits& limits) {
-  return guarded(name, [&] { return legacy_h5(bytes, name, limits); });
+  return guarded(name, [&] { return legacy_h5({nullptr, bytes}, name, limits); });
 }
 
 ir::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
                            const std::string& weights_name, const LoadLimits&) {
-  return guarded(name, [&] { return config_json(json, weights, name, weights_name); });
+  return guarded(name, [&] { return config_json(json, {nullptr, weights}, name, weights_name); });
 }
 
 ir::Graph load_path(const std::string& path, const std::string& weights_path, const LoadLimits& limits) {
   return guarded(path, [&] {
-    auto bytes = io::read_file(path, kMaxModelBytes);
+    std::shared_ptr<const io::ByteBuffer> file = io::read_file_buffer(path, kMaxModelBytes);
+    std::span<const uint8_t> bytes = file->bytes();
     auto ends_with = [&](const char* ext) {
       std::string p = path;
       for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -193,15 +198,16 @@ ir::Graph load_path(const std::string& path, const std::string& weights_path, co
         // A config alone is enough for a model without weights; one with weights says so per layer.
         return config_json(std::string(bytes.begin(), bytes.end()), {}, path, "");
       }
-      auto w = io::read_file(weights_path, kMaxModelBytes);
-      if (w.empty()) throw Error(weights_path + ": the weights file is empty");
-      return config_json(std::string(bytes.begin(), bytes.end()), w, path, weights_path);
+      std::shared_ptr<const io::ByteBuffer> w = io::read_file_buffer(weights_path, kMaxModelBytes);
+      if (w->size() == 0) throw Error(weights_path + ": the weights file is empty");
+      std::span<const uint8_t> wb = w->bytes();
+      return config_json(std::string(bytes.begin(), bytes.end()), {std::move(w), wb}, path, weights_path);
     }
     if (!weights_path.empty())
       throw Error(path + ": a " + std::string(zip ? ".keras archive" : "full-model .h5") +
                   " carries its own weights; drop --weights");
-    if (zip && !h5) return keras_zip(io::ZipReader::from_owned(std::move(bytes), path, zip_limits(limits)), path, limits);
-    if (h5) return legacy_h5(bytes, path, limits);
+    if (zip && !h5) return keras_zip(io::ZipReader::from_shared(std::move(file), path, zip_limits(limits)), path, limits);
+    if (h5) return legacy_h5({std::move(file), bytes}, path, limits);
     throw Error(path + ": not a Keras model file (expected a .keras zip, an HDF5 .h5 or a .json config)");
   });
 }

@@ -15,8 +15,8 @@ using namespace h5limits;
 
 class Reader {
  public:
-  Reader(const std::vector<uint8_t>& b, const std::string& what)
-      : begin_(b.data()), p_(b.data()), end_(b.data() + b.size()), what_(what) {}
+  Reader(const std::vector<uint8_t>& b, size_t image_size, const std::string& what)
+      : begin_(b.data()), p_(b.data()), end_(b.data() + b.size()), image_size_(image_size), what_(what) {}
   void need(uint64_t n) const {
     if (static_cast<uint64_t>(end_ - p_) < n) throw Error(what_ + ": corrupt HDF5 file (reading it stopped early)");
   }
@@ -97,7 +97,17 @@ class Reader {
       if (rank > 32) need(UINT64_MAX);
       for (uint32_t i = 0; i < rank; ++i) n->shape.push_back(static_cast<int64_t>(u64()));
       n->data_count = u64();
-      n->data_offset = floats(n->data_count);
+      if (n->data_count & kSnapshotInPlace) {
+        n->data_count &= ~kSnapshotInPlace;
+        uint64_t at = u64();
+        if (n->data_count > static_cast<uint64_t>(kMaxElements) || at > image_size_ ||
+            n->data_count * sizeof(float) > image_size_ - at)
+          need(UINT64_MAX);
+        n->data_offset = static_cast<size_t>(at);
+        n->data_in_image = true;
+      } else {
+        n->data_offset = floats(n->data_count);
+      }
     } else if (kind == static_cast<uint8_t>(H5Node::Kind::other)) {
       n->note = str();
     } else {
@@ -110,6 +120,7 @@ class Reader {
   const uint8_t* begin_;
   const uint8_t* p_;
   const uint8_t* end_;
+  size_t image_size_;
   std::string what_;
 };
 
@@ -118,6 +129,7 @@ class Reader {
 struct H5File::State {
   std::string name;
   std::vector<uint8_t> snapshot;  // the stream the nodes point into
+  SharedBytes image;              // held when datasets are read from it in place
   std::unique_ptr<H5Node> root;
 };
 
@@ -127,19 +139,26 @@ bool H5File::looks_like_hdf5(std::span<const uint8_t> head) {
 }
 
 H5File H5File::open_file(const std::string& path) {
-  auto bytes = read_file(path, uint64_t{16} << 30);
-  return open_memory(bytes, path);
+  std::shared_ptr<const ByteBuffer> bytes = read_file_buffer(path, uint64_t{16} << 30);
+  std::span<const uint8_t> all = bytes->bytes();
+  return open_shared({std::move(bytes), all}, path);
 }
 
 H5File H5File::open_memory(std::span<const uint8_t> bytes, const std::string& name) {
+  return open_shared({nullptr, bytes}, name);
+}
+
+H5File H5File::open_shared(SharedBytes image, const std::string& name) {
   // HDF5 also finds a file whose superblock sits at 512, 1024, ... (a user block); Keras never
   // writes one, so the signature must be at the start.
-  if (!looks_like_hdf5(bytes)) throw Error(name + ": not an HDF5 file (bad signature)");
-  std::vector<uint8_t> snapshot = hdf5_snapshot(bytes);
+  if (!looks_like_hdf5(image.bytes)) throw Error(name + ": not an HDF5 file (bad signature)");
+  // Without an owner the bytes are not kept, so the values are copied into the snapshot.
+  const bool keep = image.owner != nullptr;
   auto state = std::make_shared<State>();
   state->name = name;
-  state->snapshot = std::move(snapshot);
-  Reader in(state->snapshot, name);
+  state->snapshot = hdf5_snapshot(image.bytes, !keep);
+  if (keep) state->image = std::move(image);
+  Reader in(state->snapshot, state->image.bytes.size(), name);
   if (!in.magic()) throw Error(name + ": corrupt HDF5 file (reading it failed)");
   if (in.peek() == 'X') {
     in.u8();
@@ -220,7 +239,8 @@ H5Array H5Group::read(const std::string& name) const {
   for (int64_t d : n->shape) count *= d;
   if (count != static_cast<int64_t>(n->data_count)) throw Error(what + " is inconsistent (corrupt file)");
   H5Array out{n->shape, std::vector<float>(static_cast<size_t>(count))};
-  if (count > 0) std::memcpy(out.data.data(), file_->snapshot.data() + n->data_offset, out.data.size() * sizeof(float));
+  const uint8_t* base = n->data_in_image ? file_->image.bytes.data() : file_->snapshot.data();
+  if (count > 0) std::memcpy(out.data.data(), base + n->data_offset, out.data.size() * sizeof(float));
   return out;
 }
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "io/byte_buffer.hpp"
+
 namespace kerasrt::io {
 
 struct H5Array {
@@ -36,8 +38,9 @@ struct H5Node {
   std::vector<std::pair<std::string, std::unique_ptr<H5Node>>> children;  // in name order
   std::map<std::string, const H5Node*> index;
   std::vector<int64_t> shape;  // datasets
-  size_t data_offset = 0;      // where the float32 values sit in the snapshot's bytes
+  size_t data_offset = 0;      // where the float32 values sit in the snapshot's bytes, or in the image
   uint64_t data_count = 0;
+  bool data_in_image = false;
   std::string problem;         // why the dataset's values could not be read, when they could not
 };
 
@@ -48,6 +51,8 @@ class H5File {
   static H5File open_file(const std::string& path);
   // `bytes` must hold a whole HDF5 file; it is not kept.
   static H5File open_memory(std::span<const uint8_t> bytes, const std::string& name);
+  // Keeps the image and reads float32 datasets stored contiguously from it, without a copy.
+  static H5File open_shared(SharedBytes image, const std::string& name);
   static bool looks_like_hdf5(std::span<const uint8_t> head);  // checks the signature
 
   H5Group root() const;

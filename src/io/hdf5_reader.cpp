@@ -1055,7 +1055,7 @@ class DataReader {
 
 class Writer {
  public:
-  Writer(const File& f, SnapshotSink& out) : out_(out), data_(f) {}
+  Writer(const File& f, SnapshotSink& out, bool values_inline) : out_(out), data_(f), file_(f), inline_(values_inline) {}
 
   void node(const Node& n) {
     out_.u8(n.kind == Node::kGroup ? 'G' : n.kind == Node::kDataset ? 'D' : 'O');
@@ -1098,6 +1098,14 @@ class Writer {
     }
     if (problem.empty() && n.type.cls != 0 && n.type.cls != 1)
       problem = "is not numeric (HDF5 type class " + std::to_string(n.type.cls < 0 ? 1 : n.type.cls) + ")";
+    if (problem.empty() && !inline_ && count > 0 && in_place(n, static_cast<uint64_t>(count))) {
+      out_.str(problem);
+      out_.u32(static_cast<uint32_t>(n.shape.size()));
+      for (int64_t dim : n.shape) out_.u64(static_cast<uint64_t>(dim));
+      out_.u64(static_cast<uint64_t>(count) | kSnapshotInPlace);
+      out_.u64(n.layout.address);
+      return;
+    }
     size_t stored = 0;
     if (problem.empty()) {
       problem = data_.read(n, count, buffer_);
@@ -1110,14 +1118,24 @@ class Writer {
     out_.write(buffer_.data(), stored * sizeof(float));
   }
 
+  // Contiguous little-endian float32 values, wholly inside the image: the stream says where.
+  bool in_place(const Node& n, uint64_t count) const {
+    const Layout& l = n.layout;
+    const uint64_t want = count * 4;
+    return l.cls == 1 && l.address != kUndefined && n.type.cls == 1 && n.type.size == 4 && !n.type.big_endian &&
+           l.size >= want && l.address <= file_.image().size() && want <= file_.image().size() - l.address;
+  }
+
   SnapshotSink& out_;
   DataReader data_;
+  const File& file_;
+  bool inline_;
   std::vector<float> buffer_;
 };
 
 }  // namespace
 
-std::vector<uint8_t> hdf5_snapshot(std::span<const uint8_t> image) {
+std::vector<uint8_t> hdf5_snapshot(std::span<const uint8_t> image, bool values_inline) {
   SnapshotSink out;
   out.write(kSnapshotMagic, sizeof kSnapshotMagic);
   std::unique_ptr<Node> root;
@@ -1133,9 +1151,9 @@ std::vector<uint8_t> hdf5_snapshot(std::span<const uint8_t> image) {
     out.u8('E');
     return std::move(out.bytes);
   }
-  // The values take about the file's size: reserving it spares the stream its regrowth copies.
-  out.bytes.reserve(image.size() + (size_t{1} << 20));
-  Writer(f, out).node(*root);
+  // Inline values take about the file's size: reserving it spares the stream its regrowth copies.
+  if (values_inline) out.bytes.reserve(image.size() + (size_t{1} << 20));
+  Writer(f, out, values_inline).node(*root);
   out.u8('E');
   return std::move(out.bytes);
 }

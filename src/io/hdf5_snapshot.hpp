@@ -4,8 +4,9 @@
 //
 // Stream: magic, then 'X' + message (the file could not be read) or a node, then 'E'.
 // node: kind; u32 #attrs, each name + ('S' u32 #strings, strings | 'N' problem);
-//   group: u32 #children, each name + node; dataset: problem, u32 rank, u64 dims, u64 n, n floats;
-//   other: note. Strings are u64 length + bytes; children and attributes in name (byte) order.
+//   group: u32 #children, each name + node; dataset: problem, u32 rank, u64 dims, u64 n, n floats
+//   (or, when the stream is not to carry values: u64 n|kSnapshotInPlace, u64 offset of n little-endian
+//   float32 in the image); other: note. Strings are u64 length + bytes; children and attributes in name (byte) order.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@ constexpr uint64_t kMaxAttrBytes = uint64_t{1} << 28;  // one attribute's string
 constexpr int64_t kMaxAttrStrings = int64_t{1} << 24;  // one attribute's elements
 }  // namespace h5limits
 
+constexpr uint64_t kSnapshotInPlace = uint64_t{1} << 63;
 constexpr char kSnapshotMagic[8] = {'K', 'R', 'H', '5', 'S', 'N', 'P', '1'};
 
 class SnapshotSink {
@@ -52,7 +54,8 @@ inline bool usable_link_name(std::string_view name) {
 
 // Writes the snapshot of an HDF5 file image, reading it in this process with every offset, length
 // and count checked against the image and the limits above. Never throws for a bad file: the
-// stream then carries 'X' and why.
-std::vector<uint8_t> hdf5_snapshot(std::span<const uint8_t> image);
+// stream then carries 'X' and why. Without `values_inline`, contiguous float32 datasets are recorded
+// by their place in the image (no copy; the image must outlive the snapshot's use).
+std::vector<uint8_t> hdf5_snapshot(std::span<const uint8_t> image, bool values_inline = true);
 
 }  // namespace kerasrt::io
