@@ -109,6 +109,28 @@ TEST(Cli, BenchProfileShowsWhereTimeGoes) {
   EXPECT_NE(r.out.find("conv1 (conv/"), std::string::npos) << r.out;  // a step named by its layer
 }
 
+// An input array's header is checked against the model (rank, fixed sizes) and the tensor limit
+// before its values are decoded, naming the file, the array and the input.
+TEST(Cli, InputArraysAreCheckedBeforeDecoding) {
+  auto tmp = std::filesystem::temp_directory_path() / ("kerasrt_npzcheck_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+  const std::string wrong = (tmp / "wrong.npz").string(), big = (tmp / "big.npz").string();
+  io::write_npz(wrong, {{"digits", Tensor({1, 9, 8, 1})}});
+  io::write_npz(big, {{"digits", Tensor({8192, 8, 8, 1})}});  // 2 MiB of float32
+  const std::string run = "run " + example("digits_cnn.keras") + " --output " + (tmp / "y.npz").string() + " --input ";
+  Result r = cli(run + wrong);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("wrong.npz: array 'digits' has shape (1, 9, 8, 1), the model input 'digits' expects (None, 8, 8, 1)"),
+            std::string::npos) << r.err;
+  r = cli(run + big + " --max-tensor-mb 1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("big.npz: array 'digits' of shape (8192, 8, 8, 1) is larger than the limit of 1 MiB"), std::string::npos)
+      << r.err;
+  r = cli(run + big);  // within the default limit it runs
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::filesystem::remove_all(tmp);
+}
+
 TEST(Cli, ErrorsAreOneLineWithExitCode2) {
   for (const std::string& args : {std::string("run /nonexistent.keras --input x.npz --output y.npz"),
                                   "run " + example("digits_cnn.keras") + " --input /nonexistent.npz --output /tmp/y.npz",

@@ -3,7 +3,10 @@
 // ThreadSanitizer.
 #include <dirent.h>
 
+#include <unistd.h>
+
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "harness.hpp"
@@ -17,13 +20,20 @@ std::vector<uint8_t> slurp(const std::filesystem::path& p) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-int open_fds() {
-  int n = 0;
+// The process's open descriptors and what each is (a failure then says which leaked).
+std::set<std::string> open_fds() {
+  std::set<std::string> fds;
   if (DIR* d = opendir("/proc/self/fd")) {
-    while (readdir(d)) ++n;
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == ".." || name == std::to_string(dirfd(d))) continue;
+      char target[512] = {};
+      ssize_t n = readlink(("/proc/self/fd/" + name).c_str(), target, sizeof target - 1);
+      fds.insert(name + " -> " + (n > 0 ? std::string(target, static_cast<size_t>(n)) : "?"));
+    }
     closedir(d);
   }
-  return n;
+  return fds;
 }
 
 bool bit_identical(const Tensor& a, const Tensor& b) {
@@ -48,7 +58,7 @@ TEST(Concurrency, LoadAndPredictFromManyThreads) {
     c.expected = Model::load_keras(c.keras, c.name + ".keras").predict(c.inputs);
     cases.push_back(std::move(c));
   }
-  const int fds_before = open_fds();
+  const std::set<std::string> fds_before = open_fds();
   constexpr int kThreads = 8, kRounds = 6;
   std::atomic<int> mismatches{0}, failures{0};
   std::vector<std::thread> threads;

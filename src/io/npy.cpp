@@ -49,7 +49,7 @@ void convert(const uint8_t* src, int64_t n, To* dst) {
 
 }  // namespace
 
-NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& name) {
+NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& name, const NpyCheck& check) {
   static const uint8_t magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (bytes.size() < 10 || std::memcmp(bytes.data(), magic, 6) != 0)
     throw Error(name + ": not a .npy array (bad magic)");
@@ -96,6 +96,8 @@ NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& name) {
   char order = d[0], kind = d[1];
   int width = std::atoi(d.c_str() + 2);
   if (order == '>' && width > 1) throw Error(name + ": big-endian arrays are not supported ('" + d + "')");
+  if (width <= 0 || width > 8) throw Error(name + ": unsupported dtype '" + d + "'");
+  if (check) check(shape, d);
   size_t data_bytes = static_cast<size_t>(count) * static_cast<size_t>(width);
   const uint8_t* src = bytes.data() + offset + header_len;
   if (offset + header_len + data_bytes > bytes.size())
@@ -166,12 +168,18 @@ std::vector<uint8_t> encode_npy(const Tensor& t) {
 }
 
 namespace {
-std::vector<std::pair<std::string, NpyArray>> read_npz_archive(const ZipReader& zip) {
+using NpzCheck = std::function<void(const std::string&, const Shape&, const std::string&)>;
+
+std::vector<std::pair<std::string, NpyArray>> read_npz_archive(const ZipReader& zip, const NpzCheck& check = {}) {
   std::vector<std::pair<std::string, NpyArray>> out;
   for (const std::string& entry : zip.entries()) {
     std::string key = entry;
     if (key.size() > 4 && key.ends_with(".npy")) key.resize(key.size() - 4);
-    out.emplace_back(key, parse_npy(zip.read(entry, kMaxArrayBytes), zip.name() + ":" + entry));
+    // A stored array is parsed where it lies in the archive: nothing is allocated before its header is checked.
+    SharedBytes bytes = zip.read_shared(entry, kMaxArrayBytes);
+    NpyCheck header_check;
+    if (check) header_check = [&](const Shape& shape, const std::string& dtype) { check(key, shape, dtype); };
+    out.emplace_back(key, parse_npy(bytes.bytes, zip.name() + ":" + entry, header_check));
   }
   return out;
 }
@@ -181,11 +189,17 @@ std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path) 
   return read_npz_archive(ZipReader::from_file(path));
 }
 
+std::vector<std::pair<std::string, NpyArray>> read_npz(const std::string& path, const NpzCheck& check) {
+  return read_npz_archive(ZipReader::from_file(path), check);
+}
+
 std::vector<std::pair<std::string, NpyArray>> read_npz(std::span<const uint8_t> bytes, const std::string& name) {
   return read_npz_archive(ZipReader::from_memory(bytes, name));
 }
 
-NpyArray read_npy(const std::string& path) { return parse_npy(read_file(path, kMaxArrayBytes), path); }
+NpyArray read_npy(const std::string& path, const NpyCheck& check) {
+  return parse_npy(read_file(path, kMaxArrayBytes), path, check);
+}
 
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays) {
   std::vector<std::pair<std::string, std::vector<uint8_t>>> entries;

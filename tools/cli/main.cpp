@@ -13,16 +13,46 @@
 
 namespace {
 
-std::map<std::string, kerasrt::Tensor> read_inputs(const kerasrt::Model& model, const std::string& path) {
+// Each array's header is checked before its values are decoded: an array for an input must have the
+// input's rank and fixed sizes, and no array may decode to more than one tensor may hold.
+void check_input_array(const kerasrt::Model& model, const std::string& path, const std::string& key,
+                       const kerasrt::Shape& shape, const std::string& dtype, uint64_t max_tensor_bytes) {
+  const int64_t count = kerasrt::element_count(shape);
+  // What the array decodes to (io/npy.hpp): float32, int32 or int64, or bytes.
+  const char kind = dtype.size() > 2 ? dtype[1] : 'f';
+  const int stored = dtype.size() > 2 ? std::atoi(dtype.c_str() + 2) : 4;
+  const uint64_t width = (kind == 'u' || kind == 'b') && stored == 1 ? 1
+                         : (kind == 'i' && stored == 8) || (kind == 'u' && stored >= 4) ? 8 : 4;
+  if (static_cast<uint64_t>(count) > max_tensor_bytes / width)
+    throw kerasrt::Error(path + ": array '" + key + "' of shape " + kerasrt::shape_to_string(shape) +
+                         " is larger than the limit of " + std::to_string(max_tensor_bytes >> 20) +
+                         " MiB for one tensor (LoadLimits::max_tensor_bytes, --max-tensor-mb)");
+  for (const auto& info : model.inputs()) {
+    if (info.name != key) continue;
+    bool fits = shape.size() == info.shape.size();
+    for (size_t i = 0; fits && i < shape.size(); ++i) fits = info.shape[i] < 0 || info.shape[i] == shape[i];
+    if (!fits)
+      throw kerasrt::Error(path + ": array '" + key + "' has shape " + kerasrt::shape_to_string(shape) +
+                           ", the model input '" + info.name + "' expects " + kerasrt::shape_to_string(info.shape));
+  }
+}
+
+std::map<std::string, kerasrt::Tensor> read_inputs(const kerasrt::Model& model, const std::string& path,
+                                                   uint64_t max_tensor_bytes) {
   std::map<std::string, kerasrt::Tensor> inputs;
   if (path.ends_with(".npy")) {
     if (model.inputs().size() != 1)
       throw kerasrt::Error(path + ": a .npy holds one array, the model takes " + std::to_string(model.inputs().size()) +
                            " inputs; use an .npz keyed by input name");
-    inputs[model.inputs()[0].name] = kerasrt::io::read_npy(path).tensor;
+    const std::string& name = model.inputs()[0].name;
+    inputs[name] = kerasrt::io::read_npy(path, [&](const kerasrt::Shape& shape, const std::string& dtype) {
+      check_input_array(model, path, name, shape, dtype, max_tensor_bytes);
+    }).tensor;
     return inputs;
   }
-  auto arrays = kerasrt::io::read_npz(path);
+  auto arrays = kerasrt::io::read_npz(path, [&](const std::string& key, const kerasrt::Shape& shape, const std::string& dtype) {
+    check_input_array(model, path, key, shape, dtype, max_tensor_bytes);
+  });
   for (auto& [key, arr] : arrays) inputs[key] = std::move(arr.tensor);
   // A single-input model also takes an .npz whose only array has another name.
   if (model.inputs().size() == 1 && arrays.size() == 1 && !inputs.count(model.inputs()[0].name)) {
@@ -76,7 +106,7 @@ int cmd_info(const std::string& model_path, const std::string& weights, bool ir,
 int cmd_run(const std::string& model_path, const std::string& weights, const std::string& input,
             const std::string& output, const std::vector<std::string>& layers, const kerasrt::LoadOptions& options) {
   auto model = kerasrt::Model::load(model_path, weights, options);
-  auto inputs = read_inputs(model, input);
+  auto inputs = read_inputs(model, input, options.limits.max_tensor_bytes);
   std::map<std::string, kerasrt::Tensor> used;  // extra arrays in the file are ignored
   for (const auto& info : model.inputs()) used[info.name] = std::move(inputs[info.name]);
   std::map<std::string, kerasrt::Tensor> result;
@@ -98,7 +128,7 @@ int cmd_run(const std::string& model_path, const std::string& weights, const std
 int cmd_example(const std::string& dir) {
   auto model = kerasrt::Model::load(dir + "/digits_cnn.keras");
   std::cout << model.summary() << "\n";
-  auto inputs = read_inputs(model, dir + "/digits_cnn.inputs.npz");
+  auto inputs = read_inputs(model, dir + "/digits_cnn.inputs.npz", kerasrt::LoadLimits{}.max_tensor_bytes);
   auto labels = kerasrt::io::read_npz(dir + "/digits_cnn.labels.npz");
   const kerasrt::Tensor truth = labels.at(0).second.tensor.cast(kerasrt::DType::kFloat32);
   auto out = model.predict(inputs);
