@@ -66,6 +66,9 @@ class Weights {
     std::string name;
     Shape shape;
     std::vector<float> data;
+    // Readers that load in place (Keras 3 files) set this instead of `data`: the array already in
+    // the model's memory, so a layer that keeps it as stored copies nothing (take_tensor).
+    std::shared_ptr<const Tensor> tensor = nullptr;
   };
   Weights() = default;
   Weights(std::vector<Entry> entries, std::string where)
@@ -73,13 +76,16 @@ class Weights {
 
   // The next array; throws unless its shape is `expected` (-1 entries match anything).
   std::vector<float> take(std::string_view what, const Shape& expected);
-  Entry take_entry(std::string_view what);
+  // The same as a float32 tensor of the stored shape, shared rather than copied where it can be.
+  std::shared_ptr<const Tensor> take_tensor(std::string_view what, const Shape& expected);
+  Entry take_entry(std::string_view what);  // with `data` filled
   const Entry* peek() const { return next_ < entries_.size() ? &entries_[next_] : nullptr; }
   size_t remaining() const { return entries_.size() - next_; }
   int64_t taken_values() const { return taken_values_; }
   const std::string& where() const { return where_; }
 
  private:
+  Entry take_checked(std::string_view what, const Shape& expected);
   std::vector<Entry> entries_;
   size_t next_ = 0;
   int64_t taken_values_ = 0;

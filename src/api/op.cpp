@@ -24,14 +24,30 @@ std::shared_ptr<const Op> Op::bind(const Call& call) const {
   return shared_from_this();
 }
 
-std::vector<float> Weights::take(std::string_view what, const Shape& expected) {
-  Entry e = take_entry(what);
+Weights::Entry Weights::take_checked(std::string_view what, const Shape& expected) {
+  if (next_ >= entries_.size())
+    throw Error(where_ + ": missing weight '" + std::string(what) + "' (the file holds " +
+                std::to_string(entries_.size()) + " arrays for this layer)");
+  Entry e = std::move(entries_[next_++]);
+  taken_values_ += element_count(e.shape);
   bool ok = e.shape.size() == expected.size();
   for (size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || expected[i] == e.shape[i];
   if (!ok)
     throw Error(where_ + ": weight '" + std::string(what) + "' ('" + e.name + "') has shape " +
                 shape_to_string(e.shape) + ", expected " + shape_to_string(expected));
+  return e;
+}
+
+std::vector<float> Weights::take(std::string_view what, const Shape& expected) {
+  Entry e = take_checked(what, expected);
+  if (e.tensor) return e.tensor->to_floats();
   return std::move(e.data);
+}
+
+std::shared_ptr<const Tensor> Weights::take_tensor(std::string_view what, const Shape& expected) {
+  Entry e = take_checked(what, expected);
+  if (e.tensor) return e.tensor;
+  return std::make_shared<const Tensor>(std::move(e.shape), std::move(e.data));
 }
 
 Weights::Entry Weights::take_entry(std::string_view what) {
@@ -40,6 +56,7 @@ Weights::Entry Weights::take_entry(std::string_view what) {
                 std::to_string(entries_.size()) + " arrays for this layer)");
   Entry e = std::move(entries_[next_++]);
   taken_values_ += element_count(e.shape);
+  if (e.tensor && e.data.empty()) e.data = e.tensor->to_floats();
   return e;
 }
 

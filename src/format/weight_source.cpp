@@ -136,8 +136,8 @@ class Keras3Weights : public WeightSource {
       // vars are numbered 0..n-1; the HDF5 listing is in string order ("10" before "2").
       for (size_t i = 0; i < names.size(); ++i) {
         std::string key = std::to_string(i);
-        io::H5Array a = vars.read(key);
-        out.push_back({path + "/vars/" + key, std::move(a.shape), std::move(a.data)});
+        std::shared_ptr<const Tensor> t = vars.read_tensor(key);
+        out.push_back({path + "/vars/" + key, t->shape, {}, std::move(t)});
       }
     }
     std::vector<std::string> children;

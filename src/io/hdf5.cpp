@@ -230,7 +230,7 @@ std::vector<int64_t> H5Group::dataset_shape(const std::string& name) const {
   return n->shape;
 }
 
-H5Array H5Group::read(const std::string& name) const {
+const uint8_t* H5Group::values(const std::string& name, const H5Node*& node) const {
   const H5Node* n = find(name);
   std::string what = file_->name + ": dataset '" + full(name) + "'";
   if (!n || n->kind != H5Node::Kind::dataset) throw Error(what + " is missing");
@@ -238,9 +238,24 @@ H5Array H5Group::read(const std::string& name) const {
   int64_t count = 1;
   for (int64_t d : n->shape) count *= d;
   if (count != static_cast<int64_t>(n->data_count)) throw Error(what + " is inconsistent (corrupt file)");
-  H5Array out{n->shape, std::vector<float>(static_cast<size_t>(count))};
+  node = n;
   const uint8_t* base = n->data_in_image ? file_->image.bytes.data() : file_->snapshot.data();
-  if (count > 0) std::memcpy(out.data.data(), base + n->data_offset, out.data.size() * sizeof(float));
+  return base + n->data_offset;
+}
+
+H5Array H5Group::read(const std::string& name) const {
+  const H5Node* n = nullptr;
+  const void* from = values(name, n);
+  H5Array out{n->shape, std::vector<float>(static_cast<size_t>(n->data_count))};
+  if (n->data_count > 0) std::memcpy(out.data.data(), from, out.data.size() * sizeof(float));
+  return out;
+}
+
+std::shared_ptr<const Tensor> H5Group::read_tensor(const std::string& name) const {
+  const H5Node* n = nullptr;
+  const void* from = values(name, n);
+  auto out = std::make_shared<Tensor>(n->shape, DType::kFloat32);
+  if (n->data_count > 0) std::memcpy(out->raw(), from, static_cast<size_t>(n->data_count) * sizeof(float));
   return out;
 }
 

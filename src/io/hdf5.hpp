@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <kerasrt/kerasrt.hpp>
+
 #include "io/byte_buffer.hpp"
 
 namespace kerasrt::io {
@@ -75,6 +77,8 @@ class H5Group {
   bool has_dataset(const std::string& name) const;
   H5Group group(const std::string& name) const;  // throws if missing
   H5Array read(const std::string& name) const;
+  // The same values in a tensor (made where tensors made now live: a load's arena).
+  std::shared_ptr<const Tensor> read_tensor(const std::string& name) const;
   std::vector<int64_t> dataset_shape(const std::string& name) const;
 
   bool has_attr(const std::string& name) const;
@@ -85,6 +89,8 @@ class H5Group {
 
  private:
   const H5Node* find(const std::string& name) const;
+  // Where the dataset's float32 values are (maybe unaligned), after checks; sets `node`.
+  const uint8_t* values(const std::string& name, const H5Node*& node) const;
   const H5Node::Attr* find_attr(const std::string& name) const;
   std::string full(const std::string& name) const;
 

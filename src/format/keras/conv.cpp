@@ -73,9 +73,13 @@ Shape kernel_shape(const ir::ConvAttrs& a) {
 }
 
 // The kernel (as laid out for ConvAttrs) and, when the attrs ask for it, the bias from the stream.
-std::vector<ir::Weight> conv_weights(const LayerSpec& spec, const ir::ConvAttrs& a, std::vector<float> kernel) {
-  std::vector<ir::Weight> w{weight("kernel", std::move(kernel), kernel_shape(a))};
-  if (a.has_bias) w.push_back(weight("bias", spec.weights.take("bias", {a.filters}), {a.filters}));
+// The kernel as stored is shared; a depthwise one (k..., in, multiplier) is the same memory as the
+// conv node's (k..., 1, in*multiplier), copied under that shape.
+std::vector<ir::Weight> conv_weights(const LayerSpec& spec, const ir::ConvAttrs& a, std::shared_ptr<const Tensor> kernel) {
+  const Shape shape = kernel_shape(a);
+  std::vector<ir::Weight> w{kernel->shape == shape ? ir::Weight{"kernel", std::move(kernel)}
+                                                   : weight("kernel", kernel->to_floats(), shape)};
+  if (a.has_bias) w.push_back(stored_weight(spec.weights, "bias", "bias", {a.filters}));
   return w;
 }
 
@@ -122,7 +126,7 @@ std::shared_ptr<const TypedLayer> parse_conv(const LayerSpec& spec) {
   if (a.filters < 1 || cpg < 1 || a.filters % a.groups != 0)
     c.fail("kernel " + shape_to_string(ks) + " does not fit groups=" + std::to_string(a.groups));
   a.in_channels = cpg * a.groups;
-  std::vector<float> kernel = spec.weights.take("kernel", ks);
+  std::shared_ptr<const Tensor> kernel = spec.weights.take_tensor("kernel", ks);
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kConv, a, conv_weights(spec, a, std::move(kernel)));
 }
 
@@ -139,7 +143,7 @@ std::shared_ptr<const TypedLayer> parse_depthwise_conv(const LayerSpec& spec) {
   if (in < 1 || multiplier < 1) c.fail("empty kernel " + shape_to_string(ks));
   a.in_channels = a.groups = in;
   a.filters = in * multiplier;
-  std::vector<float> kernel = spec.weights.take("kernel", ks);
+  std::shared_ptr<const Tensor> kernel = spec.weights.take_tensor("kernel", ks);
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kConv, a, conv_weights(spec, a, std::move(kernel)));
 }
 
@@ -170,7 +174,7 @@ std::shared_ptr<const TypedLayer> parse_separable_conv(const LayerSpec& spec) {
   if (c.has("filters") && c.integer("filters") != pw.filters)
     c.fail("'filters' does not match the stored pointwise kernel " + shape_to_string(ps));
   if (pw.filters < 1) c.fail("empty pointwise kernel " + shape_to_string(ps));
-  std::vector<float> pointwise = spec.weights.take("pointwise_kernel", kernel_shape(pw));
+  std::shared_ptr<const Tensor> pointwise = spec.weights.take_tensor("pointwise_kernel", kernel_shape(pw));
   std::vector<ir::Weight> dw_weights{weight("depthwise_kernel", std::move(depthwise), kernel_shape(dw))};
   std::vector<ir::Weight> pw_weights = conv_weights(spec, pw, std::move(pointwise));
   pw_weights[0].name = "pointwise_kernel";
@@ -205,7 +209,8 @@ std::shared_ptr<const TypedLayer> parse_conv_transpose(const LayerSpec& spec) {
   for (int64_t t = 0; t < taps; ++t)
     for (int64_t f = 0; f < filters; ++f)
       for (int64_t ci = 0; ci < in; ++ci) kernel[(t * in + ci) * filters + f] = stored[(t * filters + f) * in + ci];
-  return std::make_shared<SingleNodeLayer>(ir::OpKind::kConv, a, conv_weights(spec, a, std::move(kernel)));
+  auto relaid = std::make_shared<const Tensor>(kernel_shape(a), std::move(kernel));
+  return std::make_shared<SingleNodeLayer>(ir::OpKind::kConv, a, conv_weights(spec, a, std::move(relaid)));
 }
 
 template std::shared_ptr<const TypedLayer> parse_conv<1>(const LayerSpec&);

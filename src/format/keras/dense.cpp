@@ -28,9 +28,9 @@ std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec) {
   const Weights::Entry* k = spec.weights.peek();
   if (!k || k->shape.size() != 2) c.fail("missing or malformed kernel weight");
   a.in = k->shape[0];
-  std::vector<ir::Weight> w{weight("kernel", spec.weights.take("kernel", {a.in, a.units}), {a.in, a.units})};
+  std::vector<ir::Weight> w{stored_weight(spec.weights, "kernel", "kernel", {a.in, a.units})};
   a.has_bias = c.flag("use_bias", c.flag("bias", true));
-  if (a.has_bias) w.push_back(weight("bias", spec.weights.take("bias", {a.units}), {a.units}));
+  if (a.has_bias) w.push_back(stored_weight(spec.weights, "bias", "bias", {a.units}));
   a.bfloat16_compute = computes_in_bfloat16(c);
   return std::make_shared<SingleNodeLayer>(ir::OpKind::kDense, a, std::move(w));
 }

@@ -122,7 +122,7 @@ std::shared_ptr<const TypedLayer> parse_embedding(const LayerSpec& spec) {
   if (a.rows <= 0) c.fail("'input_dim' must be positive, got " + std::to_string(a.rows));
   if (a.dim <= 0) c.fail("'output_dim' must be positive, got " + std::to_string(a.dim));
   // mask_zero only produces a mask, which Keras 3 configs carry as separate op nodes.
-  ir::Weight table = weight("embeddings", spec.weights.take("embeddings", {a.rows, a.dim}), {a.rows, a.dim});
+  ir::Weight table = stored_weight(spec.weights, "embeddings", "embeddings", {a.rows, a.dim});
   return std::make_shared<EmbeddingLayer>(a, std::move(table));
 }
 

@@ -327,7 +327,7 @@ class EinsumDenseLayer : public TypedLayer {
     if (!k || k->shape.size() != kernel_.size())
       c.fail("missing kernel weight or its rank differs from the equation's kernel term");
     kernel_shape_ = k->shape;
-    kernel_weight_ = weight("kernel", spec.weights.take("kernel", kernel_shape_), kernel_shape_);
+    kernel_weight_ = stored_weight(spec.weights, "kernel", "kernel", kernel_shape_);
 
     const std::string bias_axes = c.str("bias_axes", "");
     if (!bias_axes.empty()) {
@@ -340,7 +340,7 @@ class EinsumDenseLayer : public TypedLayer {
       const Weights::Entry* b = spec.weights.peek();
       if (!b) c.fail("missing bias weight");
       bias_shape_ = b->shape;
-      bias_weight_ = weight("bias", spec.weights.take("bias", bias_shape_), bias_shape_);
+      bias_weight_ = stored_weight(spec.weights, "bias", "bias", bias_shape_);
       // Sizes the kernel fixes can be checked now; the rest once the input shape is known.
       check_bias(kernel_only_sizes(), std::nullopt, spec.where);
     }
@@ -510,7 +510,7 @@ class TernaryDenseLayer : public TypedLayer {
       c.fail("quantization mode '" + mode + "' is not supported on TernaryDense");
     }
     if (use_bias) {
-      bias_ = weight("bias", spec.weights.take("bias", {units_}), {units_});
+      bias_ = stored_weight(spec.weights, "bias", "bias", {units_});
       params_ += units_;
     }
     if (mode == "ternary") {

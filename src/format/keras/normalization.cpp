@@ -251,8 +251,8 @@ std::shared_ptr<const TypedLayer> parse_group_norm(const LayerSpec& spec) {
     const Weights::Entry* first = spec.weights.peek();
     if (!first || first->shape.size() != 1) c.fail("missing or malformed gamma/beta weights");
     const int64_t channels = first->shape[0];
-    if (scale) w.push_back(weight("gamma", spec.weights.take("gamma", {channels}), {channels})), a.has_gamma = true;
-    if (center) w.push_back(weight("beta", spec.weights.take("beta", {channels}), {channels})), a.has_beta = true;
+    if (scale) w.push_back(stored_weight(spec.weights, "gamma", "gamma", {channels})), a.has_gamma = true;
+    if (center) w.push_back(stored_weight(spec.weights, "beta", "beta", {channels})), a.has_beta = true;
     const int64_t groups = a.groups == -1 ? channels : a.groups;
     if (channels < groups || channels % groups != 0)
       c.fail(std::to_string(channels) + " channels cannot be split into " + std::to_string(groups) + " equal groups");

@@ -50,8 +50,8 @@ RnnLayer::Cell parse_cell(const LayerSpec& spec, ir::RnnCell kind, bool cudnn) {
   if (!k || k->shape.size() != 2) c.fail("missing or malformed kernel weight");
   a.in = k->shape[0];
   const int64_t u = a.units, g = ir::rnn_gates(a.cell) * u;
-  std::vector<ir::Weight> w{weight("kernel", spec.weights.take("kernel", {a.in, g}), {a.in, g}),
-                            weight("recurrent_kernel", spec.weights.take("recurrent_kernel", {u, g}), {u, g})};
+  std::vector<ir::Weight> w{stored_weight(spec.weights, "kernel", "kernel", {a.in, g}),
+                            stored_weight(spec.weights, "recurrent_kernel", "recurrent_kernel", {u, g})};
   a.has_bias = cudnn || c.flag("use_bias", c.flag("bias", true));
   if (a.cell == ir::RnnCell::kGru) {
     if (cudnn) {
@@ -75,7 +75,7 @@ RnnLayer::Cell parse_cell(const LayerSpec& spec, ir::RnnCell kind, bool cudnn) {
       std::vector<float> b = cudnn ? spec.weights.take("bias", {2 * g}) : spec.weights.take("bias", {2, g});
       w.push_back(weight("bias", std::move(b), {2, g}));
     } else {
-      w.push_back(weight("bias", spec.weights.take("bias", {g}), {g}));
+      w.push_back(stored_weight(spec.weights, "bias", "bias", {g}));
     }
   }
   return {ir::OpKind::kRnn, a, std::move(w)};
@@ -112,11 +112,11 @@ RnnLayer::Cell parse_conv_lstm_cell(const LayerSpec& spec, int rank) {
   Shape kshape(kernel.begin(), kernel.end());
   kshape.push_back(conv.in_channels);
   kshape.push_back(4 * filters);
-  std::vector<ir::Weight> w{weight("kernel", spec.weights.take("kernel", kshape), kshape)};
+  std::vector<ir::Weight> w{stored_weight(spec.weights, "kernel", "kernel", kshape)};
   kshape[rank] = filters;
-  w.push_back(weight("recurrent_kernel", spec.weights.take("recurrent_kernel", kshape), kshape));
+  w.push_back(stored_weight(spec.weights, "recurrent_kernel", "recurrent_kernel", kshape));
   conv.has_bias = c.flag("use_bias", true);
-  if (conv.has_bias) w.push_back(weight("bias", spec.weights.take("bias", {4 * filters}), {4 * filters}));
+  if (conv.has_bias) w.push_back(stored_weight(spec.weights, "bias", "bias", {4 * filters}));
   return {ir::OpKind::kConvLstm, a, std::move(w)};
 }
 

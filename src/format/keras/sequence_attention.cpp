@@ -34,7 +34,7 @@ class SequenceAttentionLayer : public TypedLayer {
         const Weights::Entry* e = spec.weights.peek();
         if (!e || e->shape.size() != 1) c.fail("missing or malformed scale weight (one value per feature)");
         const int64_t n = e->shape[0];
-        scale_ = weight("scale", spec.weights.take("scale", {n}), {n});
+        scale_ = stored_weight(spec.weights, "scale", "scale", {n});
       }
       return;
     }
@@ -42,9 +42,9 @@ class SequenceAttentionLayer : public TypedLayer {
     if (mode == "dot") mode_ = Mode::kDot;
     else if (mode == "concat") mode_ = Mode::kConcat;
     else c.fail("unknown score_mode '" + mode + "' (expected 'dot' or 'concat')");
-    if (use_scale) scale_ = weight("scale", spec.weights.take("scale", {}), {});
+    if (use_scale) scale_ = stored_weight(spec.weights, "scale", "scale", {});
     if (mode_ == Mode::kConcat)
-      concat_weight_ = weight("concat_score_weight", spec.weights.take("concat_score_weight", {}), {});
+      concat_weight_ = stored_weight(spec.weights, "concat_score_weight", "concat_score_weight", {});
   }
 
   int64_t param_count() const override {

@@ -62,6 +62,10 @@ ir::Weight weight(std::string name, std::vector<float> values, Shape shape) {
   return {std::move(name), std::make_shared<const Tensor>(std::move(shape), std::move(values))};
 }
 
+ir::Weight stored_weight(Weights& weights, std::string name, std::string_view what, const Shape& shape) {
+  return {std::move(name), weights.take_tensor(what, shape)};
+}
+
 TypedParser typed_parser(const std::string& key) {
   static const std::map<std::string, TypedParser> parsers = {
       {"Dense", parse_dense},

@@ -78,6 +78,9 @@ TypedParser typed_parser(const std::string& key);
 
 // Weights of a layer as ir weights (float32, shared between its calls).
 ir::Weight weight(std::string name, std::vector<float> values, Shape shape);
+// The layer's next stored array (`what`, of `shape`) as weight `name`, as stored: no copy when the
+// reader loaded it in place.
+ir::Weight stored_weight(Weights& weights, std::string name, std::string_view what, const Shape& shape);
 
 // Parsers, one group per family file.
 std::shared_ptr<const TypedLayer> parse_dense(const LayerSpec& spec);
