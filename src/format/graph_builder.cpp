@@ -670,9 +670,9 @@ class Builder {
 
 }  // namespace
 
-ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file,
+ir::Graph build_graph(Json model_json, const WeightSource& weights, const std::string& file,
                       const SavedBy& saved_by) {
-  Json current = keras3_dialect(model_json, file);
+  Json current = keras3_dialect(std::move(model_json), file);
   return Builder(weights, file, saved_by).build(current);
 }
 

@@ -10,7 +10,7 @@ namespace kerasrt::format {
 // `model_json` is the whole model object ({"class_name": "Functional"|"Model"|"Sequential",
 // "config": ...}); `file` names the source in errors; `saved_by` is what the file records of the
 // Keras release that wrote it.
-ir::Graph build_graph(const Json& model_json, const WeightSource& weights, const std::string& file,
+ir::Graph build_graph(Json model_json, const WeightSource& weights, const std::string& file,
                       const SavedBy& saved_by = {});
 
 }  // namespace kerasrt::format

@@ -347,10 +347,9 @@ void adapt(const Json& layer_json, std::vector<Weights::Entry>& w, const WriterI
 
 }  // namespace
 
-Json keras3_dialect(const Json& model_json, const std::string& file) {
-  Json out = model_json;
-  Translator(file).model(out);
-  return out;
+Json keras3_dialect(Json model_json, const std::string& file) {
+  Translator(file).model(model_json);
+  return model_json;
 }
 
 void adapt_legacy_weights(const Json& layer_json, std::vector<Weights::Entry>& weights, const WriterInfo& writer,

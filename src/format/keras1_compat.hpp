@@ -11,7 +11,7 @@ namespace kerasrt::format {
 // Returns the model object with every layer config (nested models and wrapped layers included)
 // rewritten into Keras 3 class and key names. Keras 3 configs pass through unchanged. Throws for
 // old constructs that have no Keras 3 equivalent (a Merge with a Python function, ...).
-Json keras3_dialect(const Json& model_json, const std::string& file);
+Json keras3_dialect(Json model_json, const std::string& file);
 
 // Converts one layer's stored arrays from a legacy writer's layout to Keras 3's: Keras 1's split
 // LSTM/GRU gates and channels-first kernels, and kernels saved by the theano backend, which Keras

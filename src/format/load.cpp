@@ -40,7 +40,7 @@ Json parse_json(std::string_view text, const std::string& what) {
 }
 
 // Some writers wrap the model object ({"model_config": {...}}); unwrap to {"class_name", "config"}.
-const Json& model_object(const Json& j, const std::string& what) {
+Json& model_object(Json& j, const std::string& what) {
   if (j.is_object() && j.contains("class_name") && j.contains("config")) return j;
   if (j.is_object() && j.contains("model_config")) return model_object(j["model_config"], what);
   throw Error(what + ": the JSON is not a Keras model (no class_name/config)");
@@ -65,9 +65,9 @@ SavedBy saved_by_h5(const io::H5Group& root) {
   return s;
 }
 
-ir::Graph build_with_config(const Json& j, const WeightSource& ws, const std::string& name, const SavedBy& saved_by) {
+ir::Graph build_with_config(Json j, const WeightSource& ws, const std::string& name, const SavedBy& saved_by) {
   try {
-    return build_graph(model_object(j, name), ws, name, saved_by);
+    return build_graph(std::move(model_object(j, name)), ws, name, saved_by);
   } catch (const Json::exception& e) {
     throw Error(name + ": malformed model config (" + std::string(e.what()) + ")");
   }
@@ -108,7 +108,7 @@ ir::Graph legacy_h5(io::SharedBytes bytes, const std::string& name, const LoadLi
   std::unique_ptr<WeightSource> ws =
       root.has_group("model_weights") ? legacy_weights(root.group("model_weights"), name)
                                       : no_weights(name, "the file has no model_weights group");
-  return build_with_config(j, *ws, name, saved_by_h5(root));
+  return build_with_config(std::move(j), *ws, name, saved_by_h5(root));
 }
 
 ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const LoadLimits& limits);
@@ -138,12 +138,12 @@ ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const Loa
     auto w = zip.read_shared("model.weights.h5", std::min(kMaxModelBytes, limits.max_entry_bytes));
     io::H5File h5 = io::H5File::open_shared(std::move(w), name + ":model.weights.h5");
     auto ws = keras3_weights(h5.root(), h5.name());
-    return build_with_config(j, *ws, name, saved_by);
+    return build_with_config(std::move(j), *ws, name, saved_by);
   }
   if (zip.has("model.weights.json") || zip.has("model.weights.npz"))
     throw Error(name + ": sharded or npz weights inside the archive are not supported");
   auto ws = no_weights(name, "the archive holds no model.weights.h5");
-  return build_with_config(j, *ws, name, saved_by);
+  return build_with_config(std::move(j), *ws, name, saved_by);
 }
 
 ir::Graph config_json(const std::string& json, io::SharedBytes weights, const std::string& name,
@@ -158,12 +158,12 @@ ir::Graph config_json(const std::string& json, io::SharedBytes weights, const st
   saved_by.backend = text("backend");
   if (weights.bytes.empty()) {
     auto ws = no_weights(name, "no weights file was given", true);
-    return build_with_config(j, *ws, name, saved_by);
+    return build_with_config(std::move(j), *ws, name, saved_by);
   }
   io::H5File h5 = io::H5File::open_shared(std::move(weights), weights_name);
   if (saved_by.keras_version.empty()) saved_by = saved_by_h5(h5.root());
   auto ws = weights_from_h5(h5);
-  return build_with_config(j, *ws, name, saved_by);
+  return build_with_config(std::move(j), *ws, name, saved_by);
 }
 
 }  // namespace
