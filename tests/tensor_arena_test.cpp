@@ -27,7 +27,7 @@ TEST(TensorArena, TensorsMadeInScopeShareOneBlockAndOutliveTheScope) {
   EXPECT_EQ(b.values<int32_t>()[6], 0);
   Tensor later = a;  // outside any load: on the heap
   auto pa = reinterpret_cast<uintptr_t>(a.raw()), pl = reinterpret_cast<uintptr_t>(later.raw());
-  EXPECT_TRUE(pl < pa || pl >= pa + (size_t{16} << 20));
+  EXPECT_TRUE(pl < pa || pl >= pa + (size_t{64} << 10));
   EXPECT_EQ(later.floats()[999], 1.5f);
 }
 
@@ -47,12 +47,18 @@ TEST(TensorArena, ScopesNestAndStayOnTheirThread) {
   EXPECT_EQ(detail::current_tensor_arena(), nullptr);
 }
 
-TEST(TensorArena, LargeTensorsGetABlockOfTheirOwn) {
+// Blocks start small (a small model takes little) and double; a tensor larger than the next block
+// gets one of its own size.
+TEST(TensorArena, BlocksGrowWithTheModel) {
   detail::TensorArena arena;
-  void* small = arena.allocate(100);
-  void* large = arena.allocate(size_t{40} << 20);
-  EXPECT_NE(small, large);
-  EXPECT_EQ(arena.reserved(), (size_t{16} << 20) + (size_t{40} << 20));
+  arena.allocate(100);
+  EXPECT_EQ(arena.reserved(), size_t{64} << 10);
+  arena.allocate(size_t{64} << 10);  // does not fit the rest of the first block
+  EXPECT_EQ(arena.reserved(), size_t{128} << 10);
+  arena.allocate(size_t{100} << 10);  // a third block, as large as both before it
+  EXPECT_EQ(arena.reserved(), size_t{256} << 10);
+  arena.allocate(size_t{40} << 20);
+  EXPECT_EQ(arena.reserved(), (size_t{256} << 10) + (size_t{40} << 20));
 }
 
 // A model's weights come from its load's arena and stay valid as long as the model does.

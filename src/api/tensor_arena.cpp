@@ -1,5 +1,6 @@
 #include "api/tensor_arena.hpp"
 
+#include <algorithm>
 #include <new>
 
 #include "io/byte_buffer.hpp"
@@ -7,7 +8,10 @@
 namespace kerasrt::detail {
 namespace {
 
-constexpr size_t kBlockBytes = size_t{16} << 20;
+// Blocks double (each as large as all before it), from 64 KiB for a small model to 64 MiB; those of
+// 2 MiB and more are huge pages.
+constexpr size_t kFirstBlock = size_t{64} << 10;
+constexpr size_t kLargestBlock = size_t{64} << 20;
 constexpr size_t kAlign = 64;
 
 thread_local std::shared_ptr<TensorArena> current_arena;
@@ -25,7 +29,7 @@ void* TensorArena::allocate(size_t bytes) {
   if (bytes > left_) {
     // The rest of the current block is left unused: tensors are made in order and rarely small
     // after a large one, so little is lost.
-    const size_t size = std::max(bytes, kBlockBytes);
+    const size_t size = std::max(bytes, std::clamp(reserved_, kFirstBlock, kLargestBlock));
     void* block = io::allocate_large(size);
     blocks_.push_back(block);
     reserved_ += size;

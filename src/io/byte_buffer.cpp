@@ -18,8 +18,8 @@ constexpr size_t kHugePage = size_t{2} << 20;
 
 void* allocate_large(size_t size) {
   if (size < kHugePage) {
-    void* p = std::malloc(size == 0 ? 1 : size);
-    if (!p) throw std::bad_alloc();
+    void* p = nullptr;
+    if (posix_memalign(&p, 64, size == 0 ? 1 : size) != 0) throw std::bad_alloc();
     return p;
   }
   void* p = nullptr;

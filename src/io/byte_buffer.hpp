@@ -34,7 +34,8 @@ struct SharedBytes {
   std::span<const uint8_t> bytes;
 };
 
-// Allocates `size` bytes, aligned and advised for huge pages when that is worth it; throws
+// Allocates `size` bytes, 64-byte aligned, and aligned and advised for huge pages when that is
+// worth it; throws
 // std::bad_alloc when it cannot.
 void* allocate_large(size_t size);
 void free_large(void* p);
