@@ -545,6 +545,43 @@ TEST(Limits, HugeIntermediateTensorsAreRefused) {
   EXPECT_THROW(modest.predict(std::vector<Tensor>{Tensor({64, 8, 8, 1})}), Error);  // 64*12*12*4 bytes > 1 KiB
 }
 
+// Graph size and model nesting are bounded (LoadLimits::max_graph_nodes, max_model_depth), with the
+// limit named; within the limits the same models load.
+TEST(Limits, GraphSizeAndNestingAreBounded) {
+  using nlohmann::json;
+  auto relu = [](const std::string& name) {
+    return json{{"class_name", "Activation"}, {"config", {{"name", name}, {"activation", "relu"}}}};
+  };
+  // Sequential models nested `depth` deep around one activation.
+  auto nested = [&](int depth) {
+    json inner = relu("act");
+    for (int d = depth; d >= 1; --d)
+      inner = {{"class_name", "Sequential"}, {"config", {{"name", "s" + std::to_string(d)}, {"layers", {inner}}}}};
+    inner["config"]["layers"][0]["config"]["batch_input_shape"] = {nullptr, 4};
+    return json{{"class_name", "Sequential"},
+                {"config", {{"name", "top"}, {"layers", {{{"class_name", "InputLayer"}, {"config", {{"name", "in"}, {"batch_input_shape", {nullptr, 4}}}}}, inner}}}}};
+  };
+  EXPECT_NO_THROW(Model::load_json(nested(8).dump(), {}, "nested.json"));
+  try {
+    Model::load_json(nested(40).dump(), {}, "deep.json");
+    ADD_FAILURE() << "40 nested models accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("max_model_depth"), std::string::npos) << e.what();
+  }
+  json wide = {{"class_name", "Sequential"}, {"config", {{"name", "wide"}, {"layers", json::array()}}}};
+  for (int i = 0; i < 6; ++i) wide["config"]["layers"].push_back(relu("a" + std::to_string(i)));
+  wide["config"]["layers"][0]["config"]["batch_input_shape"] = {nullptr, 4};
+  EXPECT_NO_THROW(Model::load_json(wide.dump(), {}, "wide.json"));
+  LoadOptions few;
+  few.limits.max_graph_nodes = 3;
+  try {
+    Model::load_json(wide.dump(), {}, "wide.json", few);
+    ADD_FAILURE() << "a 6-node graph accepted under a 3-node limit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("wide.json: the graph grows past 3 nodes"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace kerasrt::testing
 

@@ -173,6 +173,8 @@ struct LoadLimits {
   double max_compression_ratio = 100;                // decompressed / compressed, for entries over 1 MiB
   uint64_t max_tensor_bytes = uint64_t{512} << 20;  // one intermediate tensor of a plan
   uint64_t max_plan_bytes = uint64_t{2} << 30;      // all intermediate memory of a plan (its arena)
+  int64_t max_graph_nodes = int64_t{1} << 18;       // ir nodes (a nested model called n times counts n times)
+  int max_model_depth = 32;                         // models nested in models
 };
 
 struct LoadOptions {

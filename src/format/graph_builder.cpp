@@ -219,9 +219,9 @@ struct Scope {
 
 class Builder {
  public:
-  Builder(const WeightSource& ws, std::string file, SavedBy saved_by)
+  Builder(const WeightSource& ws, std::string file, SavedBy saved_by, const LoadLimits& limits)
       : weights_(ws), file_(std::move(file)), saved_by_(std::move(saved_by)),
-        semantics_(keras_semantics(saved_by_.keras_version, saved_by_.backend)) {}
+        semantics_(keras_semantics(saved_by_.keras_version, saved_by_.backend)), limits_(limits) {}
 
   ir::Graph build(const Json& model_json) {
     std::string cls = string_field(model_json, "class_name");
@@ -511,6 +511,9 @@ class Builder {
     bool top = scope.names.empty();
     std::vector<int> outs;
     if (is_model_class(cls)) {
+      if (static_cast<int64_t>(scope.names.size()) >= limits_.max_model_depth)
+        throw Error(call.where + ": models nest more than " + std::to_string(limits_.max_model_depth) +
+                    " deep (LoadLimits::max_model_depth, --max-depth)");
       Scope inner{scope.names, archive_path, call_index};
       inner.names.push_back(name);
       size_t params_before = created_params_;
@@ -538,6 +541,10 @@ class Builder {
         std::shared_ptr<const Op> bound = layer.op->bind(masked_call);
         outs = sink.add(ir::OpKind::kCustom, ir::CustomAttrs{bound, cls}, {}, inputs);
       }
+      // A small config can call a nested model many times over, each call inlined: bound the graph.
+      if (static_cast<int64_t>(graph_.nodes.size()) > limits_.max_graph_nodes)
+        throw Error(file_ + ": the graph grows past " + std::to_string(limits_.max_graph_nodes) +
+                    " nodes (LoadLimits::max_graph_nodes, --max-nodes)");
       if (scope.implicit_masks) {
         std::vector<int> out_masks = implicit_output_masks(sink, cls, field(entry, "config"), args, in_masks, outs);
         for (size_t i = 0; i < outs.size(); ++i)
@@ -666,14 +673,15 @@ class Builder {
   std::map<std::string, size_t> output_count_;
   std::map<int, int> mask_of_;  // a value's implicit mask value (Scope::implicit_masks)
   int64_t created_params_ = 0;
+  LoadLimits limits_;
 };
 
 }  // namespace
 
 ir::Graph build_graph(Json model_json, const WeightSource& weights, const std::string& file,
-                      const SavedBy& saved_by) {
+                      const SavedBy& saved_by, const LoadLimits& limits) {
   Json current = keras3_dialect(std::move(model_json), file);
-  return Builder(weights, file, saved_by).build(current);
+  return Builder(weights, file, saved_by, limits).build(current);
 }
 
 }  // namespace kerasrt::format

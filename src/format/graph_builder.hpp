@@ -10,7 +10,8 @@ namespace kerasrt::format {
 // `model_json` is the whole model object ({"class_name": "Functional"|"Model"|"Sequential",
 // "config": ...}); `file` names the source in errors; `saved_by` is what the file records of the
 // Keras release that wrote it.
+// `limits` bounds the graph's size (nodes) and its models' nesting.
 ir::Graph build_graph(Json model_json, const WeightSource& weights, const std::string& file,
-                      const SavedBy& saved_by = {});
+                      const SavedBy& saved_by = {}, const LoadLimits& limits = {});
 
 }  // namespace kerasrt::format

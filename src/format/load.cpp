@@ -65,9 +65,10 @@ SavedBy saved_by_h5(const io::H5Group& root) {
   return s;
 }
 
-ir::Graph build_with_config(Json j, const WeightSource& ws, const std::string& name, const SavedBy& saved_by) {
+ir::Graph build_with_config(Json j, const WeightSource& ws, const std::string& name, const SavedBy& saved_by,
+                            const LoadLimits& limits) {
   try {
-    return build_graph(std::move(model_object(j, name)), ws, name, saved_by);
+    return build_graph(std::move(model_object(j, name)), ws, name, saved_by, limits);
   } catch (const Json::exception& e) {
     throw Error(name + ": malformed model config (" + std::string(e.what()) + ")");
   }
@@ -108,7 +109,7 @@ ir::Graph legacy_h5(io::SharedBytes bytes, const std::string& name, const LoadLi
   std::unique_ptr<WeightSource> ws =
       root.has_group("model_weights") ? legacy_weights(root.group("model_weights"), name)
                                       : no_weights(name, "the file has no model_weights group");
-  return build_with_config(std::move(j), *ws, name, saved_by_h5(root));
+  return build_with_config(std::move(j), *ws, name, saved_by_h5(root), limits);
 }
 
 ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const LoadLimits& limits);
@@ -138,16 +139,16 @@ ir::Graph keras_zip(const io::ZipReader& zip, const std::string& name, const Loa
     auto w = zip.read_shared("model.weights.h5", std::min(kMaxModelBytes, limits.max_entry_bytes));
     io::H5File h5 = io::H5File::open_shared(std::move(w), name + ":model.weights.h5");
     auto ws = keras3_weights(h5.root(), h5.name());
-    return build_with_config(std::move(j), *ws, name, saved_by);
+    return build_with_config(std::move(j), *ws, name, saved_by, limits);
   }
   if (zip.has("model.weights.json") || zip.has("model.weights.npz"))
     throw Error(name + ": sharded or npz weights inside the archive are not supported");
   auto ws = no_weights(name, "the archive holds no model.weights.h5");
-  return build_with_config(std::move(j), *ws, name, saved_by);
+  return build_with_config(std::move(j), *ws, name, saved_by, limits);
 }
 
 ir::Graph config_json(const std::string& json, io::SharedBytes weights, const std::string& name,
-                         const std::string& weights_name) {
+                         const std::string& weights_name, const LoadLimits& limits) {
   Json j = parse_json(json, name);
   // Keras 2's to_json() records the release; Keras 3's does not, nor do its weights files.
   SavedBy saved_by;
@@ -158,12 +159,12 @@ ir::Graph config_json(const std::string& json, io::SharedBytes weights, const st
   saved_by.backend = text("backend");
   if (weights.bytes.empty()) {
     auto ws = no_weights(name, "no weights file was given", true);
-    return build_with_config(std::move(j), *ws, name, saved_by);
+    return build_with_config(std::move(j), *ws, name, saved_by, limits);
   }
   io::H5File h5 = io::H5File::open_shared(std::move(weights), weights_name);
   if (saved_by.keras_version.empty()) saved_by = saved_by_h5(h5.root());
   auto ws = weights_from_h5(h5);
-  return build_with_config(std::move(j), *ws, name, saved_by);
+  return build_with_config(std::move(j), *ws, name, saved_by, limits);
 }
 
 }  // namespace
@@ -177,8 +178,8 @@ ir::Graph load_legacy_h5(std::span<const uint8_t> bytes, const std::string& name
 }
 
 ir::Graph load_config_json(const std::string& json, std::span<const uint8_t> weights, const std::string& name,
-                           const std::string& weights_name, const LoadLimits&) {
-  return guarded(name, [&] { return config_json(json, {nullptr, weights}, name, weights_name); });
+                           const std::string& weights_name, const LoadLimits& limits) {
+  return guarded(name, [&] { return config_json(json, {nullptr, weights}, name, weights_name, limits); });
 }
 
 ir::Graph load_path(const std::string& path, const std::string& weights_path, const LoadLimits& limits) {
@@ -196,12 +197,12 @@ ir::Graph load_path(const std::string& path, const std::string& weights_path, co
     if (!zip && !h5 && (ends_with(".json") || bytes[0] == '{' || std::isspace(bytes[0]))) {
       if (weights_path.empty()) {
         // A config alone is enough for a model without weights; one with weights says so per layer.
-        return config_json(std::string(bytes.begin(), bytes.end()), {}, path, "");
+        return config_json(std::string(bytes.begin(), bytes.end()), {}, path, "", limits);
       }
       std::shared_ptr<const io::ByteBuffer> w = io::read_file_buffer(weights_path, kMaxModelBytes);
       if (w->size() == 0) throw Error(weights_path + ": the weights file is empty");
       std::span<const uint8_t> wb = w->bytes();
-      return config_json(std::string(bytes.begin(), bytes.end()), {std::move(w), wb}, path, weights_path);
+      return config_json(std::string(bytes.begin(), bytes.end()), {std::move(w), wb}, path, weights_path, limits);
     }
     if (!weights_path.empty())
       throw Error(path + ": a " + std::string(zip ? ".keras archive" : "full-model .h5") +

@@ -153,9 +153,11 @@ int cmd_example(const std::string& dir) {
 struct LimitFlags {
   uint64_t entry_mb, archive_mb, tensor_mb, plan_mb;
   double ratio;
+  int64_t nodes;
+  int depth;
   explicit LimitFlags(const kerasrt::LoadLimits& d = {})
       : entry_mb(d.max_entry_bytes >> 20), archive_mb(d.max_archive_bytes >> 20), tensor_mb(d.max_tensor_bytes >> 20),
-        plan_mb(d.max_plan_bytes >> 20), ratio(d.max_compression_ratio) {}
+        plan_mb(d.max_plan_bytes >> 20), ratio(d.max_compression_ratio), nodes(d.max_graph_nodes), depth(d.max_model_depth) {}
   void add_to(CLI::App* app) {
     const auto mib = CLI::Range(uint64_t{1}, uint64_t{1} << 40);
     app->add_option("--max-entry-mb", entry_mb, "largest archive entry, decompressed (MiB)")->capture_default_str()->check(mib);
@@ -163,6 +165,8 @@ struct LimitFlags {
     app->add_option("--max-ratio", ratio, "largest compression ratio of an archive entry")->capture_default_str()->check(CLI::Range(1.0, 1e6));
     app->add_option("--max-tensor-mb", tensor_mb, "largest intermediate tensor (MiB)")->capture_default_str()->check(mib);
     app->add_option("--max-plan-mb", plan_mb, "all intermediate memory of one run (MiB)")->capture_default_str()->check(mib);
+    app->add_option("--max-nodes", nodes, "largest graph (ir nodes)")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+    app->add_option("--max-depth", depth, "deepest nesting of models in models")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   }
   void apply(kerasrt::LoadLimits& l) const {
     l.max_entry_bytes = entry_mb << 20;
@@ -170,6 +174,8 @@ struct LimitFlags {
     l.max_tensor_bytes = tensor_mb << 20;
     l.max_plan_bytes = plan_mb << 20;
     l.max_compression_ratio = ratio;
+    l.max_graph_nodes = nodes;
+    l.max_model_depth = depth;
   }
 };
 
